@@ -1,0 +1,419 @@
+// RapidJSON codec. Validation runs cheap-first: envelope, then members, then rules.
+#include "protocol/codec.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <optional>
+
+#include "protocol/rules.hpp"
+
+namespace chat::proto {
+namespace {
+
+using rapidjson::Value;
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+// Iterative parsing: a deeply nested payload must not exhaust the stack.
+constexpr unsigned kParseFlags =
+    rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
+
+std::optional<std::string_view> string_member(const Value& obj, const char* name) {
+  const auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd() || !it->value.IsString()) {
+    return std::nullopt;
+  }
+  return std::string_view(it->value.GetString(), it->value.GetStringLength());
+}
+
+bool bool_member(const Value& obj, const char* name) {
+  const auto it = obj.FindMember(name);
+  return it != obj.MemberEnd() && it->value.IsBool() && it->value.GetBool();
+}
+
+DecodeError fatal(ErrorCode code, std::string message) {
+  return DecodeError{code, true, std::move(message)};
+}
+DecodeError open(ErrorCode code, std::string message) {
+  return DecodeError{code, false, std::move(message)};
+}
+
+// Parses the envelope: UTF-8 JSON object with a string "type".
+std::variant<std::string_view, DecodeError> parse_envelope(rapidjson::Document& doc,
+                                                           std::string_view payload) {
+  doc.Parse<kParseFlags>(payload.data(), payload.size());
+  if (doc.HasParseError()) {
+    if (doc.GetParseError() == rapidjson::kParseErrorStringInvalidEncoding) {
+      return fatal(ErrorCode::kBadPacket, "payload is not valid UTF-8");
+    }
+    return fatal(ErrorCode::kBadPacket, std::string("payload is not JSON: ") +
+                                            rapidjson::GetParseError_En(doc.GetParseError()));
+  }
+  if (!doc.IsObject()) {
+    return fatal(ErrorCode::kBadPacket, "payload is not a JSON object");
+  }
+  const auto type = string_member(doc, "type");
+  if (!type) {
+    return fatal(ErrorCode::kBadPacket, "packet has no string \"type\"");
+  }
+  return *type;
+}
+
+// Reads and checks "message" into `out`; an error if it is missing or breaks the rules.
+std::optional<DecodeError> decode_message_field(const Value& doc, const char* type,
+                                                std::string& out) {
+  const auto message = string_member(doc, "message");
+  if (!message) {
+    return open(ErrorCode::kBadPacket, std::string(type) + " needs a string \"message\"");
+  }
+  if (!is_valid_message(*message)) {
+    return open(ErrorCode::kBadMessage,
+                "message must be non-empty UTF-8 without control characters");
+  }
+  out.assign(*message);
+  return std::nullopt;
+}
+
+}  // namespace
+
+Decoded<ClientPacket> decode_client(std::string_view payload) {
+  rapidjson::Document doc;
+  auto envelope = parse_envelope(doc, payload);
+  if (auto* err = std::get_if<DecodeError>(&envelope)) {
+    return std::move(*err);
+  }
+  const std::string_view type = std::get<std::string_view>(envelope);
+
+  if (type == "hello") {
+    Hello hello;
+    const auto caps = doc.FindMember("caps");
+    if (caps != doc.MemberEnd()) {
+      if (!caps->value.IsArray()) {
+        return fatal(ErrorCode::kBadPacket, "hello \"caps\" must be a list of strings");
+      }
+      hello.caps.emplace();
+      for (const auto& cap : caps->value.GetArray()) {
+        if (!cap.IsString()) {
+          return fatal(ErrorCode::kBadPacket, "hello \"caps\" must be a list of strings");
+        }
+        hello.caps->emplace_back(cap.GetString(), cap.GetStringLength());
+      }
+    }
+    const auto nick = string_member(doc, "nick");
+    if (!nick || !is_valid_nick(*nick)) {
+      return fatal(ErrorCode::kNickInvalid,
+                   "nick must be 1-32 characters without spaces, control characters or :/*@,#!");
+    }
+    hello.nick.assign(*nick);
+    return hello;
+  }
+  if (type == "chat") {
+    ChatRequest chat;
+    auto r = decode_message_field(doc, "chat", chat.message);
+    if (r) {
+      return std::move(*r);
+    }
+    return chat;
+  }
+  if (type == "emote") {
+    EmoteRequest emote;
+    auto r = decode_message_field(doc, "emote", emote.message);
+    if (r) {
+      return std::move(*r);
+    }
+    return emote;
+  }
+  if (type == "dm") {
+    const auto to = string_member(doc, "to");
+    if (!to) {
+      return open(ErrorCode::kBadPacket, "dm needs a string \"to\"");
+    }
+    DmRequest dm;
+    auto r = decode_message_field(doc, "dm", dm.message);
+    if (r) {
+      return std::move(*r);
+    }
+    dm.to.assign(*to);
+    return dm;
+  }
+  if (type == "enter") {
+    const auto room = string_member(doc, "room");
+    if (!room) {
+      return open(ErrorCode::kBadPacket, "enter needs a string \"room\"");
+    }
+    if (!is_valid_room(*room)) {
+      return open(ErrorCode::kBadRoom,
+                  "room must be 1-32 characters without spaces, control characters or :/*@,#!");
+    }
+    return EnterRequest{std::string(*room)};
+  }
+  if (type == "who") {
+    return WhoRequest{};
+  }
+  if (type == "rooms") {
+    return RoomsRequest{};
+  }
+  return open(ErrorCode::kUnknownType, "unknown packet type");
+}
+
+Decoded<ServerPacket> decode_server(std::string_view payload) {
+  rapidjson::Document doc;
+  auto envelope = parse_envelope(doc, payload);
+  if (auto* err = std::get_if<DecodeError>(&envelope)) {
+    return std::move(*err);
+  }
+  const std::string_view type = std::get<std::string_view>(envelope);
+  const auto missing = [&](const char* what) {
+    return open(ErrorCode::kBadPacket, std::string(type) + " needs a string \"" + what + "\"");
+  };
+  const auto room = [&]() -> std::optional<std::string> {
+    if (auto r = string_member(doc, "room")) {
+      return std::string(*r);
+    }
+    return std::nullopt;
+  };
+
+  if (type == "chat" || type == "emote") {
+    const auto nick = string_member(doc, "nick");
+    const auto message = string_member(doc, "message");
+    if (!nick) {
+      return missing("nick");
+    }
+    if (!message) {
+      return missing("message");
+    }
+    const bool history = bool_member(doc, "history");
+    if (type == "chat") {
+      return Chat{std::string(*nick), std::string(*message), history};
+    }
+    return Emote{std::string(*nick), std::string(*message), history};
+  }
+  if (type == "join" || type == "leave") {
+    const auto nick = string_member(doc, "nick");
+    if (!nick) {
+      return missing("nick");
+    }
+    if (type == "join") {
+      return Join{std::string(*nick), room()};
+    }
+    return Leave{std::string(*nick), room()};
+  }
+  if (type == "dm") {
+    const auto from = string_member(doc, "from");
+    const auto to = string_member(doc, "to");
+    const auto message = string_member(doc, "message");
+    if (!from || !to || !message) {
+      return missing(!from ? "from" : !to ? "to" : "message");
+    }
+    return Dm{std::string(*from), std::string(*to), std::string(*message)};
+  }
+  if (type == "info") {
+    const auto message = string_member(doc, "message");
+    if (!message) {
+      return missing("message");
+    }
+    return Info{std::string(*message)};
+  }
+  if (type == "error") {
+    const auto code = string_member(doc, "code");
+    const auto message = string_member(doc, "message");
+    return Error{std::string(code.value_or("unknown")), std::string(message.value_or(""))};
+  }
+  if (type == "welcome") {
+    Welcome w;
+    w.nick = std::string(string_member(doc, "nick").value_or(""));
+    w.server = std::string(string_member(doc, "server").value_or(""));
+    w.room = room().value_or("lobby");
+    const auto caps = doc.FindMember("caps");
+    if (caps != doc.MemberEnd() && caps->value.IsArray()) {
+      for (const auto& c : caps->value.GetArray()) {
+        if (c.IsString()) {
+          w.caps.emplace_back(c.GetString(), c.GetStringLength());
+        }
+      }
+    }
+    return w;
+  }
+  if (type == "who") {
+    WhoReply who;
+    who.room = room().value_or("");
+    const auto nicks = doc.FindMember("nicks");
+    if (nicks != doc.MemberEnd() && nicks->value.IsArray()) {
+      for (const auto& n : nicks->value.GetArray()) {
+        if (n.IsString()) {
+          who.nicks.emplace_back(n.GetString(), n.GetStringLength());
+        }
+      }
+    }
+    return who;
+  }
+  if (type == "rooms") {
+    RoomsReply reply;
+    const auto rooms = doc.FindMember("rooms");
+    if (rooms != doc.MemberEnd() && rooms->value.IsArray()) {
+      for (const auto& r : rooms->value.GetArray()) {
+        if (!r.IsObject()) {
+          continue;
+        }
+        RoomInfo info;
+        info.name = std::string(string_member(r, "name").value_or(""));
+        const auto users = r.FindMember("users");
+        if (users != r.MemberEnd() && users->value.IsUint64()) {
+          info.users = users->value.GetUint64();
+        }
+        reply.rooms.push_back(std::move(info));
+      }
+    }
+    return reply;
+  }
+  return open(ErrorCode::kUnknownType, "unknown packet type");
+}
+
+namespace {
+
+void put(Writer& w, const char* key, std::string_view value) {
+  w.Key(key);
+  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+void put_list(Writer& w, const char* key, const std::vector<std::string>& list) {
+  w.Key(key);
+  w.StartArray();
+  for (const auto& s : list) {
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  }
+  w.EndArray();
+}
+
+struct ClientWriter {
+  Writer& w;
+  void operator()(const Hello& p) const {
+    put(w, "type", "hello");
+    put(w, "nick", p.nick);
+    if (p.caps) {
+      put_list(w, "caps", *p.caps);
+    }
+  }
+  void operator()(const ChatRequest& p) const {
+    put(w, "type", "chat");
+    put(w, "message", p.message);
+  }
+  void operator()(const DmRequest& p) const {
+    put(w, "type", "dm");
+    put(w, "to", p.to);
+    put(w, "message", p.message);
+  }
+  void operator()(const EmoteRequest& p) const {
+    put(w, "type", "emote");
+    put(w, "message", p.message);
+  }
+  void operator()(const WhoRequest&) const { put(w, "type", "who"); }
+  void operator()(const EnterRequest& p) const {
+    put(w, "type", "enter");
+    put(w, "room", p.room);
+  }
+  void operator()(const RoomsRequest&) const { put(w, "type", "rooms"); }
+};
+
+struct ServerWriter {
+  Writer& w;
+  void operator()(const Welcome& p) const {
+    put(w, "type", "welcome");
+    put(w, "nick", p.nick);
+    put(w, "server", p.server);
+    put_list(w, "caps", p.caps);
+    put(w, "room", p.room);
+  }
+  void operator()(const Chat& p) const {
+    put(w, "type", "chat");
+    put(w, "nick", p.nick);
+    put(w, "message", p.message);
+    if (p.history) {
+      w.Key("history");
+      w.Bool(true);
+    }
+  }
+  void operator()(const Join& p) const {
+    put(w, "type", "join");
+    put(w, "nick", p.nick);
+    if (p.room) {
+      put(w, "room", *p.room);
+    }
+  }
+  void operator()(const Leave& p) const {
+    put(w, "type", "leave");
+    put(w, "nick", p.nick);
+    if (p.room) {
+      put(w, "room", *p.room);
+    }
+  }
+  void operator()(const Dm& p) const {
+    put(w, "type", "dm");
+    put(w, "from", p.from);
+    put(w, "to", p.to);
+    put(w, "message", p.message);
+  }
+  void operator()(const Emote& p) const {
+    put(w, "type", "emote");
+    put(w, "nick", p.nick);
+    put(w, "message", p.message);
+    if (p.history) {
+      w.Key("history");
+      w.Bool(true);
+    }
+  }
+  void operator()(const WhoReply& p) const {
+    put(w, "type", "who");
+    put(w, "room", p.room);
+    put_list(w, "nicks", p.nicks);
+  }
+  void operator()(const RoomsReply& p) const {
+    put(w, "type", "rooms");
+    w.Key("rooms");
+    w.StartArray();
+    for (const auto& r : p.rooms) {
+      w.StartObject();
+      put(w, "name", r.name);
+      w.Key("users");
+      w.Uint64(r.users);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  void operator()(const Info& p) const {
+    put(w, "type", "info");
+    put(w, "message", p.message);
+  }
+  void operator()(const Error& p) const {
+    put(w, "type", "error");
+    put(w, "code", p.code);
+    put(w, "message", p.message);
+  }
+};
+
+template <typename Visitor, typename Packet>
+std::string write(const Packet& packet) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  std::visit(Visitor{w}, packet);
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+}  // namespace
+
+std::string encode(const ClientPacket& packet) {
+  return write<ClientWriter>(packet);
+}
+std::string encode(const ServerPacket& packet) {
+  return write<ServerWriter>(packet);
+}
+
+std::string encode_error(ErrorCode code, std::string_view message) {
+  return encode(ServerPacket{Error{std::string(error_name(code)), std::string(message)}});
+}
+
+}  // namespace chat::proto

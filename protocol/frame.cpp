@@ -1,0 +1,69 @@
+// Framing: the length prefix counts payload bytes only; N = 0 is invalid.
+#include "protocol/frame.hpp"
+
+namespace chat::proto {
+
+bool append_frame(std::string& out, std::string_view payload) {
+  if (payload.empty() || payload.size() > kMaxPayload) {
+    return false;
+  }
+  out.push_back(static_cast<char>((payload.size() >> 8) & 0xff));
+  out.push_back(static_cast<char>(payload.size() & 0xff));
+  out.append(payload);
+  return true;
+}
+
+std::string encode_frame(std::string_view payload) {
+  std::string out;
+  out.reserve(kHeaderSize + payload.size());
+  append_frame(out, payload);
+  return out;
+}
+
+void FrameDecoder::compact() {
+  // Drop consumed bytes once they dominate, so the buffer stays bounded by one
+  // frame plus one read without moving memory on every packet.
+  if (pos_ == buf_.size()) {
+    buf_.clear();
+    pos_ = 0;
+  } else if (pos_ > 0 && pos_ >= buf_.size() / 2) {
+    buf_.erase(0, pos_);
+    pos_ = 0;
+  }
+}
+
+void FrameDecoder::feed(std::string_view bytes) {
+  compact();
+  buf_.append(bytes);
+}
+
+char* FrameDecoder::prepare(std::size_t n) {
+  compact();
+  end_ = buf_.size();
+  buf_.resize(end_ + n);
+  return buf_.data() + end_;
+}
+
+void FrameDecoder::commit(std::size_t n) {
+  buf_.resize(end_ + n);
+}
+
+FrameDecoder::Status FrameDecoder::next(std::string_view& payload) {
+  const std::size_t avail = buf_.size() - pos_;
+  if (avail < kHeaderSize) {
+    return Status::kNeedMore;
+  }
+  const auto* p = reinterpret_cast<const unsigned char*>(buf_.data() + pos_);
+  const std::size_t n = (static_cast<std::size_t>(p[0]) << 8) | p[1];
+  if (n == 0) {
+    return Status::kEmptyFrame;
+  }
+  if (avail < kHeaderSize + n) {
+    return Status::kNeedMore;
+  }
+  payload = std::string_view(buf_.data() + pos_ + kHeaderSize, n);
+  pos_ += kHeaderSize + n;
+  return Status::kFrame;
+}
+
+}  // namespace chat::proto

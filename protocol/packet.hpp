@@ -1,0 +1,97 @@
+// One struct per packet type of PROTOCOL.md, grouped by direction in std::variants.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "protocol/errors.hpp"
+
+namespace chat::proto {
+
+// ---- client -> server -------------------------------------------------------
+struct Hello {
+  std::string nick;
+  // Present (even empty) makes the connection modern (PROTOCOL.md part 2).
+  std::optional<std::vector<std::string>> caps;
+};
+struct ChatRequest {
+  std::string message;
+};
+struct DmRequest {
+  std::string to;
+  std::string message;
+};
+struct EmoteRequest {
+  std::string message;
+};
+struct WhoRequest {};
+struct EnterRequest {
+  std::string room;
+};
+struct RoomsRequest {};
+
+using ClientPacket = std::variant<Hello, ChatRequest, DmRequest, EmoteRequest, WhoRequest,
+                                  EnterRequest, RoomsRequest>;
+
+// ---- server -> client -------------------------------------------------------
+struct Welcome {
+  std::string nick;
+  std::string server;
+  std::vector<std::string> caps;
+  std::string room;
+};
+struct Chat {
+  std::string nick;
+  std::string message;
+  bool history = false;
+};
+struct Join {
+  std::string nick;
+  std::optional<std::string> room;
+};
+struct Leave {
+  std::string nick;
+  std::optional<std::string> room;
+};
+struct Dm {
+  std::string from;
+  std::string to;
+  std::string message;
+};
+struct Emote {
+  std::string nick;
+  std::string message;
+  bool history = false;
+};
+struct WhoReply {
+  std::string room;
+  std::vector<std::string> nicks;
+};
+struct RoomInfo {
+  std::string name;
+  std::uint64_t users = 0;
+};
+struct RoomsReply {
+  std::vector<RoomInfo> rooms;
+};
+struct Info {
+  std::string message;
+};
+struct Error {
+  std::string code;  // a string: a client must show codes it does not know
+  std::string message;
+};
+
+using ServerPacket =
+    std::variant<Welcome, Chat, Join, Leave, Dm, Emote, WhoReply, RoomsReply, Info, Error>;
+
+// The capabilities this implementation knows, in the order it lists them.
+inline const std::vector<std::string>& known_caps() {
+  static const std::vector<std::string> caps{"dm", "emote", "who", "rooms", "info", "history"};
+  return caps;
+}
+
+}  // namespace chat::proto

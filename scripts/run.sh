@@ -1,0 +1,12 @@
+#!/bin/sh
+# Installs what is missing, builds, and runs chatd in the foreground on PORT (default 3490).
+set -eu
+cd "$(dirname "$0")/.."
+./scripts/deps.sh
+cmake --preset default >/dev/null
+cmake --build --preset default -j"$(nproc)"
+port="${1:-3490}"
+echo "chatd listening on port $port. In another shell, connect a client with:"
+echo "  $(pwd)/build/default/client/chat_client YOURNICK 127.0.0.1 $port"
+echo "Stop the server with Ctrl-C."
+exec ./build/default/daemon/chatd --control-socket= "$port"
