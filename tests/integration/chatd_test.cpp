@@ -97,7 +97,7 @@ std::string nick_for(int i) {
 // ---- join, chat, leave ------------------------------------------------------
 
 TEST_P(Chatd, JoinReachesEveryoneIncludingNewcomer) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient pat = join("pat");  // join() requires pat's own join first
   ASSERT_TRUE(pat);
   TestClient chris = join("chris");
@@ -110,7 +110,7 @@ TEST_P(Chatd, JoinReachesEveryoneIncludingNewcomer) {
 }
 
 TEST_P(Chatd, LegacyJoinHasOnlyPart1Members) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient pat = connect();
   ASSERT_TRUE(pat.send_hello("pat"));
   auto p = pat.recv_packet();
@@ -120,7 +120,7 @@ TEST_P(Chatd, LegacyJoinHasOnlyPart1Members) {
 }
 
 TEST_P(Chatd, ChatReachesEveryoneIncludingSender) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient pat = join("pat");
   TestClient chris = join("chris");
   TestClient leslie = join("leslie");
@@ -133,7 +133,7 @@ TEST_P(Chatd, ChatReachesEveryoneIncludingSender) {
 }
 
 TEST_P(Chatd, ChatCarriesTheConnectionsNickNotOneTheClientSends) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient pat = join("pat");
   TestClient chris = join("chris");
   ASSERT_TRUE(pat && chris);
@@ -144,7 +144,7 @@ TEST_P(Chatd, ChatCarriesTheConnectionsNickNotOneTheClientSends) {
 }
 
 TEST_P(Chatd, MemberOrderAndUnknownMembersAreAccepted) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient pat = connect();
   ASSERT_TRUE(pat.send_packet(R"({"colour":"red","nick":"pat","type":"hello","v":[1,{"x":2}]})"));
   EXPECT_TRUE(next_join(pat, "pat"));
@@ -153,7 +153,7 @@ TEST_P(Chatd, MemberOrderAndUnknownMembersAreAccepted) {
 }
 
 TEST_P(Chatd, LeaveOnCleanCloseExactlyOnce) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient pat = join("pat");
   TestClient chris = join("chris");
   TestClient leslie = join("leslie");
@@ -166,7 +166,7 @@ TEST_P(Chatd, LeaveOnCleanCloseExactlyOnce) {
 }
 
 TEST_P(Chatd, LeaveOnResetExactlyOnce) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient pat = join("pat");
   TestClient chris = join("chris");
   TestClient leslie = join("leslie");
@@ -179,7 +179,7 @@ TEST_P(Chatd, LeaveOnResetExactlyOnce) {
 }
 
 TEST_P(Chatd, LeaveOnResetWithUnreadDataExactlyOnce) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient pat = join("pat");
   TestClient chris = join("chris");
   ASSERT_TRUE(pat && chris);
@@ -192,7 +192,7 @@ TEST_P(Chatd, LeaveOnResetWithUnreadDataExactlyOnce) {
 }
 
 TEST_P(Chatd, LeaveWhenServerClosesForProtocolErrorExactlyOnce) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient pat = join("pat");
   TestClient chris = join("chris");
   ASSERT_TRUE(pat && chris);
@@ -204,7 +204,7 @@ TEST_P(Chatd, LeaveWhenServerClosesForProtocolErrorExactlyOnce) {
 }
 
 TEST_P(Chatd, RejectedHelloIsNeverAnnounced) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient pat = join("pat");
   ASSERT_TRUE(pat);
   {
@@ -234,7 +234,7 @@ TEST_P(Chatd, RejectedHelloIsNeverAnnounced) {
 TEST_P(Chatd, ConnectionClosedBeforeHelloIsNeverAnnounced) {
   // With room for two, a third client is admitted only once the server has reaped
   // the silent one; anything announced about it would be queued before that join.
-  start_chatd({"--max-clients=2"});
+  ASSERT_NO_FATAL_FAILURE(start_chatd({"--max-clients=2"}));
   TestClient pat = join("pat");
   ASSERT_TRUE(pat);
   {
@@ -275,7 +275,7 @@ TEST_P(Chatd, ConnectionClosedBeforeHelloIsNeverAnnounced) {
 }
 
 TEST_P(Chatd, TwoHundredClientsReceiveEveryMessageInPerSenderOrder) {
-  start_chatd({"--max-clients=400"});
+  ASSERT_NO_FATAL_FAILURE(start_chatd({"--max-clients=400"}));
   constexpr int kClients = 200;
   constexpr int kMessages = 5;
   std::vector<TestClient> clients;
@@ -361,7 +361,7 @@ TEST_P(Chatd, TwoHundredClientsReceiveEveryMessageInPerSenderOrder) {
 // ---- framing and content ----------------------------------------------------
 
 TEST_P(Chatd, PacketsSplitByteByByteAreReassembled) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient pat = join("pat");
   ASSERT_TRUE(pat);
   TestClient chris = connect();
@@ -377,7 +377,7 @@ TEST_P(Chatd, PacketsSplitByteByByteAreReassembled) {
 }
 
 TEST_P(Chatd, ManyPacketsInOneWriteAreAllHandledInOrder) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient pat = join("pat");
   ASSERT_TRUE(pat);
   TestClient chris = connect();
@@ -396,7 +396,7 @@ TEST_P(Chatd, ManyPacketsInOneWriteAreAllHandledInOrder) {
 }
 
 TEST_P(Chatd, Utf8NicksAndMessagesArriveIntact) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient ming = join("小明");
   TestClient party = join("🎉party");
   ASSERT_TRUE(ming && party);
@@ -411,7 +411,7 @@ TEST_P(Chatd, Utf8NicksAndMessagesArriveIntact) {
 }
 
 TEST_P(Chatd, Nick32CjkCodePointsIsAccepted) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   std::string nick;
   for (int i = 0; i < 32; ++i) {
     nick += "汉";  // 96 bytes, 32 code points
@@ -422,7 +422,7 @@ TEST_P(Chatd, Nick32CjkCodePointsIsAccepted) {
 
 TEST_P(Chatd, LargestPossibleChatIsDeliveredIntact) {
   // The broadcast chat is a full 65535-byte payload.
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient pat = join("pat");
   TestClient chris = join("chris");
   ASSERT_TRUE(pat && chris);
@@ -448,7 +448,7 @@ TEST_P(Chatd, LargestPossibleChatIsDeliveredIntact) {
 TEST_P(Chatd, MaximumSizeClientPayloadDoesNotBreakTheConnection) {
   // A 65535-byte payload is a legal frame; whatever the server does with a chat
   // too long to re-broadcast, it keeps the connection and serves the next packet.
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient pat = join("pat");
   TestClient chris = join("chris");
   ASSERT_TRUE(pat && chris);
@@ -495,7 +495,7 @@ std::vector<BadInput> envelope_errors() {
 }
 
 TEST_P(Chatd, BrokenEnvelopeBeforeHelloIsBadPacketThenClose) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   for (const auto& bad : envelope_errors()) {
     SCOPED_TRACE(bad.what);
     TestClient c = connect();
@@ -505,7 +505,7 @@ TEST_P(Chatd, BrokenEnvelopeBeforeHelloIsBadPacketThenClose) {
 }
 
 TEST_P(Chatd, BrokenEnvelopeAfterJoinIsBadPacketThenCloseAndOneLeave) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient observer = join("observer");
   ASSERT_TRUE(observer);
   int n = 0;
@@ -523,7 +523,7 @@ TEST_P(Chatd, BrokenEnvelopeAfterJoinIsBadPacketThenCloseAndOneLeave) {
 }
 
 TEST_P(Chatd, BadPacketInTheMiddleOfAStreamClosesAfterEarlierPackets) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient pat = join("pat");
   ASSERT_TRUE(pat);
   TestClient chris = join("chris");
@@ -537,7 +537,7 @@ TEST_P(Chatd, BadPacketInTheMiddleOfAStreamClosesAfterEarlierPackets) {
 }
 
 TEST_P(Chatd, SecondHelloIsBadPacketThenClose) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient observer = join("observer");
   ASSERT_TRUE(observer);
   for (const char* second : {"pat", "other"}) {
@@ -553,7 +553,7 @@ TEST_P(Chatd, SecondHelloIsBadPacketThenClose) {
 }
 
 TEST_P(Chatd, HelloCapsNotListOfStringsIsBadPacketThenClose) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   for (const char* caps : {R"("dm")", R"({"dm":true})", R"([1])", R"(["dm",null])"}) {
     SCOPED_TRACE(caps);
     TestClient c = connect();
@@ -563,7 +563,7 @@ TEST_P(Chatd, HelloCapsNotListOfStringsIsBadPacketThenClose) {
 }
 
 TEST_P(Chatd, FirstPacketNotHelloIsHelloRequiredThenClose) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   for (const char* first :
        {R"({"type":"chat","message":"hi"})", R"({"type":"chat"})", R"({"type":"who"})",
         R"({"type":"shout","message":"hi"})", R"({"type":"join","nick":"pat"})"}) {
@@ -575,7 +575,7 @@ TEST_P(Chatd, FirstPacketNotHelloIsHelloRequiredThenClose) {
 }
 
 TEST_P(Chatd, InvalidNickIsNickInvalidThenClose) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   std::vector<std::string> hellos{
       R"({"type":"hello"})",
       R"({"type":"hello","nick":7})",
@@ -610,7 +610,7 @@ TEST_P(Chatd, InvalidNickIsNickInvalidThenClose) {
 }
 
 TEST_P(Chatd, TakenNickIsNickTakenThenCloseComparedCaseInsensitivelyForAscii) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient pat = join("pat");
   ASSERT_TRUE(pat);
   for (const char* nick : {"pat", "PAT", "Pat", "pAt"}) {
@@ -629,7 +629,7 @@ TEST_P(Chatd, TakenNickIsNickTakenThenCloseComparedCaseInsensitivelyForAscii) {
 }
 
 TEST_P(Chatd, NickIsFreeAgainAfterItsOwnerLeft) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient observer = join("observer");
   ASSERT_TRUE(observer);
   {
@@ -643,7 +643,7 @@ TEST_P(Chatd, NickIsFreeAgainAfterItsOwnerLeft) {
 }
 
 TEST_P(Chatd, SilentConnectionGetsHelloTimeoutThenClose) {
-  start_chatd({"--hello-timeout=0.3"});
+  ASSERT_NO_FATAL_FAILURE(start_chatd({"--hello-timeout=0.3"}));
   TestClient silent = connect();
   ASSERT_TRUE(silent);
   TestClient half = connect();
@@ -654,7 +654,7 @@ TEST_P(Chatd, SilentConnectionGetsHelloTimeoutThenClose) {
 }
 
 TEST_P(Chatd, ClientOverTheLimitGetsServerFullThenClose) {
-  start_chatd({"--max-clients=2"});
+  ASSERT_NO_FATAL_FAILURE(start_chatd({"--max-clients=2"}));
   TestClient pat = join("pat");
   TestClient chris = join("chris");
   ASSERT_TRUE(pat && chris);
@@ -677,7 +677,7 @@ TEST_P(Chatd, ClientOverTheLimitGetsServerFullThenClose) {
 TEST_P(Chatd, ServerFullErrorArrivesEvenIfTheClientSentHello) {
   // A course client sends hello right after connecting; it must still see why it
   // was refused, not a bare reset.
-  start_chatd({"--max-clients=1"});
+  ASSERT_NO_FATAL_FAILURE(start_chatd({"--max-clients=1"}));
   TestClient pat = join("pat");
   ASSERT_TRUE(pat);
   TestClient eager = connect();
@@ -691,7 +691,7 @@ TEST_P(Chatd, ServerFullErrorArrivesEvenIfTheClientSentHello) {
 // ---- errors that leave the connection open ----------------------------------
 
 TEST_P(Chatd, LegacyConnectionDropsNonFatalErrorsSilentlyAndStaysOpen) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient pat = join("pat");
   TestClient chris = join("chris");
   ASSERT_TRUE(pat && chris);
@@ -731,7 +731,7 @@ TEST_P(Chatd, LegacyConnectionDropsNonFatalErrorsSilentlyAndStaysOpen) {
 // ---- slow readers -----------------------------------------------------------
 
 TEST_P(Chatd, SlowReaderIsClosedAloneAndOthersKeepReceiving) {
-  start_chatd({"--sendq-limit=65536"});
+  ASSERT_NO_FATAL_FAILURE(start_chatd({"--sendq-limit=131072"}));
   TestClient fast = join("fast");
   TestClient writer = join("writer");
   ASSERT_TRUE(fast && writer);
@@ -772,20 +772,28 @@ TEST_P(Chatd, SlowReaderIsClosedAloneAndOthersKeepReceiving) {
     }
   };
   // Send until the slow one is dropped (bounded: 16 MB is far past any socket buffer).
+  // At most four lines are in flight, so the readers that do read never have more
+  // than 16 KB waiting for them: only `slow` can reach the limit.
   int sent = 0;
   constexpr int kMaxMessages = 4000;
+  constexpr int kWindow = 4;
   const auto deadline = std::chrono::steady_clock::now() + 6 * kPatience;
   while (readers[0].leaves == 0 && sent < kMaxMessages &&
          std::chrono::steady_clock::now() < deadline) {
-    ASSERT_TRUE(writer.send_chat(std::to_string(sent) + pad));
-    ++sent;
+    if (sent - readers[0].next >= kWindow || sent - readers[1].next >= kWindow) {
+      pollfd fds[] = {{fast.fd(), POLLIN, 0}, {writer.fd(), POLLIN, 0}};
+      ::poll(fds, 2, 200);
+    } else {
+      ASSERT_TRUE(writer.send_chat(std::to_string(sent) + pad));
+      ++sent;
+    }
     pump_all();
     if (HasFatalFailure()) {
       return;
     }
   }
   ASSERT_EQ(readers[0].leaves, 1) << "slow reader not dropped after " << sent << " messages of "
-                                  << pad.size() << " bytes with --sendq-limit=65536";
+                                  << pad.size() << " bytes with --sendq-limit=131072";
   // The others go on as before.
   for (int i = 0; i < 20; ++i) {
     ASSERT_TRUE(writer.send_chat(std::to_string(sent) + pad));
@@ -812,10 +820,32 @@ TEST_P(Chatd, SlowReaderIsClosedAloneAndOthersKeepReceiving) {
       << status_name(end);
 }
 
+TEST_P(Chatd, BurstLargerThanSendqLimitDoesNotDropReadersThatKeepUp) {
+  // One client writes 256 KB of chat in one go (four times the limit) while everyone reads as fast
+  // as it can. Nobody is slow, so nobody may be dropped: a client's burst must not disconnect the
+  // others (or itself) just because it arrived in one read.
+  ASSERT_NO_FATAL_FAILURE(start_chatd({"--sendq-limit=65537"}));  // the smallest accepted
+  TestClient reader = join("reader");
+  TestClient writer = join("writer");
+  ASSERT_TRUE(reader && writer);
+  ASSERT_TRUE(next_join(reader, "writer"));
+  const std::string pad(4000, 'b');
+  constexpr int kCount = 64;
+  std::string burst;
+  for (int i = 0; i < kCount; ++i) {
+    burst += frame(chat_json(std::to_string(i) + pad));
+  }
+  ASSERT_TRUE(writer.send_raw(burst));
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(next_chat(reader, "writer", std::to_string(i) + pad)) << "reader, chat #" << i;
+    ASSERT_TRUE(next_chat(writer, "writer", std::to_string(i) + pad)) << "writer, chat #" << i;
+  }
+}
+
 // ---- shutdown ---------------------------------------------------------------
 
 TEST_P(Chatd, SigtermDeliversQueuedMessagesThenExitsZero) {
-  start_chatd({"--sendq-limit=16777216"});
+  ASSERT_NO_FATAL_FAILURE(start_chatd({"--sendq-limit=16777216"}));
   TestClient talker = join("talker");
   TestClient sleeper = join("sleeper");
   ASSERT_TRUE(talker && sleeper);
@@ -854,7 +884,7 @@ TEST_P(Chatd, SigtermDeliversQueuedMessagesThenExitsZero) {
 }
 
 TEST_P(Chatd, SigtermTellsLegacyClientsServerShuttingDownThenCloses) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient pat = join("pat");
   ASSERT_TRUE(pat);
   ASSERT_TRUE(chatd().signal(SIGTERM));
@@ -874,7 +904,7 @@ TEST_P(Chatd, SigtermTellsLegacyClientsServerShuttingDownThenCloses) {
 }
 
 TEST_P(Chatd, SigtermWithHalfReadClientStillExitsZero) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient pat = join("pat");
   TestClient idle = connect();  // never says hello
   ASSERT_TRUE(pat && idle);

@@ -115,13 +115,13 @@ TEST(Interop, PyClientsChatThroughPyServer) {
 using ChatdInterop = ChatdTest;
 
 TEST_P(ChatdInterop, ChatdServesPyClients) {
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   two_py_clients_chat(port());
 }
 
 TEST_P(ChatdInterop, PyClientSeesRawProtocolClientsOfChatd) {
   // A course client and our own raw client in one room: each sees the other's lines.
-  start_chatd();
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
   Peer alice = start_py_client("alice", port());
   ASSERT_NE(alice.process, nullptr);
   ASSERT_TRUE(alice.shows("*** alice has joined the chat"));
