@@ -471,6 +471,61 @@ TEST_P(Chatd, MaximumSizeClientPayloadDoesNotBreakTheConnection) {
   }
 }
 
+TEST_P(Chatd, StalledHalfPacketDoesNotBlockOthers) {
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
+  TestClient pat = join("pat");
+  TestClient chris = join("chris");
+  ASSERT_TRUE(pat && chris);
+  ASSERT_TRUE(next_join(pat, "chris"));
+  // chris stops in the middle of a packet (and in the middle of a UTF-8 character).
+  const std::string f = frame(chat_json("你好, finished later"));
+  ASSERT_TRUE(chris.send_raw(f.substr(0, 29)));
+  TestClient leslie = join("leslie");
+  ASSERT_TRUE(leslie);
+  EXPECT_TRUE(next_join(pat, "leslie"));
+  EXPECT_TRUE(next_join(chris, "leslie"));
+  ASSERT_TRUE(pat.send_chat("not blocked"));
+  EXPECT_TRUE(next_chat(pat, "pat", "not blocked"));
+  EXPECT_TRUE(next_chat(leslie, "pat", "not blocked"));
+  EXPECT_TRUE(next_chat(chris, "pat", "not blocked"));
+  ASSERT_TRUE(chris.send_raw(f.substr(29)));
+  EXPECT_TRUE(next_chat(chris, "chris", "你好, finished later"));
+  EXPECT_TRUE(next_chat(pat, "chris", "你好, finished later"));
+  EXPECT_TRUE(next_chat(leslie, "chris", "你好, finished later"));
+}
+
+TEST_P(Chatd, LogsOneKeyValueLinePerEvent) {
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
+  {
+    TestClient pat = join("pat");
+    ASSERT_TRUE(pat);
+    TestClient chris = join("chris");
+    ASSERT_TRUE(chris);
+    ASSERT_TRUE(next_join(pat, "chris"));
+    chris.close();
+    ASSERT_TRUE(next_leave(pat, "chris"));  // chatd has handled the close
+  }
+  const std::string log = chatd().log();
+  std::size_t joins = 0;
+  std::size_t leaves = 0;
+  std::size_t pos = 0;
+  while (pos < log.size()) {
+    const auto end = std::min(log.find('\n', pos), log.size());
+    const std::string line = log.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.find("event=join") != std::string::npos &&
+        line.find("nick=chris") != std::string::npos) {
+      ++joins;
+    }
+    if (line.find("event=leave") != std::string::npos &&
+        line.find("nick=chris") != std::string::npos) {
+      ++leaves;
+    }
+  }
+  EXPECT_EQ(joins, 1u) << log;
+  EXPECT_EQ(leaves, 1u) << log;
+}
+
 // ---- errors that close ------------------------------------------------------
 
 struct BadInput {
@@ -651,6 +706,18 @@ TEST_P(Chatd, SilentConnectionGetsHelloTimeoutThenClose) {
   ASSERT_TRUE(half.send_raw(frame(hello_json("half")).substr(0, 7)));
   EXPECT_TRUE(error_then_close(silent, "hello-timeout"));
   EXPECT_TRUE(error_then_close(half, "hello-timeout"));
+}
+
+TEST_P(Chatd, JoinedClientIsNotSubjectToHelloTimeout) {
+  ASSERT_NO_FATAL_FAILURE(start_chatd({"--hello-timeout=1"}));
+  TestClient pat = join("pat");
+  ASSERT_TRUE(pat);
+  // A connection opened after pat joined times out; by then pat has been connected
+  // longer than the hello timeout too, and must still be served.
+  TestClient silent = connect();
+  ASSERT_TRUE(silent);
+  EXPECT_TRUE(error_then_close(silent, "hello-timeout"));
+  expect_nothing_pending(pat, "pat", {}, "still here after the hello timeout");
 }
 
 TEST_P(Chatd, ClientOverTheLimitGetsServerFullThenClose) {
