@@ -1,0 +1,53 @@
+// The receiver thread: reads frames from the server and turns them into display lines.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "client/screen.hpp"
+
+namespace chat::client {
+
+// Why the connection ended, as the receiver saw it.
+enum class CloseReason {
+  kNone,      // still open
+  kClosed,    // the server closed it (or reset it)
+  kRejected,  // an error packet, then the close: nick refused, server full, kicked...
+  kProtocol,  // the server broke the framing (N = 0)
+};
+
+class Receiver {
+ public:
+  // `on_close` runs on the receiver thread once the connection has ended, unless
+  // stop() was called first.
+  Receiver(int sock, std::string nick, Display& display, std::function<void()> on_close);
+  Receiver(const Receiver&) = delete;
+  Receiver& operator=(const Receiver&) = delete;
+  ~Receiver();
+
+  void start();
+  // The user is leaving: no "connection closed" line from now on.
+  void expect_close() { quiet_ = true; }
+  // Shuts the socket down (which wakes the blocking read) and joins the thread.
+  void stop();
+  // Valid after stop().
+  CloseReason reason() const { return reason_; }
+
+ private:
+  void run();
+  void handle(std::string_view payload);
+
+  const int sock_;
+  const std::string nick_;
+  Display& display_;
+  std::function<void()> on_close_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> quiet_{false};
+  CloseReason reason_ = CloseReason::kNone;  // written by the thread, read after join
+  bool last_was_error_ = false;
+};
+
+}  // namespace chat::client
