@@ -152,7 +152,8 @@ int run_tty(const Options& options, int sock, const SignalPipe& wake) {
   }
   Screen screen(STDOUT_FILENO, options.nick, window_size(STDOUT_FILENO));
   screen.start();
-  Receiver receiver(sock, options.nick, screen, [&wake] { wake.wake(kWakeClosed); });
+  NickBook nicks;
+  Receiver receiver(sock, options.nick, screen, nicks, [&wake] { wake.wake(kWakeClosed); });
   receiver.start();
 
   LineEditor editor;
@@ -228,8 +229,18 @@ int run_tty(const Options& options, int sock, const SignalPipe& wake) {
         case Key::Kind::kEnd:
           editor.end();
           break;
-        case Key::Kind::kTab:
+        case Key::Kind::kTab: {
+          Completion c = complete(editor.code_points(), editor.cursor(), nicks.snapshot());
+          editor.set(std::move(c.text), c.cursor);
+          if (!c.candidates.empty()) {
+            std::string list = "***";
+            for (const auto& candidate : c.candidates) {
+              list += " " + candidate;
+            }
+            screen.add_line(Line{list});
+          }
           break;
+        }
         case Key::Kind::kInterrupt:
           exit = Exit{exit_code::kInterrupted, "*** interrupted"};
           break;
@@ -268,7 +279,8 @@ int run_tty(const Options& options, int sock, const SignalPipe& wake) {
 
 int run_plain(int sock, const SignalPipe& wake) {
   PlainDisplay display(STDOUT_FILENO);
-  Receiver receiver(sock, "", display, [&wake] { wake.wake(kWakeClosed); });
+  NickBook nicks;
+  Receiver receiver(sock, "", display, nicks, [&wake] { wake.wake(kWakeClosed); });
   receiver.start();
 
   std::optional<Exit> exit;
@@ -350,7 +362,7 @@ int run_client(const Options& options) {
     std::fprintf(stderr, "chat_client: cannot create a pipe\n");
     return exit_code::kOsError;
   }
-  if (!send_packet(sock.get(), proto::Hello{options.nick, std::nullopt})) {
+  if (!send_packet(sock.get(), proto::Hello{options.nick, proto::known_caps()})) {
     std::fprintf(stderr, "chat_client: cannot send hello to %s port %s\n", options.host.c_str(),
                  options.port.c_str());
     return exit_code::kUnavailable;

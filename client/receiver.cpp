@@ -11,14 +11,20 @@
 
 #include "protocol/codec.hpp"
 #include "protocol/frame.hpp"
+#include "protocol/rules.hpp"
 
 namespace chat::client {
 namespace {
 constexpr std::size_t kReadChunk = 64 * 1024;
 }
 
-Receiver::Receiver(int sock, std::string nick, Display& display, std::function<void()> on_close)
-    : sock_(sock), nick_(std::move(nick)), display_(display), on_close_(std::move(on_close)) {}
+Receiver::Receiver(int sock, std::string nick, Display& display, NickBook& nicks,
+                   std::function<void()> on_close)
+    : sock_(sock),
+      nick_(std::move(nick)),
+      display_(display),
+      nicks_(nicks),
+      on_close_(std::move(on_close)) {}
 
 Receiver::~Receiver() {
   stop();
@@ -49,15 +55,42 @@ void Receiver::handle(std::string_view payload) {
     return;  // malformed or unknown packets are ignored (forward compatibility)
   }
   last_was_error_ = std::holds_alternative<proto::Error>(*packet);
-  if (const auto* welcome = std::get_if<proto::Welcome>(packet)) {
-    display_.set_room(welcome->room);
-  } else if (const auto* join = std::get_if<proto::Join>(packet)) {
-    if (join->room && join->nick == nick_) {
-      display_.set_room(*join->room);
-    }
-  }
+  track(*packet);
   if (auto line = render(*packet)) {
     display_.add_line(*line);
+  }
+}
+
+void Receiver::track(const proto::ServerPacket& packet) {
+  // Fallback senders ("pat -> chris", "*", "***") are not nicks and are skipped.
+  const auto seen = [this](const std::string& nick) {
+    if (proto::is_valid_nick(nick) && nick != nick_) {
+      nicks_.add(nick);
+    }
+  };
+  if (const auto* welcome = std::get_if<proto::Welcome>(&packet)) {
+    if (!welcome->nick.empty()) {
+      nick_ = welcome->nick;
+    }
+    display_.set_room(welcome->room);
+  } else if (const auto* join = std::get_if<proto::Join>(&packet)) {
+    seen(join->nick);
+    if (join->room && join->nick == nick_) {
+      display_.set_room(*join->room);  // our own join: we are in that room now
+    }
+  } else if (const auto* leave = std::get_if<proto::Leave>(&packet)) {
+    nicks_.remove(leave->nick);
+  } else if (const auto* chat = std::get_if<proto::Chat>(&packet)) {
+    seen(chat->nick);
+  } else if (const auto* emote = std::get_if<proto::Emote>(&packet)) {
+    seen(emote->nick);
+  } else if (const auto* dm = std::get_if<proto::Dm>(&packet)) {
+    seen(dm->from);
+    seen(dm->to);
+  } else if (const auto* who = std::get_if<proto::WhoReply>(&packet)) {
+    for (const auto& nick : who->nicks) {
+      seen(nick);
+    }
   }
 }
 

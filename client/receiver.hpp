@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 
+#include "client/nick_book.hpp"
 #include "client/screen.hpp"
 
 namespace chat::client {
@@ -22,7 +23,9 @@ class Receiver {
  public:
   // `on_close` runs on the receiver thread once the connection has ended, unless
   // stop() was called first.
-  Receiver(int sock, std::string nick, Display& display, std::function<void()> on_close);
+  // Nicks seen in packets go to `nicks` (Tab completion).
+  Receiver(int sock, std::string nick, Display& display, NickBook& nicks,
+           std::function<void()> on_close);
   Receiver(const Receiver&) = delete;
   Receiver& operator=(const Receiver&) = delete;
   ~Receiver();
@@ -38,10 +41,13 @@ class Receiver {
  private:
   void run();
   void handle(std::string_view payload);
+  // Room and nick bookkeeping a packet implies.
+  void track(const proto::ServerPacket& packet);
 
   const int sock_;
-  const std::string nick_;
+  std::string nick_;  // ours, as the server's welcome confirms it; receiver thread only
   Display& display_;
+  NickBook& nicks_;
   std::function<void()> on_close_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};

@@ -78,11 +78,13 @@ class ChatClient : public ::testing::Test {
   std::optional<std::string> hello_;
 };
 
-TEST_F(ChatClient, SendsHelloWithTheNick) {
+TEST_F(ChatClient, SendsHelloWithTheNickAndEveryCap) {
   const auto packet = decode(hello_);
   const auto* hello = std::get_if<proto::Hello>(&packet);
   ASSERT_NE(hello, nullptr);
   EXPECT_EQ(hello->nick, "pat");
+  EXPECT_EQ(hello->caps,
+            (std::vector<std::string>{"dm", "emote", "who", "rooms", "info", "history"}));
 }
 
 TEST_F(ChatClient, RendersJoinChatLeaveInTheCourseFormats) {
@@ -258,6 +260,108 @@ TEST_F(ChatClient, WindowResizeRedrawsAtTheNewSize) {
   EXPECT_TRUE(client_->wait_row(28, "chris: after resize"));
   EXPECT_TRUE(client_->wait_row(27, "chris: before resize"));
   EXPECT_TRUE(client_->wait_row(29, "pat> typed"));
+}
+
+// ---- extensions (PROTOCOL.md part 2) ------------------------------------------
+
+template <typename T>
+T expect_packet(FakeServer& server) {
+  const auto payload = server.read_frame();
+  const auto packet = decode(payload);
+  const auto* p = std::get_if<T>(&packet);
+  EXPECT_NE(p, nullptr) << payload.value_or("<none>");
+  return p != nullptr ? *p : T{};
+}
+
+TEST_F(ChatClient, ExtensionCommandsSendTheirPackets) {
+  client_->type("/msg chris how's it going?\r");
+  const auto dm = expect_packet<proto::DmRequest>(server_);
+  EXPECT_EQ(dm.to, "chris");
+  EXPECT_EQ(dm.message, "how's it going?");
+  client_->type("/message leslie  two  spaces\r");
+  const auto dm2 = expect_packet<proto::DmRequest>(server_);
+  EXPECT_EQ(dm2.to, "leslie");
+  EXPECT_EQ(dm2.message, "two  spaces");
+  client_->type("/me goes out to buy some snacky cakes\r");
+  EXPECT_EQ(expect_packet<proto::EmoteRequest>(server_).message,
+            "goes out to buy some snacky cakes");
+  client_->type("/who\r");
+  expect_packet<proto::WhoRequest>(server_);
+  client_->type("/rooms\r");
+  expect_packet<proto::RoomsRequest>(server_);
+  client_->type("/join games\r");
+  EXPECT_EQ(expect_packet<proto::EnterRequest>(server_).room, "games");
+}
+
+TEST_F(ChatClient, HelpAndIncompleteCommandsAreLocalOnly) {
+  client_->type("/help\r");
+  ASSERT_TRUE(client_->wait_text("/msg NICK text"));
+  client_->type("/msg chris\r");
+  ASSERT_TRUE(client_->wait_row(kLastLineRow, "*** usage: /msg NICK text"));
+  client_->type("/me\r");
+  ASSERT_TRUE(client_->wait_row(kLastLineRow, "*** usage: /me action"));
+  EXPECT_FALSE(server_.read_frame(std::chrono::milliseconds(200)).has_value());
+}
+
+TEST_F(ChatClient, RendersExtensionPackets) {
+  using proto::ServerPacket;
+  server_.send(proto::encode(ServerPacket{proto::Welcome{"pat", "chatd/0", {"dm"}, "lobby"}}));
+  server_.send(proto::encode(ServerPacket{proto::Chat{"leslie", "from before", true}}));
+  server_.send(proto::encode(ServerPacket{proto::Dm{"pat", "chris", "how's it going?"}}));
+  server_.send(proto::encode(ServerPacket{proto::Emote{"pat", "goes out", false}}));
+  server_.send(proto::encode(ServerPacket{proto::Info{"server shutting down"}}));
+  server_.send(proto::encode(ServerPacket{proto::WhoReply{"lobby", {"leslie", "pat"}}}));
+  server_.send(proto::encode(ServerPacket{proto::RoomsReply{{{"games", 2}, {"lobby", 0}}}}));
+  server_.send(R"({"type":"something-new","nick":"x"})");
+  server_.send(chat("chris", "end"));
+  ASSERT_TRUE(client_->wait_row(kLastLineRow, "chris: end"));
+  EXPECT_TRUE(client_->wait_row(kLastLineRow - 1, "*** rooms: games (2), lobby (0)"));
+  EXPECT_TRUE(client_->wait_row(kLastLineRow - 2, "*** in lobby: leslie, pat"));
+  EXPECT_TRUE(client_->wait_row(kLastLineRow - 3, "*** server shutting down"));
+  EXPECT_TRUE(client_->wait_row(kLastLineRow - 4, "[pat goes out]"));
+  EXPECT_TRUE(client_->wait_row(kLastLineRow - 5, "pat -> chris: how's it going?"));
+  EXPECT_TRUE(client_->wait_row(kLastLineRow - 6, "leslie: from before"));
+  // History is marked: drawn dim.
+  EXPECT_NE(client_->raw().find("\x1b[2mleslie: from before\x1b[0m"), std::string::npos);
+  EXPECT_EQ(client_->unexpected(), std::vector<std::string>{});
+}
+
+TEST_F(ChatClient, PromptShowsTheRoomOutsideTheLobby) {
+  using proto::ServerPacket;
+  server_.send(proto::encode(ServerPacket{proto::Welcome{"pat", "chatd/0", {"rooms"}, "lobby"}}));
+  server_.send(proto::encode(ServerPacket{proto::Join{"pat", "lobby"}}));
+  ASSERT_TRUE(client_->wait_row(kLastLineRow, "*** pat has joined the chat"));
+  client_->type("x");
+  ASSERT_TRUE(client_->wait_row(kInputRow, "pat> x"));
+  server_.send(proto::encode(ServerPacket{proto::Join{"pat", "games"}}));
+  EXPECT_TRUE(client_->wait_row(kInputRow, "pat [games]> x"));
+  server_.send(proto::encode(ServerPacket{proto::Join{"chris", "lobby"}}));  // not us
+  server_.send(chat("chris", "sync"));
+  ASSERT_TRUE(client_->wait_row(kLastLineRow, "chris: sync"));
+  EXPECT_TRUE(client_->wait_row(kInputRow, "pat [games]> x"));
+  server_.send(proto::encode(ServerPacket{proto::Join{"pat", "lobby"}}));
+  EXPECT_TRUE(client_->wait_row(kInputRow, "pat> x"));
+}
+
+TEST_F(ChatClient, TabCompletesCommandsAndSeenNicks) {
+  server_.send(join("chris"));
+  server_.send(join("christine"));
+  server_.send(join("leslie"));
+  ASSERT_TRUE(client_->wait_row(kLastLineRow, "*** leslie has joined the chat"));
+  client_->type("/ms\t");
+  ASSERT_TRUE(client_->wait_row(kInputRow, "pat> /msg")) << client_->dump();
+  client_->type("le\t");
+  ASSERT_TRUE(client_->wait_row(kInputRow, "pat> /msg leslie"));
+  client_->type("hi \x17\x17");  // Ctrl-W twice: back to "/msg "
+  ASSERT_TRUE(client_->wait_row(kInputRow, "pat> /msg"));
+  client_->type("ch\t");
+  ASSERT_TRUE(client_->wait_row(kInputRow, "pat> /msg chris"));
+  client_->type("\t");  // chris, christine: listed
+  ASSERT_TRUE(client_->wait_row(kLastLineRow, "*** chris christine"));
+  client_->type("ti\tyo\r");
+  const auto dm = expect_packet<proto::DmRequest>(server_);
+  EXPECT_EQ(dm.to, "christine");
+  EXPECT_EQ(dm.message, "yo");
 }
 
 // ---- outside a terminal ----------------------------------------------------------
