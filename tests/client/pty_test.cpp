@@ -61,6 +61,8 @@ class ChatClient : public ::testing::Test {
     ASSERT_TRUE(client_->wait_row(kInputRow, "pat>")) << client_->dump();
   }
   void TearDown() override {
+    // Under the asan/tsan presets the client is instrumented: a report lands on the pty.
+    EXPECT_EQ(client_->raw().find("Sanitizer"), std::string::npos) << client_->raw();
     if (HasFailure() && client_) {
       std::cerr << "screen:\n" << client_->dump();
     }
