@@ -1,0 +1,233 @@
+// chatd entry point: options, sockets, signals, systemd state, then the event loop.
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+
+#include "common/net.hpp"
+#include "daemon/event_loop.hpp"
+#include "daemon/listener.hpp"
+#include "daemon/logging.hpp"
+#include "daemon/options.hpp"
+#include "daemon/server.hpp"
+#include "daemon/systemd.hpp"
+#include "version.hpp"
+
+namespace {
+
+using chat::UniqueFd;
+using namespace chat::daemon;
+
+int g_signal_pipe = -1;
+
+extern "C" void on_signal(int signo) {
+  const int saved = errno;
+  const auto byte = static_cast<unsigned char>(signo);
+  (void)!::write(g_signal_pipe, &byte, 1);
+  errno = saved;
+}
+
+Limits limits_from(const Options& o) {
+  Limits l;
+  l.max_clients = o.max_clients;
+  l.hello_timeout = std::chrono::milliseconds(static_cast<long long>(o.hello_timeout * 1000.0));
+  l.sendq_limit = o.sendq_limit;
+  l.history = o.history;
+  return l;
+}
+
+spdlog::level::level_enum level_from(const std::string& name) {
+  return name == "warning" ? spdlog::level::warn : spdlog::level::from_str(name);
+}
+
+// Raises the soft descriptor limit to the hard one; the client limit follows it.
+rlim_t raise_nofile() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    return 0;
+  }
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return rl.rlim_cur;
+}
+
+std::string status_line(const Server& server) {
+  return fmt::format("{} client{} in {} room{}; limit {}", server.client_count(),
+                     server.client_count() == 1 ? "" : "s", server.hub().room_count(),
+                     server.hub().room_count() == 1 ? "" : "s", server.effective_max_clients());
+}
+
+// SIGHUP: re-read the config; apply what can change while running.
+void reload(const std::vector<std::string>& args, Options& current, Server& server) {
+  chat::daemon::systemd::notify_reloading();
+  auto loaded = load_options(args);
+  if (loaded.exit_code >= 0) {
+    spdlog::error("event=reload-failed detail={}", field(loaded.message));
+  } else {
+    const Options& next = loaded.options;
+    auto note = [](const char* key, const auto& from, const auto& to) {
+      if (from != to) {
+        spdlog::info("event=reload key={} from={} to={}", key, field(fmt::format("{}", from)),
+                     field(fmt::format("{}", to)));
+      }
+    };
+    note("log-level", current.log_level, next.log_level);
+    note("max-clients", current.max_clients, next.max_clients);
+    note("hello-timeout", current.hello_timeout, next.hello_timeout);
+    note("sendq-limit", current.sendq_limit, next.sendq_limit);
+    note("history", current.history, next.history);
+    spdlog::set_level(level_from(next.log_level));
+    server.set_limits(limits_from(next));
+    current.log_level = next.log_level;
+    current.max_clients = next.max_clients;
+    current.hello_timeout = next.hello_timeout;
+    current.sendq_limit = next.sendq_limit;
+    current.history = next.history;
+    spdlog::info("event=reloaded max_clients={}", server.effective_max_clients());
+  }
+  chat::daemon::systemd::notify_ready(status_line(server));
+}
+
+int run(const std::vector<std::string>& args) {
+  auto loaded = load_options(args);
+  if (loaded.exit_code >= 0) {
+    (loaded.exit_code == 0 ? std::cout : std::cerr) << loaded.message;
+    return loaded.exit_code;
+  }
+  Options opts = loaded.options;
+
+  LogTarget target = opts.log_target == "journal"  ? LogTarget::kJournal
+                     : opts.log_target == "stderr" ? LogTarget::kStderr
+                                                   : LogTarget::kAuto;
+  setup_logging(target, level_from(opts.log_level));
+
+  // Sockets: systemd's if it passed any, else our own on PORT.
+  auto inherited = chat::daemon::systemd::take_listen_fds();
+  for (const auto& name : inherited.ignored) {
+    spdlog::warn("event=ignored-socket name={}", field(name));
+  }
+  std::vector<UniqueFd> listeners;
+  std::string error;
+  if (!inherited.chat.empty()) {
+    if (opts.port) {
+      spdlog::warn("event=port-ignored port={} reason=socket-activation", *opts.port);
+    }
+    for (auto& fd : inherited.chat) {
+      if (!prepare_listener(fd.get(), error)) {
+        spdlog::critical("event=start-failed detail={}", field(error));
+        return kExitOsErr;
+      }
+      listeners.push_back(std::move(fd));
+    }
+  } else if (opts.port) {
+    listeners = bind_listeners(opts.bind, *opts.port, error);
+    if (listeners.empty()) {
+      spdlog::critical("event=start-failed detail={}", field(error));
+      return kExitOsErr;
+    }
+  } else {
+    std::cerr << "chatd: no PORT given and no listening socket passed by systemd\n"
+                 "Usage: chatd [OPTIONS] PORT   (chatd --help for more)\n";
+    return kExitUsage;
+  }
+
+  const rlim_t nofile = raise_nofile();
+  const auto backend =
+      opts.event_loop == "epoll" ? EventLoop::Backend::kEpoll : EventLoop::Backend::kSelect;
+  auto loop = EventLoop::create(backend);
+
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+    spdlog::critical("event=start-failed detail=pipe");
+    return kExitOsErr;
+  }
+  UniqueFd signal_read(pipe_fds[0]);
+  UniqueFd signal_write(pipe_fds[1]);
+  g_signal_pipe = signal_write.get();
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  for (const int sig : {SIGTERM, SIGINT, SIGHUP}) {
+    ::sigaction(sig, &sa, nullptr);
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::vector<std::string> listen_names;
+  for (const auto& l : listeners) {
+    listen_names.push_back(chat::net::local_name(l.get()));
+  }
+  Server server(*loop, std::move(listeners), limits_from(opts));
+
+  loop->add(signal_read.get(), kRead, [&](unsigned) {
+    unsigned char sig = 0;
+    while (::read(signal_read.get(), &sig, 1) == 1) {
+      if (sig == SIGHUP) {
+        spdlog::info("event=signal signal=SIGHUP action=reload");
+        reload(args, opts, server);
+      } else {
+        spdlog::info("event=signal signal={} action=shutdown",
+                     sig == SIGINT ? "SIGINT" : "SIGTERM");
+        chat::daemon::systemd::notify_stopping();
+        server.stop();
+      }
+    }
+  });
+
+  const auto watchdog = chat::daemon::systemd::watchdog_interval();
+  auto next_ping = Server::Clock::now();
+  bool status_due = false;
+  auto next_status = Server::Clock::now();
+  server.set_on_clients_changed([&](std::size_t) { status_due = true; });
+  server.set_tick([&](Server::Clock::time_point now) -> std::optional<Server::Clock::time_point> {
+    std::optional<Server::Clock::time_point> next;
+    if (watchdog) {
+      if (now >= next_ping) {
+        chat::daemon::systemd::notify_watchdog();
+        next_ping = now + *watchdog;
+      }
+      next = next_ping;
+    }
+    if (status_due) {
+      // At most one STATUS= a second, however fast clients come and go.
+      if (now >= next_status) {
+        chat::daemon::systemd::notify_status(status_line(server));
+        status_due = false;
+        next_status = now + std::chrono::seconds(1);
+      } else {
+        next = next ? std::min(*next, next_status) : next_status;
+      }
+    }
+    return next;
+  });
+
+  spdlog::info(
+      "event=start version={} event_loop={} listen={} max_clients={} nofile={} fd_setsize={} "
+      "hello_timeout_ms={} sendq_limit={} history={}",
+      chat::kVersion, loop->name(), field(fmt::format("{}", fmt::join(listen_names, ","))),
+      server.effective_max_clients(), nofile, FD_SETSIZE, limits_from(opts).hello_timeout.count(),
+      opts.sendq_limit, opts.history);
+  chat::daemon::systemd::notify_ready(status_line(server));
+  server.run();
+  spdlog::info("event=stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    return run(args);
+  } catch (const std::exception& e) {
+    std::cerr << "chatd: " << e.what() << "\n";
+    return kExitOsErr;
+  }
+}

@@ -1,0 +1,185 @@
+// Option definitions and config-file loading with file:line errors.
+#include "daemon/options.hpp"
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "version.hpp"
+
+namespace chat::daemon {
+
+void define_options(CLI::App& app, Options& opts) {
+  app.description("chatd: a small multi-user chat server (PROTOCOL.md part 1 and 2).");
+  app.footer(
+      "Without PORT, chatd expects listening sockets from systemd (LISTEN_FDS).\n"
+      "Exit codes: 0 clean stop, 64 usage, 69 no socket to listen on, 71 OS error, "
+      "78 config error.");
+  app.set_version_flag("--version", std::string("chatd ") + kVersion);
+  app.add_option("PORT", opts.port, "TCP port to listen on (1-65535)")->check(CLI::Range(1, 65535));
+  app.add_option("--port", opts.port, "Same as PORT (config key: port)")
+      ->check(CLI::Range(1, 65535));
+  app.add_option("--bind", opts.bind, "Address to bind (default: all IPv6 and IPv4 addresses)")
+      ->type_name("ADDR");
+  app.add_option("--max-clients", opts.max_clients,
+                 "Most clients at once (0 = as many as descriptors allow)")
+      ->type_name("N");
+  app.add_option("--hello-timeout", opts.hello_timeout,
+                 "Seconds a new connection has to send hello")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(0.001, 86400.0));
+  app.add_option("--sendq-limit", opts.sendq_limit,
+                 "Bytes queued to one client before it is dropped as too slow")
+      ->type_name("BYTES")
+      ->check(CLI::Range(std::size_t{65537}, std::size_t{1} << 34));
+  app.add_option("--history", opts.history, "Chat lines kept per room for newcomers (0 = off)")
+      ->type_name("N")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{10000}));
+  app.add_option("--control-socket", opts.control_socket,
+                 "Unix control socket for chatctl (empty: none)")
+      ->type_name("PATH");
+  app.add_option("--admin-group", opts.admin_group,
+                 "Group whose members may use the control socket (besides root)")
+      ->type_name("GROUP");
+  app.add_option("--log-level", opts.log_level, "trace, debug, info, warning, error, critical, off")
+      ->check(
+          CLI::IsMember({"trace", "debug", "info", "warning", "warn", "error", "critical", "off"}));
+  app.add_option("--log-target", opts.log_target, "auto, stderr or journal")
+      ->check(CLI::IsMember({"auto", "stderr", "journal"}));
+  app.add_option("--event-loop", opts.event_loop, "select (default) or epoll")
+      ->check(CLI::IsMember({"select", "epoll"}));
+}
+
+namespace {
+
+// Finds the line of `key` in the config file, for error messages.
+int line_of(const std::string& path, const std::string& key) {
+  std::ifstream in(path);
+  std::string line;
+  const std::regex re("^\\s*\"?" +
+                      std::regex_replace(key, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)") +
+                      "\"?\\s*[=:]");
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (std::regex_search(line, re)) {
+      return n;
+    }
+  }
+  return 0;
+}
+
+std::string where(const std::string& path, const std::string& key) {
+  const int line = line_of(path, key);
+  return line > 0 ? path + ":" + std::to_string(line) : path;
+}
+
+// Checks each key of the config file on its own, so an error names its line.
+std::optional<std::string> check_config(CLI::App& app, const std::string& path) {
+  std::vector<CLI::ConfigItem> items;
+  try {
+    items = app.get_config_formatter()->from_file(path);
+  } catch (const CLI::Error& e) {
+    return path + ": " + e.what();
+  }
+  for (const auto& item : items) {
+    if (item.name == "++" || item.name == "--") {
+      continue;  // section markers
+    }
+    const std::string key = item.fullname();
+    if (!item.parents.empty() && !(item.parents.size() == 1 && item.parents[0] == "default")) {
+      return where(path, item.name) + ": unknown section for key '" + key + "'";
+    }
+    if (item.name == "config" || item.name == "help" || item.name == "version" ||
+        app.get_option_no_throw("--" + item.name) == nullptr) {
+      return where(path, item.name) + ": unknown key '" + item.name + "'";
+    }
+    Options scratch;
+    CLI::App probe;
+    define_options(probe, scratch);
+    std::vector<std::string> args;
+    for (const auto& value : item.inputs) {
+      args.push_back("--" + item.name + "=" + value);
+    }
+    std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
+    try {
+      probe.parse(args);
+    } catch (const CLI::ParseError& e) {
+      return where(path, item.name) + ": bad value for '" + item.name + "': " + e.what();
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+LoadResult load_options(const std::vector<std::string>& raw_args) {
+  // CLI11 2.1 reads "--opt=" (empty value) as "--opt" and takes the next word as
+  // the value; "--control-socket=" must mean "no control socket".
+  std::vector<std::string> args;
+  for (const auto& a : raw_args) {
+    if (a.size() > 3 && a.rfind("--", 0) == 0 && a.back() == '=' && a.find('=') == a.size() - 1) {
+      args.push_back(a.substr(0, a.size() - 1));
+      args.emplace_back();
+    } else {
+      args.push_back(a);
+    }
+  }
+  LoadResult result;
+  Options& opts = result.options;
+  CLI::App app("chatd", "chatd");
+  define_options(app, opts);
+  auto* config = app.set_config("--config", kDefaultConfig, "Config file (INI/TOML key = value)");
+  config->type_name("PATH");
+
+  // First pass: the command line alone, to learn which config file to read.
+  {
+    Options first;
+    CLI::App cli("chatd", "chatd");
+    define_options(cli, first);
+    cli.add_option("--config", first.config);
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    try {
+      cli.parse(reversed);
+    } catch (const CLI::CallForHelp&) {
+      result.exit_code = 0;
+      result.message = app.help();
+      return result;
+    } catch (const CLI::CallForVersion&) {
+      result.exit_code = 0;
+      result.message = std::string("chatd ") + kVersion + "\n";
+      return result;
+    } catch (const CLI::ParseError& e) {
+      result.exit_code = kExitUsage;
+      result.message =
+          std::string("chatd: ") + e.what() + "\nRun with --help for more information.\n";
+      return result;
+    }
+    const bool explicit_config = cli.count("--config") > 0;
+    std::ifstream probe(first.config);
+    if (!probe) {
+      if (explicit_config) {
+        result.exit_code = kExitConfig;
+        result.message = "chatd: cannot read config file " + first.config + "\n";
+        return result;
+      }
+    } else if (auto err = check_config(app, first.config)) {
+      result.exit_code = kExitConfig;
+      result.message = "chatd: " + *err + "\n";
+      return result;
+    }
+    opts.config = first.config;
+  }
+
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    // The command line passed alone, so what fails now comes from the file.
+    result.exit_code = kExitConfig;
+    result.message = "chatd: " + opts.config + ": " + e.what() + "\n";
+    return result;
+  }
+  opts.config = config->as<std::string>();
+  return result;
+}
+
+}  // namespace chat::daemon

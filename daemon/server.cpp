@@ -1,0 +1,511 @@
+// Server: accept, read, decode, hand to the hub, flush queued frames, reap.
+#include "daemon/server.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "common/net.hpp"
+#include "daemon/logging.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/frame.hpp"
+
+namespace chat::daemon {
+namespace {
+
+// Per-session bounds for one loop wake-up, so one busy client cannot starve others.
+constexpr std::size_t kMaxFramesPerWake = 128;
+constexpr std::size_t kReadPerWake = 128 * 1024;
+// Stop reading while this much undecoded input is held: at least one whole frame.
+constexpr std::size_t kMaxBufferedInput = 2 * (proto::kHeaderSize + proto::kMaxPayload);
+constexpr int kMaxAcceptsPerWake = 64;
+// Descriptors kept back from the client limit: listeners, control socket and its
+// clients, the signal pipe, the journal, the reserve fd.
+constexpr std::size_t kFdHeadroom = 64;
+constexpr std::size_t kMaxRejecting = 64;
+constexpr auto kCloseLinger = std::chrono::seconds(2);
+constexpr auto kShutdownDrain = std::chrono::seconds(3);
+
+}  // namespace
+
+Server::Server(EventLoop& loop, std::vector<UniqueFd> listeners, Limits limits)
+    : loop_(loop),
+      listeners_(std::move(listeners)),
+      limits_(limits),
+      hub_(*this, HubConfig{limits.history}),
+      reserve_fd_(::open("/dev/null", O_RDONLY | O_CLOEXEC)),
+      started_(Clock::now()) {
+  max_clients_ = compute_max_clients(limits_.max_clients);
+  for (const auto& l : listeners_) {
+    const int fd = l.get();
+    loop_.add(fd, kRead, [this, fd](unsigned) { on_listener(fd); });
+  }
+}
+
+Server::~Server() {
+  for (const auto& [id, s] : sessions_) {
+    loop_.remove(s->fd());
+  }
+  for (const auto& l : listeners_) {
+    loop_.remove(l.get());
+  }
+}
+
+std::size_t Server::compute_max_clients(std::size_t requested) const {
+  rlimit rl{};
+  std::size_t fds = static_cast<std::size_t>(loop_.fd_limit());
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    fds = std::min<std::size_t>(fds, rl.rlim_cur);
+  }
+  const std::size_t avail = fds > kFdHeadroom + 1 ? fds - kFdHeadroom : 1;
+  return requested == 0 ? avail : std::min(requested, avail);
+}
+
+void Server::set_limits(Limits limits) {
+  limits_ = limits;
+  max_clients_ = compute_max_clients(limits_.max_clients);
+  hub_.set_config(HubConfig{limits_.history});
+}
+
+std::chrono::seconds Server::uptime() const {
+  return std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_);
+}
+
+const Session* Server::session(SessionId id) const {
+  const auto it = sessions_.find(id);
+  return it == sessions_.end() ? nullptr : it->second.get();
+}
+
+void Server::on_listener(int fd) {
+  for (int i = 0; i < kMaxAcceptsPerWake; ++i) {
+    UniqueFd client(::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!client) {
+      if (errno == EMFILE || errno == ENFILE) {
+        // Out of descriptors: free the reserve to take the connection off the
+        // backlog and refuse it, so the listener does not stay readable forever.
+        reserve_fd_.reset();
+        UniqueFd refused(::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        if (refused) {
+          const std::string frame = proto::encode_frame(
+              proto::encode_error(proto::ErrorCode::kServerFull, "server is out of descriptors"));
+          (void)::send(refused.get(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        refused.reset();
+        reserve_fd_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        spdlog::error("event=accept-failed reason=out-of-descriptors clients={}", client_count());
+        return;
+      }
+      if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) {
+        continue;
+      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        spdlog::error("event=accept-failed error={}", field(std::strerror(errno)));
+      }
+      return;
+    }
+    if (client_count() >= max_clients_) {
+      reject_full(std::move(client));
+    } else {
+      accept_one(fd, std::move(client));
+    }
+  }
+}
+
+void Server::reject_full(UniqueFd client) {
+  const std::string peer = net::peer_name(client.get());
+  spdlog::warn("event=reject code=server-full peer={} clients={} max_clients={}", peer,
+               client_count(), max_clients_);
+  const SessionId id = next_id_++;
+  auto s = std::make_unique<Session>(id, std::move(client), peer);
+  const int fd = s->fd();
+  if (rejecting_ >= kMaxRejecting ||
+      !loop_.add(fd, kNone, [this, id](unsigned ready) { on_session(id, ready); })) {
+    return;  // the session's destructor closes the socket
+  }
+  // A short-lived session: error, flush, half-close, drain, so the error is read
+  // before the close rather than lost to a reset.
+  s->counted = false;
+  ++rejecting_;
+  s->state = Session::State::kClosing;
+  s->deadline = Clock::now() + kCloseLinger;
+  close_deadlines_.emplace_back(s->deadline, id);
+  s->enqueue(std::make_shared<const std::string>(proto::encode_frame(
+      proto::encode_error(proto::ErrorCode::kServerFull, "the server is full, try later"))));
+  Session& ref = *s;
+  sessions_.emplace(id, std::move(s));
+  mark_dirty(ref);
+}
+
+void Server::accept_one(int listener, UniqueFd client) {
+  (void)listener;
+  const int one = 1;
+  ::setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  const SessionId id = next_id_++;
+  std::string peer = net::peer_name(client.get());
+  auto s = std::make_unique<Session>(id, std::move(client), peer);
+  if (!loop_.add(s->fd(), kRead, [this, id](unsigned ready) { on_session(id, ready); })) {
+    spdlog::error("event=reject reason=fd-over-event-loop-limit fd={} peer={}", s->fd(), peer);
+    return;
+  }
+  s->interest = kRead;
+  spdlog::debug("event=connect session={} peer={}", id, peer);
+  sessions_.emplace(id, std::move(s));
+  hub_.connect(id, std::move(peer));
+  hello_deadlines_.emplace_back(Clock::now() + limits_.hello_timeout, id);
+}
+
+void Server::on_session(SessionId id, unsigned ready) {
+  const auto it = sessions_.find(id);
+  if (it == sessions_.end()) {
+    return;
+  }
+  Session& s = *it->second;
+  if ((ready & kWrite) != 0 && s.state != Session::State::kDead) {
+    const auto before = s.bytes_out;
+    const auto r = s.flush();
+    totals_.bytes_out += s.bytes_out - before;
+    if (r == Session::IoResult::kError) {
+      end_session(s, "write-error");
+      return;
+    }
+    if (s.state == Session::State::kClosing && !s.has_output()) {
+      begin_drain(s);
+    }
+    update_interest(s);
+  }
+  if ((ready & kRead) == 0) {
+    return;
+  }
+  switch (s.state) {
+    case Session::State::kOpen: {
+      if (s.input().buffered() >= kMaxBufferedInput) {
+        break;  // frames still pending; the loop comes back without new input
+      }
+      const auto before = s.bytes_in;
+      const auto r = s.read_some(kReadPerWake);
+      totals_.bytes_in += s.bytes_in - before;
+      process_input(s);
+      if (s.state == Session::State::kOpen &&
+          (r == Session::IoResult::kEof || r == Session::IoResult::kError)) {
+        if (r == Session::IoResult::kEof && s.input().buffered() > 0 && !s.pending_input) {
+          spdlog::debug("event=partial-frame session={} bytes={}", id, s.input().buffered());
+        }
+        if (!s.pending_input) {
+          end_session(s, r == Session::IoResult::kEof ? "eof" : "reset");
+        } else {
+          // Frames are left; finish them next iteration, then see the EOF again.
+          update_interest(s);
+        }
+      }
+      break;
+    }
+    case Session::State::kClosing:
+    case Session::State::kDraining: {
+      const auto r = s.discard_input();
+      if (r == Session::IoResult::kEof || r == Session::IoResult::kError) {
+        s.state = Session::State::kDead;
+        dead_.push_back(id);
+      }
+      break;
+    }
+    case Session::State::kDead:
+      break;
+  }
+}
+
+void Server::process_input(Session& s) {
+  std::size_t frames = 0;
+  std::string_view payload;
+  while (s.state == Session::State::kOpen) {
+    if (frames == kMaxFramesPerWake) {
+      if (!s.pending_input) {
+        s.pending_input = true;
+        pending_input_.push_back(s.id());
+      }
+      break;
+    }
+    const auto status = s.input().next(payload);
+    if (status == proto::FrameDecoder::Status::kNeedMore) {
+      break;
+    }
+    if (status == proto::FrameDecoder::Status::kEmptyFrame) {
+      hub_.reject_frame(s.id());
+      break;
+    }
+    ++frames;
+    ++s.messages_in;
+    ++totals_.messages_in;
+    hub_.receive(s.id(), payload);
+  }
+  update_interest(s);
+}
+
+void Server::send(SessionId id, const Frame& frame) {
+  const auto it = sessions_.find(id);
+  if (it == sessions_.end()) {
+    return;
+  }
+  Session& s = *it->second;
+  if (s.state != Session::State::kOpen && s.state != Session::State::kClosing) {
+    return;
+  }
+  if (s.has_output() && s.queued_bytes() + frame->size() > limits_.sendq_limit) {
+    // A slow reader: drop it alone. The hub hears of it after the current
+    // broadcast, never in the middle of one.
+    spdlog::warn("event=slow-consumer session={} peer={} sendq_bytes={} limit={}", id, s.peer(),
+                 s.queued_bytes(), limits_.sendq_limit);
+    s.drop_output();
+    const bool was_open = s.state == Session::State::kOpen;
+    s.state = Session::State::kDead;
+    if (was_open) {
+      overflowed_.push_back(id);
+    }
+    dead_.push_back(id);
+    return;
+  }
+  s.enqueue(frame);
+  ++totals_.messages_out;
+  mark_dirty(s);
+}
+
+void Server::close(SessionId id, std::string_view reason) {
+  const auto it = sessions_.find(id);
+  if (it == sessions_.end()) {
+    return;
+  }
+  Session& s = *it->second;
+  if (s.state != Session::State::kOpen) {
+    return;
+  }
+  spdlog::debug("event=closing session={} reason={}", id, field(reason));
+  s.state = Session::State::kClosing;
+  s.deadline = Clock::now() + kCloseLinger;
+  close_deadlines_.emplace_back(s.deadline, id);
+  mark_dirty(s);
+}
+
+void Server::mark_dirty(Session& s) {
+  if (!s.dirty) {
+    s.dirty = true;
+    dirty_.push_back(s.id());
+  }
+}
+
+void Server::update_interest(Session& s) {
+  unsigned want = kNone;
+  switch (s.state) {
+    case Session::State::kOpen:
+      if (s.input().buffered() < kMaxBufferedInput) {
+        want |= kRead;
+      }
+      if (s.has_output()) {
+        want |= kWrite;
+      }
+      break;
+    case Session::State::kClosing:
+      want = s.has_output() ? kWrite : kNone;
+      break;
+    case Session::State::kDraining:
+      want = kRead;
+      break;
+    case Session::State::kDead:
+      break;
+  }
+  if (want != s.interest) {
+    s.interest = want;
+    loop_.modify(s.fd(), want);
+  }
+}
+
+void Server::begin_drain(Session& s) {
+  ::shutdown(s.fd(), SHUT_WR);
+  s.state = Session::State::kDraining;
+}
+
+void Server::end_session(Session& s, std::string_view reason) {
+  if (s.state == Session::State::kOpen) {
+    hub_.disconnect(s.id(), reason);
+  }
+  if (s.state != Session::State::kDead) {
+    s.state = Session::State::kDead;
+    dead_.push_back(s.id());
+  }
+}
+
+void Server::flush_dirty() {
+  // Index loop: a failed write ends a session, whose leave may dirty others.
+  for (std::size_t i = 0; i < dirty_.size(); ++i) {
+    const auto it = sessions_.find(dirty_[i]);
+    if (it == sessions_.end()) {
+      continue;
+    }
+    Session& s = *it->second;
+    s.dirty = false;
+    if (s.state == Session::State::kDead || s.state == Session::State::kDraining) {
+      continue;
+    }
+    const auto before = s.bytes_out;
+    const auto r = s.flush();
+    totals_.bytes_out += s.bytes_out - before;
+    if (r == Session::IoResult::kError) {
+      end_session(s, "write-error");
+      continue;
+    }
+    if (s.state == Session::State::kClosing && !s.has_output()) {
+      begin_drain(s);
+    }
+    update_interest(s);
+  }
+  dirty_.clear();
+}
+
+void Server::handle_overflows() {
+  while (!overflowed_.empty()) {
+    std::vector<SessionId> batch;
+    batch.swap(overflowed_);
+    for (const SessionId id : batch) {
+      hub_.disconnect(id, "sendq-limit");
+    }
+  }
+}
+
+void Server::check_timers(Clock::time_point now) {
+  while (!hello_deadlines_.empty() && hello_deadlines_.front().first <= now) {
+    const SessionId id = hello_deadlines_.front().second;
+    hello_deadlines_.pop_front();
+    const auto it = sessions_.find(id);
+    if (it != sessions_.end() && it->second->state == Session::State::kOpen && !hub_.joined(id)) {
+      hub_.close_with_error(id, proto::ErrorCode::kHelloTimeout, "no hello in time",
+                            "hello-timeout");
+    }
+  }
+  while (!close_deadlines_.empty() && close_deadlines_.front().first <= now) {
+    const SessionId id = close_deadlines_.front().second;
+    close_deadlines_.pop_front();
+    const auto it = sessions_.find(id);
+    if (it == sessions_.end()) {
+      continue;
+    }
+    Session& s = *it->second;
+    if ((s.state == Session::State::kClosing || s.state == Session::State::kDraining) &&
+        s.deadline <= now) {
+      spdlog::debug("event=close-timeout session={}", id);
+      s.state = Session::State::kDead;
+      dead_.push_back(id);
+    }
+  }
+}
+
+void Server::reap() {
+  for (const SessionId id : dead_) {
+    const auto it = sessions_.find(id);
+    if (it == sessions_.end()) {
+      continue;
+    }
+    loop_.remove(it->second->fd());
+    if (!it->second->counted) {
+      --rejecting_;
+    }
+    sessions_.erase(it);
+  }
+  dead_.clear();
+}
+
+std::chrono::milliseconds Server::next_timeout(Clock::time_point now) const {
+  if (!pending_input_.empty()) {
+    return std::chrono::milliseconds(0);
+  }
+  Clock::time_point next = now + std::chrono::seconds(1);
+  if (!hello_deadlines_.empty()) {
+    next = std::min(next, hello_deadlines_.front().first);
+  }
+  if (!close_deadlines_.empty()) {
+    next = std::min(next, close_deadlines_.front().first);
+  }
+  if (stopping_) {
+    next = std::min(next, stop_deadline_);
+  }
+  if (next <= now) {
+    return std::chrono::milliseconds(0);
+  }
+  // Round up so a deadline is not polled for in a spin of 0 ms waits.
+  return std::chrono::ceil<std::chrono::milliseconds>(next - now);
+}
+
+void Server::stop() {
+  if (stopping_) {
+    return;
+  }
+  stopping_ = true;
+  stop_deadline_ = Clock::now() + kShutdownDrain;
+  for (auto& l : listeners_) {
+    loop_.remove(l.get());
+  }
+  listeners_.clear();
+  hub_.say("server shutting down");
+  for (auto& [id, s] : sessions_) {
+    if (s->state == Session::State::kOpen) {
+      s->state = Session::State::kClosing;
+      s->deadline = stop_deadline_;
+      mark_dirty(*s);
+    }
+  }
+  spdlog::info("event=shutdown clients={}", client_count());
+}
+
+void Server::run() {
+  while (true) {
+    auto now = Clock::now();
+    auto timeout = next_timeout(now);
+    if (tick_) {
+      if (const auto next = tick_(now)) {
+        const auto until =
+            std::chrono::ceil<std::chrono::milliseconds>(std::max(*next - now, Clock::duration(0)));
+        timeout = std::min(timeout, until);
+      }
+    }
+    if (!loop_.run_once(timeout)) {
+      spdlog::error("event=loop-failed error={}", field(std::strerror(errno)));
+      break;
+    }
+    std::vector<SessionId> pending;
+    pending.swap(pending_input_);
+    for (const SessionId id : pending) {
+      const auto it = sessions_.find(id);
+      if (it != sessions_.end()) {
+        it->second->pending_input = false;
+        process_input(*it->second);
+      }
+    }
+    now = Clock::now();
+    check_timers(now);
+    do {
+      handle_overflows();
+      flush_dirty();
+    } while (!overflowed_.empty());
+    reap();
+    if (on_clients_changed_ && client_count() != reported_clients_) {
+      reported_clients_ = client_count();
+      on_clients_changed_(reported_clients_);
+    }
+    if (stopping_) {
+      if (sessions_.empty()) {
+        break;
+      }
+      if (Clock::now() >= stop_deadline_) {
+        spdlog::warn("event=shutdown-timeout unflushed_sessions={}", sessions_.size());
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace chat::daemon

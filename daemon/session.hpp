@@ -1,0 +1,67 @@
+// One client connection: socket, input decoder, output queue of shared frames, counters.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <string>
+
+#include "common/unique_fd.hpp"
+#include "daemon/hub.hpp"
+#include "protocol/frame.hpp"
+
+namespace chat::daemon {
+
+class Session {
+ public:
+  enum class State {
+    kOpen,      // reading and writing
+    kClosing,   // flushing queued output, then shutdown(SHUT_WR)
+    kDraining,  // output done; discarding input until EOF so the close is not a reset
+    kDead,      // to be reaped at the end of the loop iteration
+  };
+  enum class IoResult { kOk, kWouldBlock, kEof, kError };
+
+  Session(SessionId id, UniqueFd fd, std::string peer);
+
+  SessionId id() const { return id_; }
+  int fd() const { return fd_.get(); }
+  const std::string& peer() const { return peer_; }
+
+  // Queues a frame; the caller enforces the send-queue limit with queued_bytes().
+  void enqueue(const Frame& frame);
+  // One writev over as much of the queue as fits in an iovec array.
+  IoResult flush();
+  bool has_output() const { return !out_.empty(); }
+  std::size_t queued_bytes() const { return queued_bytes_; }
+  void drop_output();
+
+  // Reads what the kernel has (bounded) into the decoder.
+  IoResult read_some(std::size_t max_bytes);
+  proto::FrameDecoder& input() { return input_; }
+  // Reads and discards (kDraining).
+  IoResult discard_input();
+
+  State state = State::kOpen;
+  bool dirty = false;          // on the server's flush list this iteration
+  bool pending_input = false;  // complete frames left for the next iteration
+  bool counted = true;         // false for a connection refused with server-full
+  unsigned interest = 0;       // what the loop watches for now
+  std::chrono::steady_clock::time_point deadline{};  // closing/draining deadline
+
+  std::uint64_t messages_in = 0;
+  std::uint64_t messages_out = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+
+ private:
+  SessionId id_;
+  UniqueFd fd_;
+  std::string peer_;
+  proto::FrameDecoder input_;
+  std::deque<Frame> out_;
+  std::size_t out_offset_ = 0;  // bytes of out_.front() already written
+  std::size_t queued_bytes_ = 0;
+};
+
+}  // namespace chat::daemon

@@ -1,0 +1,35 @@
+// systemd integration: inherited sockets (LISTEN_FDS) and sd_notify state reports.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/unique_fd.hpp"
+
+namespace chat::daemon::systemd {
+
+struct InheritedSockets {
+  std::vector<UniqueFd> chat;        // named "chat", or unnamed
+  std::vector<UniqueFd> ctl;         // named "ctl"
+  std::vector<std::string> ignored;  // names of sockets we did not recognise
+};
+
+// Takes the sockets passed by systemd (and unsets LISTEN_* so children don't
+// inherit them). Empty when not socket-activated.
+InheritedSockets take_listen_fds();
+
+// Each is a no-op outside systemd (no NOTIFY_SOCKET).
+void notify_ready(std::string_view status);
+void notify_status(std::string_view status);
+void notify_reloading();
+void notify_stopping();
+void notify_watchdog();
+// Half the watchdog timeout when the service manager expects pings.
+std::optional<std::chrono::microseconds> watchdog_interval();
+// True when stderr is connected to the journal (JOURNAL_STREAM matches it).
+bool stderr_is_journal();
+
+}  // namespace chat::daemon::systemd
