@@ -64,7 +64,22 @@ std::string member(const rapidjson::Document& doc, const char* key) {
   return doc[key].GetString();
 }
 
-class ControlServerTest : public ::testing::Test {
+// Runs every test on each event loop: the test's own poll() loop and, when
+// chatd's library is built, its select() and epoll backends.
+std::unique_ptr<EventLoop> make_loop(const std::string& name) {
+#ifdef CHAT_HAVE_DAEMON_LOOP
+  if (name == "select") {
+    return EventLoop::create(EventLoop::Backend::kSelect);
+  }
+  if (name == "epoll") {
+    return EventLoop::create(EventLoop::Backend::kEpoll);
+  }
+#endif
+  (void)name;
+  return std::make_unique<PollLoop>();
+}
+
+class ControlServerTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override { start(std::nullopt); }
 
@@ -73,12 +88,12 @@ class ControlServerTest : public ::testing::Test {
     socket_path_ = dir_.file("ctl");
     auto created = ControlServer::create_socket(socket_path_);
     ASSERT_TRUE(std::holds_alternative<UniqueFd>(created)) << std::get<std::string>(created);
-    server_ = std::make_unique<ControlServer>(loop_, backend_,
+    server_ = std::make_unique<ControlServer>(*loop_, backend_,
                                               std::move(std::get<UniqueFd>(created)), admin_group);
     server_->unlink_on_exit(socket_path_);
   }
 
-  void pump() { loop_.run_once(std::chrono::milliseconds(5)); }
+  void pump() { loop_->run_once(std::chrono::milliseconds(5)); }
 
   // Sends `request` on a fresh or given connection and returns the reply.
   std::optional<std::string> ask(int fd, std::string_view request) {
@@ -94,13 +109,13 @@ class ControlServerTest : public ::testing::Test {
 
   TempDir dir_;
   std::string socket_path_;
-  PollLoop loop_;
+  std::unique_ptr<EventLoop> loop_ = make_loop(GetParam());
   FakeBackend backend_;
   std::unique_ptr<ControlServer> server_;
   proto::FrameDecoder decoder_;
 };
 
-TEST_F(ControlServerTest, StatusReplyCarriesEveryField) {
+TEST_P(ControlServerTest, StatusReplyCarriesEveryField) {
   auto fd = connect();
   const auto doc = parse(ask(fd.get(), R"({"type":"status"})"));
   ASSERT_TRUE(doc.IsObject());
@@ -119,7 +134,7 @@ TEST_F(ControlServerTest, StatusReplyCarriesEveryField) {
   EXPECT_EQ(doc["bytes_out"].GetUint64(), 4000u);
 }
 
-TEST_F(ControlServerTest, WhoListsEveryUserWithCounters) {
+TEST_P(ControlServerTest, WhoListsEveryUserWithCounters) {
   auto fd = connect();
   const auto doc = parse(ask(fd.get(), R"({"type":"who"})"));
   ASSERT_TRUE(doc.IsObject());
@@ -138,7 +153,7 @@ TEST_F(ControlServerTest, WhoListsEveryUserWithCounters) {
   EXPECT_EQ(chris["sendq_bytes"].GetUint64(), 7u);
 }
 
-TEST_F(ControlServerTest, WhoWithManyUsersIsTruncatedToOneFrame) {
+TEST_P(ControlServerTest, WhoWithManyUsersIsTruncatedToOneFrame) {
   backend_.users.clear();
   for (int i = 0; i < 3000; ++i) {
     backend_.users.push_back(
@@ -156,7 +171,7 @@ TEST_F(ControlServerTest, WhoWithManyUsersIsTruncatedToOneFrame) {
   EXPECT_LT(doc["users"].Size(), 3000u);
 }
 
-TEST_F(ControlServerTest, KickPassesNickAndReasonAndReportsUnknownNick) {
+TEST_P(ControlServerTest, KickPassesNickAndReasonAndReportsUnknownNick) {
   auto fd = connect();
   EXPECT_EQ(
       member(parse(ask(fd.get(), R"({"type":"kick","nick":"pat","reason":"spam"})")), "result"),
@@ -170,7 +185,7 @@ TEST_F(ControlServerTest, KickPassesNickAndReasonAndReportsUnknownNick) {
   EXPECT_FALSE(backend_.kicks[1].second.empty());  // a default reason
 }
 
-TEST_F(ControlServerTest, SayReportsRecipientsAndRejectsBadMessagesBeforeTheBackend) {
+TEST_P(ControlServerTest, SayReportsRecipientsAndRejectsBadMessagesBeforeTheBackend) {
   auto fd = connect();
   const auto ok = parse(ask(fd.get(), R"({"type":"say","message":"back in 5"})"));
   EXPECT_EQ(member(ok, "result"), "ok");
@@ -181,7 +196,7 @@ TEST_F(ControlServerTest, SayReportsRecipientsAndRejectsBadMessagesBeforeTheBack
   EXPECT_EQ(backend_.said, (std::vector<std::string>{"back in 5"}));
 }
 
-TEST_F(ControlServerTest, VersionAndListCommands) {
+TEST_P(ControlServerTest, VersionAndListCommands) {
   auto fd = connect();
   const auto version = parse(ask(fd.get(), R"({"type":"version"})"));
   EXPECT_EQ(member(version, "result"), "ok");
@@ -197,7 +212,7 @@ TEST_F(ControlServerTest, VersionAndListCommands) {
             (std::vector<std::string>{"status", "who", "kick", "say", "version", "list-commands"}));
 }
 
-TEST_F(ControlServerTest, UnknownCommandAndMalformedRequestsKeepTheChannelOpen) {
+TEST_P(ControlServerTest, UnknownCommandAndMalformedRequestsKeepTheChannelOpen) {
   auto fd = connect();
   const auto unknown = parse(ask(fd.get(), R"({"type":"reboot"})"));
   EXPECT_EQ(member(unknown, "type"), "reboot");
@@ -208,7 +223,7 @@ TEST_F(ControlServerTest, UnknownCommandAndMalformedRequestsKeepTheChannelOpen) 
   EXPECT_EQ(member(parse(ask(fd.get(), R"({"type":"who"})")), "result"), "ok");
 }
 
-TEST_F(ControlServerTest, EmptyFrameIsAnsweredThenClosed) {
+TEST_P(ControlServerTest, EmptyFrameIsAnsweredThenClosed) {
   auto fd = connect();
   ASSERT_TRUE(send_all(fd.get(), std::string("\0\0", 2)));
   const auto doc = parse(read_frame(fd.get(), decoder_, [this] { pump(); }));
@@ -216,7 +231,7 @@ TEST_F(ControlServerTest, EmptyFrameIsAnsweredThenClosed) {
   EXPECT_TRUE(wait_for_eof(fd.get(), [this] { pump(); }));
 }
 
-TEST_F(ControlServerTest, FailingCommandGivesInternalErrorAndChannelSurvives) {
+TEST_P(ControlServerTest, FailingCommandGivesInternalErrorAndChannelSurvives) {
   backend_.throw_on_status = true;
   auto fd = connect();
   const auto doc = parse(ask(fd.get(), R"({"type":"status"})"));
@@ -225,7 +240,7 @@ TEST_F(ControlServerTest, FailingCommandGivesInternalErrorAndChannelSurvives) {
   EXPECT_EQ(member(parse(ask(fd.get(), R"({"type":"version"})")), "result"), "ok");
 }
 
-TEST_F(ControlServerTest, RequestsSplitAndPipelinedAreAnsweredInOrder) {
+TEST_P(ControlServerTest, RequestsSplitAndPipelinedAreAnsweredInOrder) {
   auto fd = connect();
   std::string bytes = proto::encode_frame(R"({"type":"version"})") +
                       proto::encode_frame(R"({"type":"nope"})") +
@@ -239,7 +254,7 @@ TEST_F(ControlServerTest, RequestsSplitAndPipelinedAreAnsweredInOrder) {
   }
 }
 
-TEST_F(ControlServerTest, IdleConnectionIsClosedByTick) {
+TEST_P(ControlServerTest, IdleConnectionIsClosedByTick) {
   auto fd = connect();
   for (int i = 0; i < 20 && server_->connection_count() == 0; ++i) {
     pump();
@@ -255,7 +270,7 @@ TEST_F(ControlServerTest, IdleConnectionIsClosedByTick) {
   EXPECT_TRUE(wait_for_eof(fd.get()));
 }
 
-TEST_F(ControlServerTest, ClientThatNeverReadsDoesNotStallOthers) {
+TEST_P(ControlServerTest, ClientThatNeverReadsDoesNotStallOthers) {
   auto stuck = connect();
   // Requests whose replies it never reads: far more than the kernel buffer
   // and the server's high-water mark hold.
@@ -279,7 +294,7 @@ TEST_F(ControlServerTest, ClientThatNeverReadsDoesNotStallOthers) {
   EXPECT_EQ(server_->connection_count(), 2u);
 }
 
-TEST_F(ControlServerTest, HangupWhileRepliesAreUnreadClosesTheConnection) {
+TEST_P(ControlServerTest, HangupWhileRepliesAreUnreadClosesTheConnection) {
   auto fd = connect();
   ASSERT_TRUE(send_all(fd.get(), proto::encode_frame(R"({"type":"version"})")));
   fd.reset();
@@ -289,7 +304,7 @@ TEST_F(ControlServerTest, HangupWhileRepliesAreUnreadClosesTheConnection) {
   EXPECT_EQ(server_->connection_count(), 0u);
 }
 
-TEST_F(ControlServerTest, SocketIsCreatedWithMode0660WhateverTheUmask) {
+TEST_P(ControlServerTest, SocketIsCreatedWithMode0660WhateverTheUmask) {
   struct stat st {};
   ASSERT_EQ(::stat(socket_path_.c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
@@ -303,14 +318,14 @@ TEST_F(ControlServerTest, SocketIsCreatedWithMode0660WhateverTheUmask) {
   EXPECT_EQ(st.st_mode & 07777, 0660u);
 }
 
-TEST_F(ControlServerTest, SocketDirectoryIsCreatedWhenMissing) {
+TEST_P(ControlServerTest, SocketDirectoryIsCreatedWhenMissing) {
   const auto path = dir_.file("run/chatd/chatd.ctl");
   auto created = ControlServer::create_socket(path);
   ASSERT_TRUE(std::holds_alternative<UniqueFd>(created)) << std::get<std::string>(created);
   EXPECT_TRUE(std::filesystem::is_socket(path));
 }
 
-TEST_F(ControlServerTest, StaleSocketFromACrashIsReplaced) {
+TEST_P(ControlServerTest, StaleSocketFromACrashIsReplaced) {
   const auto path = dir_.file("stale.ctl");
   {
     auto first = ControlServer::create_socket(path);
@@ -322,7 +337,7 @@ TEST_F(ControlServerTest, StaleSocketFromACrashIsReplaced) {
   EXPECT_TRUE(connect_unix(path));
 }
 
-TEST_F(ControlServerTest, LiveSocketIsNotTakenOver) {
+TEST_P(ControlServerTest, LiveSocketIsNotTakenOver) {
   auto second = ControlServer::create_socket(socket_path_);
   ASSERT_TRUE(std::holds_alternative<std::string>(second));
   EXPECT_NE(std::get<std::string>(second).find("another chatd is running"), std::string::npos);
@@ -330,7 +345,7 @@ TEST_F(ControlServerTest, LiveSocketIsNotTakenOver) {
   EXPECT_EQ(member(parse(ask(fd.get(), R"({"type":"version"})")), "result"), "ok");
 }
 
-TEST_F(ControlServerTest, TooLongPathIsRejectedNamingPathAndLimit) {
+TEST_P(ControlServerTest, TooLongPathIsRejectedNamingPathAndLimit) {
   const std::string path = dir_.path() + "/" + std::string(120, 'x') + ".ctl";
   auto created = ControlServer::create_socket(path);
   ASSERT_TRUE(std::holds_alternative<std::string>(created));
@@ -340,7 +355,7 @@ TEST_F(ControlServerTest, TooLongPathIsRejectedNamingPathAndLimit) {
   EXPECT_NE(error.find("108"), std::string::npos) << error;
 }
 
-TEST_F(ControlServerTest, RegularFileInTheWayIsNotRemoved) {
+TEST_P(ControlServerTest, RegularFileInTheWayIsNotRemoved) {
   const auto path = dir_.file("file.ctl");
   { std::ofstream(path) << "data"; }
   auto created = ControlServer::create_socket(path);
@@ -348,15 +363,15 @@ TEST_F(ControlServerTest, RegularFileInTheWayIsNotRemoved) {
   EXPECT_TRUE(std::filesystem::is_regular_file(path));
 }
 
-TEST_F(ControlServerTest, DestructionRemovesItsSocketAndFds) {
+TEST_P(ControlServerTest, DestructionRemovesItsSocketAndFds) {
   server_.reset();
   EXPECT_FALSE(std::filesystem::exists(socket_path_));
 }
 
 // Runs `request` from a child process with the given ids and returns the
 // reply's result ("<none>" if there was no reply).
-std::string result_as(ControlServerTest& t, PollLoop& loop, const std::string& path, uid_t uid,
-                      gid_t gid, const std::string& request) {
+std::string result_as(EventLoop& loop, const std::string& path, uid_t uid, gid_t gid,
+                      const std::string& request) {
   int pipe_fds[2];
   if (::pipe(pipe_fds) != 0) {
     return "<pipe>";
@@ -399,27 +414,37 @@ std::string result_as(ControlServerTest& t, PollLoop& loop, const std::string& p
   }
   int status = 0;
   ::waitpid(pid, &status, 0);
-  (void)t;
   const auto doc = parse(out);
   return doc.IsObject() ? member(doc, "result") : out;
 }
 
-TEST_F(ControlServerTest, UnprivilegedPeerIsDeniedAndAdminGroupIsAllowed) {
+TEST_P(ControlServerTest, UnprivilegedPeerIsDeniedAndAdminGroupIsAllowed) {
   if (::geteuid() != 0) {
     GTEST_SKIP() << "needs root to run a peer as another uid";
   }
   ::chmod(dir_.path().c_str(), 0755);
   ::chmod(socket_path_.c_str(), 0666);  // let the file mode pass so SO_PEERCRED decides
-  EXPECT_EQ(result_as(*this, loop_, socket_path_, 65534, 65534, R"({"type":"who"})"),
+  EXPECT_EQ(result_as(*loop_, socket_path_, 65534, 65534, R"({"type":"who"})"),
             "permission-denied");
-  EXPECT_EQ(result_as(*this, loop_, socket_path_, 65534, 65534, "garbage"), "permission-denied");
+  EXPECT_EQ(result_as(*loop_, socket_path_, 65534, 65534, "garbage"), "permission-denied");
   EXPECT_TRUE(backend_.kicks.empty());
   start(gid_t{4242});
   ::chmod(socket_path_.c_str(), 0666);
-  EXPECT_EQ(result_as(*this, loop_, socket_path_, 65534, 4242, R"({"type":"version"})"), "ok");
-  EXPECT_EQ(result_as(*this, loop_, socket_path_, 65534, 65534, R"({"type":"version"})"),
+  EXPECT_EQ(result_as(*loop_, socket_path_, 65534, 4242, R"({"type":"version"})"), "ok");
+  EXPECT_EQ(result_as(*loop_, socket_path_, 65534, 65534, R"({"type":"version"})"),
             "permission-denied");
 }
+
+std::vector<std::string> loop_names() {
+#ifdef CHAT_HAVE_DAEMON_LOOP
+  return {"select", "epoll", "poll"};
+#else
+  return {"poll"};
+#endif
+}
+
+INSTANTIATE_TEST_SUITE_P(Loops, ControlServerTest, ::testing::ValuesIn(loop_names()),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace chat::daemon
