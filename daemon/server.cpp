@@ -297,6 +297,16 @@ void Server::send(SessionId id, const Frame& frame) {
     return;
   }
   if (s.has_output() && s.queued_bytes() + frame->size() > limits_.sendq_limit) {
+    // Before calling the reader slow, give the kernel what is queued: a burst
+    // handled in one wake-up can pass the limit for a reader that keeps up.
+    const auto before = s.bytes_out;
+    const auto r = s.flush();
+    totals_.bytes_out += s.bytes_out - before;
+    if (r == Session::IoResult::kError) {
+      s.drop_output();
+    }
+  }
+  if (s.has_output() && s.queued_bytes() + frame->size() > limits_.sendq_limit) {
     // A slow reader: drop it alone. The hub hears of it after the current
     // broadcast, never in the middle of one.
     spdlog::warn("event=slow-consumer session={} peer={} sendq_bytes={} limit={}", id, s.peer(),
