@@ -23,7 +23,7 @@ namespace {
 
 // Per-session bounds for one loop wake-up, so one busy client cannot starve others.
 constexpr std::size_t kMaxFramesPerWake = 128;
-constexpr std::size_t kReadPerWake = 128 * 1024;
+constexpr std::size_t kReadPerWake = std::size_t{128} * 1024;
 // Stop reading while this much undecoded input is held: at least one whole frame.
 constexpr std::size_t kMaxBufferedInput = 2 * (proto::kHeaderSize + proto::kMaxPayload);
 constexpr int kMaxAcceptsPerWake = 64;
