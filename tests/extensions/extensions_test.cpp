@@ -462,7 +462,7 @@ TEST_P(Ext, SigtermTellsEveryClientServerShuttingDownThenClosesWithoutLeaves) {
 
 // ---- errors -------------------------------------------------------------------------
 
-TEST_P(Ext, ExtensionErrorsReachModernConnectionsWhichStayOpen) {
+TEST_P(Ext, ExtensionErrorsReachModernConnectionsOnlyAndNoConnectionIsClosed) {
   ASSERT_NO_FATAL_FAILURE(start_with(config()));
   TestClient pat = join_modern(port(), "pat");
   TestClient bare = join_modern(port(), "bare", {});  // modern without caps: errors too
@@ -501,6 +501,21 @@ TEST_P(Ext, ExtensionErrorsReachModernConnectionsWhichStayOpen) {
       EXPECT_TRUE(next_exactly(pat, "chat", {{"nick", nick}, {"message", marker}}));
       EXPECT_TRUE(next_exactly(bare, "chat", {{"nick", nick}, {"message", marker}}));
     }
+  }
+  // A legacy connection: the same packets are dropped silently, and it stays open.
+  TestClient leg = join("leg");
+  ASSERT_TRUE(leg);
+  ASSERT_TRUE(next_exactly(pat, "join", {{"nick", "leg"}, {"room", "lobby"}}));
+  ASSERT_TRUE(next_raw(bare, R"({"type":"join","nick":"leg"})"));
+  for (const auto& [code, payload] : bad) {
+    SCOPED_TRACE("leg: " + payload);
+    ASSERT_TRUE(leg.send_packet(payload));
+    const std::string marker = "dropped " + std::to_string(n++);
+    ASSERT_TRUE(leg.send_chat(marker));
+    EXPECT_TRUE(
+        next_raw(leg, R"({"type":"chat","nick":"leg","message":)" + json_string(marker) + "}"));
+    EXPECT_TRUE(next_exactly(pat, "chat", {{"nick", "leg"}, {"message", marker}}));
+    EXPECT_TRUE(next_exactly(bare, "chat", {{"nick", "leg"}, {"message", marker}}));
   }
   // A 32-code-point room name is fine (the nick rules).
   const std::string longest = "房间" + std::string(30, 'r');
