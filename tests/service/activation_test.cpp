@@ -58,12 +58,13 @@ TEST_P(Service, ServesIpv4AndIpv6ListenersAndTheCtlSocketPassedBySystemd) {
   const std::string own_ctl = tmp_.file("own.ctl");
   ChatdConfig c = config({"--control-socket=" + own_ctl});
   c.disable_control_socket = false;
-  c.extra_fds = {{v6.fd.get(), "chat"}, {ctl.get(), "ctl"}};
+  // fd 3 chat (127.0.0.1), fd 4 ctl, fd 5 chat (::1): chatd must go by name, not position.
+  c.extra_fds = {{ctl.get(), "ctl"}, {v6.fd.get(), "chat"}};
   ASSERT_NO_FATAL_FAILURE(start_with(c));
 
   TestClient four = join("four");  // 127.0.0.1, fd 3
   ASSERT_TRUE(four);
-  Conn six = Conn::connect("::1", v6.port);  // ::1, fd 4
+  Conn six = Conn::connect("::1", v6.port);  // ::1, fd 5
   ASSERT_TRUE(conn_joins(six, "six"));
   EXPECT_TRUE(next_is(four, "join", {{"nick", "six"}}));
   // Both listeners feed the same room.
@@ -77,7 +78,7 @@ TEST_P(Service, ServesIpv4AndIpv6ListenersAndTheCtlSocketPassedBySystemd) {
   ASSERT_TRUE(heard.has_value());
   EXPECT_EQ(heard->get("message"), "over IPv4") << heard->raw;
 
-  // The ctl socket (fd 5) answers chatctl, and counts the clients of both listeners.
+  // The ctl socket (fd 4) answers chatctl, and counts the clients of both listeners.
   const auto status = chatctl(CHATCTL_PATH, passed_ctl, {"--json", "status"});
   ASSERT_EQ(status.exit_code, 0) << status.output;
   const Packet reply = Packet::parse(status.output.substr(0, status.output.find('\n')));

@@ -242,6 +242,40 @@ TEST_P(Config, CommandLineWinsOverTheFileAndTheFileFillsTheRest) {
   EXPECT_TRUE(error_then_close(third, "server-full"));
 }
 
+TEST_P(Config, EveryOptionHasAConfigKeyAndTheFileApplies) {
+  const std::string ctl = tmp_.file("from-file.ctl");
+  write_config(
+      "# every key, quoted strings as in the shipped chatd.conf\n"
+      "port = 3490\n"
+      "bind = \"127.0.0.1\"\n"
+      "max-clients = 7\n"
+      "hello-timeout = 5.0\n"
+      "sendq-limit = 1000000\n"
+      "history = 7\n"
+      "flood-rate = 100.0\n"
+      "flood-burst = 300.0\n"
+      "max-per-address = 50\n"
+      "control-socket = \"" +
+      ctl +
+      "\"\n"
+      "admin-group = \"root\"\n"
+      "log-level = \"info\"\n"
+      "log-target = \"stderr\"\n"
+      "event-loop = \"" +
+      GetParam() + "\"\n");
+  ChatdConfig c = config();
+  c.disable_control_socket = false;  // the file names it
+  ASSERT_NO_FATAL_FAILURE(start_with(c));
+  const std::string log = chatd().log();
+  EXPECT_NE(log.find("max_clients=7 "), std::string::npos) << log;
+  EXPECT_NE(log.find("history=7"), std::string::npos) << log;
+  EXPECT_NE(log.find("event_loop=" + GetParam()), std::string::npos) << log;
+  const auto r = chatctl(CHATCTL_PATH, ctl, {"--json", "status"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(Packet::parse(r.output.substr(0, r.output.find('\n'))).get("max_clients"), "7")
+      << r.output;
+}
+
 // Sends SIGHUP and waits for RELOADING=1 and then READY=1 (the reload is complete).
 ::testing::AssertionResult reload(ChatdProcess& chatd) {
   const auto before = notification_lines(chatd).size();
