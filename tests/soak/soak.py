@@ -64,16 +64,12 @@ class Chatd:
         env.update(LISTEN_FDS="1", LISTEN_FDNAMES="chat", NOTIFY_SOCKET=notify_path)
         args = [binary, "--control-socket=", "--event-loop=" + event_loop] + extra_args
         lfd = self.listener.fileno()
-
-        def child_setup():
-            os.dup2(lfd, 3)
-            os.set_inheritable(3, True)
-
-        # sh sets LISTEN_PID to its own pid, which exec hands on to chatd.
+        # sh moves the listener to fd 3 and sets LISTEN_PID to its own pid, which exec
+        # hands on to chatd.
+        move = "" if lfd == 3 else "exec 3<&%d %d<&-; " % (lfd, lfd)
         self.proc = subprocess.Popen(
-            ["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh"] + args,
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-            pass_fds=(lfd,), preexec_fn=child_setup)
+            ["/bin/sh", "-c", move + 'LISTEN_PID=$$ exec "$@"', "sh"] + args,
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, pass_fds=(lfd,))
         log.close()
         self.listener.close()  # chatd owns it now
         deadline = time.monotonic() + 30
