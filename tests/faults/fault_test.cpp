@@ -552,6 +552,7 @@ TEST_P(Faults, AcceptUnderDescriptorExhaustionNeitherSpinsNorStaysFull) {
   // Wait until it has accepted or refused all of them, then measure.
   const auto settle = Clock::now() + 3 * kPatience;
   while (Clock::now() < settle && chatd().log().find("out-of-descriptors") == std::string::npos) {
+    chatd().notifications();            // read STATUS= as systemd would: a full queue blocks chatd
     std::this_thread::sleep_for(50ms);  // polling chatd's log, bounded by `settle`
   }
   EXPECT_NE(chatd().log().find("event=accept-failed reason=out-of-descriptors"), std::string::npos)
@@ -599,6 +600,7 @@ TEST_P(Faults, AcceptUnderDescriptorExhaustionNeitherSpinsNorStaysFull) {
       ASSERT_TRUE(r.status != TestClient::Status::kPacket || r.packet.get("code") == "server-full")
           << r.packet.raw;
     }
+    chatd().notifications();
     std::this_thread::sleep_for(100ms);  // retry pacing, bounded by `deadline`
   }
   ASSERT_TRUE(leslie) << "no newcomer served after the extra connections closed";
@@ -608,7 +610,8 @@ TEST_P(Faults, AcceptUnderDescriptorExhaustionNeitherSpinsNorStaysFull) {
   // And the descriptors came back.
   const auto fd_deadline = Clock::now() + kPatience;
   while (open_fds(chatd().pid()) > fds_joined + 1 && Clock::now() < fd_deadline) {
-    std::this_thread::sleep_for(50ms);
+    chatd().notifications();
+    std::this_thread::sleep_for(50ms);  // polling /proc, bounded by `fd_deadline`
   }
   EXPECT_LE(open_fds(chatd().pid()), fds_joined + 1);
 }

@@ -85,6 +85,19 @@ class Chatd:
             if time.monotonic() > deadline:
                 raise Failure("no READY=1 from chatd:\n" + self.log())
 
+    def drain_notify(self):
+        """Reads what chatd sent to NOTIFY_SOCKET, as systemd would. Left unread, the
+        datagram queue (net.unix.max_dgram_qlen, often 10) fills and chatd's next
+        sd_notify() blocks its event loop."""
+        while True:
+            try:
+                msg = self.notify.recv(4096, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                return
+            self.notifications += 1
+            self.last_status = next((line for line in msg.decode("utf-8", "replace").split("\n")
+                                     if line.startswith("STATUS=")), self.last_status)
+
     def log(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
@@ -215,6 +228,7 @@ class Soak:
         self.monitor = None
 
     def pump(self, timeout):
+        self.chatd.drain_notify()
         for key, mask in self.sel.select(timeout):
             client = key.data
             if not client.closed:
@@ -361,6 +375,7 @@ class Soak:
         """Waits (bounded) for chatd to reap what the clients left behind."""
         deadline = time.monotonic() + self.args.patience
         while self.chatd.fds() > fds0 and time.monotonic() < deadline:
+            self.chatd.drain_notify()
             time.sleep(0.05)
         return self.chatd.fds()
 
@@ -370,6 +385,7 @@ class Soak:
         fds0 = self.chatd.fds()
         steady = time.monotonic()
         while time.monotonic() - steady < 0.5 and time.monotonic() - start < 10:
+            self.chatd.drain_notify()
             time.sleep(0.05)
             if self.chatd.fds() != fds0:
                 fds0 = self.chatd.fds()
@@ -406,6 +422,8 @@ class Soak:
                   s["leave_midframe"]))
         print("chatd fds: %d at start, %d after warm-up (monitor only), %d at the end "
               "(monitor only), %d after the monitor left" % (fds0, fds_warm, fds_mon, fds_end))
+        print("chatd notifications: %d (last %s)" % (self.chatd.notifications,
+                                                       self.chatd.last_status))
         print("chatd RSS: %d KiB at start, %d after warm-up, %d peak, %d at the end" % (
             rss0, rss_warm, rss_peak, rss_end))
         problems = []
