@@ -92,8 +92,8 @@ class Chatd:
         while True:
             try:
                 msg = self.notify.recv(4096, socket.MSG_DONTWAIT)
-            except (BlockingIOError, InterruptedError):
-                return
+            except (BlockingIOError, InterruptedError, TimeoutError):
+                return  # TimeoutError: the socket has a timeout, so EAGAIN reads as one
             self.notifications += 1
             self.last_status = next((line for line in msg.decode("utf-8", "replace").split("\n")
                                      if line.startswith("STATUS=")), self.last_status)
