@@ -1,8 +1,8 @@
 #!/bin/bash
 # End-to-end system test: the .deb in a booted Debian 12 container (systemd-nspawn -b).
 #
-# Usage: tests/system/nspawn-test.sh [PKG.deb]
-#   default package: the .deb in build/pkg/packages.txt (built by
+# Usage: tests/system/nspawn-test.sh [PKG.deb [PKG.rpm]]
+#   default packages: those in build/pkg/packages.txt (built by
 #   packaging/build-packages.sh when missing). Needs root, debootstrap and
 #   systemd-container. The Debian root is cached in $CHATD_CI_CACHE
 #   (default /var/cache/chatd-ci), keyed by suite and package list, so only the
@@ -10,7 +10,9 @@
 # Checks: dpkg -i enables and starts the sockets; two clients chat and see each
 # other's join/chat/leave; chatctl who lists them; systemctl status shows the
 # STATUS= line; reinstall (upgrade path), restart and watchdog (SIGSTOP) bring
-# chatd back; dpkg -r stops it; dpkg -P leaves no file behind.
+# chatd back; dpkg -r stops it; dpkg -P leaves no file behind. Then the .rpm's
+# scriptlets, with Debian's rpm in the same container: rpm -i enables and
+# starts the sockets, a client chats, rpm -e stops them and leaves no file.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 t0=$(date +%s)
@@ -19,8 +21,9 @@ phase_t=$t0
 SUITE=bookworm
 CACHE=${CHATD_CI_CACHE:-/var/cache/chatd-ci}
 # Boot essentials, python3 for the test clients, and chatd's run-time libraries
-# (its Depends, by real package name: dpkg -i installs nothing else).
-ROOT_PACKAGES="dbus libc6 libfmt9 libgcc-s1 libspdlog1.10 libstdc++6 libsystemd0 python3 systemd systemd-sysv"
+# (its Depends, by real package name: dpkg -i installs nothing else), and rpm
+# to run the .rpm's scriptlets under a real systemd.
+ROOT_PACKAGES="dbus libc6 libfmt9 libgcc-s1 libspdlog1.10 libstdc++6 libsystemd0 python3 rpm systemd systemd-sysv"
 BOOT_TIMEOUT=90
 STEP_TIMEOUT=30
 
@@ -43,13 +46,15 @@ for tool in debootstrap systemd-nspawn nsenter flock dpkg-deb; do
 done
 
 deb=${1:-}
+rpm=${2:-}
 if [ -z "$deb" ]; then
 	[ -s build/pkg/packages.txt ] || ./packaging/build-packages.sh >/dev/null
 	deb=$(grep '\.deb$' build/pkg/packages.txt | head -1)
+	rpm=$(grep '\.rpm$' build/pkg/packages.txt | head -1 || true)
 fi
 [ -f "$deb" ] || die "no package: $deb"
 deb=$(realpath "$deb")
-log "package: $deb"
+log "packages: $deb ${rpm:-(no .rpm)}"
 
 # --- The cached Debian root ------------------------------------------------------
 mirror=$(sed -n 's/^URIs: *\([^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
@@ -70,6 +75,10 @@ if [ ! -f "$root/.complete" ]; then
 	touch "$root.tmp/.complete"
 	rm -rf "$root"
 	mv "$root.tmp" "$root"
+	# Roots for other package lists are stale now (about 300 MB each).
+	for old in "$CACHE/$SUITE"-*; do
+		[ "$old" = "$root" ] || rm -rf "$old"
+	done
 fi
 flock -u 9
 phase "Debian root ready: $root"
@@ -110,6 +119,7 @@ trap 'exit 130' INT TERM
 
 mount -t overlay overlay -o "lowerdir=$root,upperdir=$work/upper,workdir=$work/work" "$merged"
 cp "$deb" "$merged/root/chatd.deb"
+[ -z "$rpm" ] || cp "$rpm" "$merged/root/chatd.rpm"
 cp tests/system/chat_e2e.py "$merged/root/chat_e2e.py"
 
 machine="chatd-test-$$"
@@ -150,7 +160,7 @@ phase "container booted ($state)"
 snapshot() {
 	(cd "$merged" && find . -xdev \( -path ./proc -o -path ./sys -o -path ./dev -o -path ./run \
 		-o -path ./tmp -o -path ./var/log -o -path ./var/cache -o -path ./var/tmp \
-		-o -path ./var/lib/dpkg -o -path ./var/lib/systemd/random-seed \
+		-o -path ./var/lib/dpkg -o -path ./var/lib/rpm -o -path ./root/.rpmdb -o -path ./var/lib/systemd/random-seed \
 		-o -path ./var/lib/systemd/timers -o -path ./var/lib/systemd/catalog \) -prune -o -print) |
 		sort
 }
@@ -274,5 +284,35 @@ leftover=$(grep -rl chatd "$merged/var/lib/systemd/deb-systemd-helper-enabled" \
 [ -z "$leftover" ] || die "systemd state left after purge: $leftover"
 inside dpkg -s chatd >/dev/null 2>&1 && die "dpkg still knows chatd after purge"
 phase "dpkg -P: no file left behind"
+
+# --- The .rpm's scriptlets -----------------------------------------------------------------
+if [ -n "$rpm" ]; then
+	# Debian's rpm wants --force-debian; --nodeps because its database knows
+	# none of the Debian packages that provide chatd's libraries.
+	inside rpm -i --force-debian --nodeps /root/chatd.rpm >"$work/rpm-i.log" 2>&1 || {
+		cat "$work/rpm-i.log"
+		die "rpm -i failed"
+	}
+	for u in chatd.socket $(echo "$units" | grep -x chatd-ctl.socket || true); do
+		inside systemctl is-enabled "$u" >/dev/null || die "$u not enabled after rpm -i"
+		inside systemctl is-active "$u" >/dev/null || die "$u not active after rpm -i"
+	done
+	inside python3 /root/chat_e2e.py ping "$port" || die "no chat after rpm -i"
+	phase "rpm -i: %post enabled and started the sockets, clients served"
+	inside rpm -e --force-debian --nodeps chatd >"$work/rpm-e.log" 2>&1 || {
+		cat "$work/rpm-e.log"
+		die "rpm -e failed"
+	}
+	for u in $units; do
+		st=$(inside systemctl is-active "$u" || true)
+		case $st in inactive | failed | unknown) ;; *) die "$u is '$st' after rpm -e" ;; esac
+	done
+	snapshot >"$work/after-rpm.files"
+	if ! diff -u "$work/before.files" "$work/after-rpm.files" >"$work/files-rpm.diff"; then
+		cat "$work/files-rpm.diff"
+		die "rpm -e left files behind (or removed some)"
+	fi
+	phase "rpm -e: %preun stopped and disabled the units, no file left behind"
+fi
 
 log "all checks passed"
