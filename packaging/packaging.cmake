@@ -144,6 +144,20 @@ if(CHAT_PACKAGE_HOMEPAGE)
   set(CPACK_RPM_PACKAGE_URL "${CHAT_PACKAGE_HOMEPAGE}")
 endif()
 
+# Run-time needs beyond the shared libraries: ExecReload=/bin/kill comes from
+# procps, which minimal systems (containers, debootstrap minbase) lack.
+set(chat_unit_kill FALSE)
+foreach(unit ${chat_units})
+  file(STRINGS ${unit} chat_kill_lines REGEX "^Exec[A-Za-z]*=.*/bin/kill")
+  if(chat_kill_lines)
+    set(chat_unit_kill TRUE)
+  endif()
+endforeach()
+if(chat_unit_kill)
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS procps)
+  set(CPACK_RPM_PACKAGE_REQUIRES /usr/bin/kill)
+endif()
+
 # RPM
 set(CPACK_RPM_FILE_NAME RPM-DEFAULT)
 set(CPACK_RPM_PACKAGE_RELEASE ${CHAT_PACKAGE_RELEASE})

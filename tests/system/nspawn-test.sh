@@ -22,8 +22,9 @@ SUITE=bookworm
 CACHE=${CHATD_CI_CACHE:-/var/cache/chatd-ci}
 # Boot essentials, python3 for the test clients, and chatd's run-time libraries
 # (its Depends, by real package name: dpkg -i installs nothing else), and rpm
-# to run the .rpm's scriptlets under a real systemd.
-ROOT_PACKAGES="dbus libc6 libfmt9 libgcc-s1 libspdlog1.10 libstdc++6 libsystemd0 python3 rpm systemd systemd-sysv"
+# to run the .rpm's scriptlets under a real systemd. procps: /bin/kill, for
+# chatd.service's ExecReload= (a Depends of the package).
+ROOT_PACKAGES="dbus libc6 libfmt9 libgcc-s1 libspdlog1.10 libstdc++6 libsystemd0 procps python3 rpm systemd systemd-sysv"
 BOOT_TIMEOUT=90
 STEP_TIMEOUT=30
 
@@ -221,6 +222,24 @@ fi
 inside python3 /root/chat_e2e.py ping "$port" || die "no chat after restart"
 phase "systemctl restart chatd: new pid $pid_after, clients served"
 
+# --- Reload (SIGHUP: chatd re-reads its config and stays up) ----------------------------------
+if [ -n "$(inside systemctl show -P ExecReload chatd.service)" ]; then
+	pid_before=$pid_after
+	inside systemctl reload chatd.service || {
+		inside journalctl -u chatd.service --no-pager -n 20 || true
+		die "systemctl reload chatd failed"
+	}
+	deadline=$(($(date +%s) + 15))
+	until inside journalctl -u chatd.service --no-pager -o cat | grep -q "event=reloaded"; do
+		[ "$(date +%s)" -lt "$deadline" ] || die "chatd logged no event=reloaded after systemctl reload"
+		sleep 0.2
+	done
+	pid_after=$(inside systemctl show -P MainPID chatd.service)
+	[ "$pid_after" = "$pid_before" ] || die "reload replaced chatd (pid $pid_before -> $pid_after)"
+	inside python3 /root/chat_e2e.py ping "$port" || die "no chat after reload"
+	phase "systemctl reload chatd: same pid, config re-read, clients served"
+fi
+
 # --- Watchdog ----------------------------------------------------------------------------------
 wd_usec=$(inside systemctl show -P WatchdogUSec chatd.service)
 case $wd_usec in
@@ -251,7 +270,12 @@ case $wd_usec in
 		tail -20 "$work/journal"
 		die "journal has no watchdog timeout for chatd"
 	}
-	inside systemctl is-active chatd.service >/dev/null || die "chatd.service not active after watchdog restart"
+	# The new chatd is "activating" until it sends READY=1.
+	deadline=$(($(date +%s) + 15))
+	until inside systemctl is-active chatd.service >/dev/null; do
+		[ "$(date +%s)" -lt "$deadline" ] || die "chatd.service not active after the watchdog restart"
+		sleep 0.2
+	done
 	inside python3 /root/chat_e2e.py ping "$port" || die "no chat after the watchdog restart"
 	phase "watchdog: SIGSTOP -> 'Watchdog timeout', NRestarts $restarts_before -> $restarts_after, new pid $pid_after"
 	;;
