@@ -13,8 +13,8 @@ void define_options(CLI::App& app, Options& opts) {
   app.description("chatd: a small multi-user chat server (PROTOCOL.md part 1 and 2).");
   app.footer(
       "Without PORT, chatd expects listening sockets from systemd (LISTEN_FDS).\n"
-      "Exit codes: 0 clean stop, 64 usage, 69 no socket to listen on, 71 OS error, "
-      "78 config error.");
+      "Exit codes: 0 clean stop, 64 usage, 71 cannot listen or other OS error, 73 cannot "
+      "create the control socket, 78 config error.");
   app.set_version_flag("--version", std::string("chatd ") + kVersion);
   app.add_option("PORT", opts.port, "TCP port to listen on (1-65535)")->check(CLI::Range(1, 65535));
   app.add_option("--port", opts.port, "Same as PORT (config key: port)")
@@ -35,6 +35,16 @@ void define_options(CLI::App& app, Options& opts) {
   app.add_option("--history", opts.history, "Chat lines kept per room for newcomers (0 = off)")
       ->type_name("N")
       ->check(CLI::Range(std::size_t{0}, std::size_t{10000}));
+  app.add_option("--flood-rate", opts.flood_rate,
+                 "Packets per second one client may send on average (0 = no flood control)")
+      ->type_name("N")
+      ->check(CLI::Range(0.0, 1e9));
+  app.add_option("--flood-burst", opts.flood_burst, "Packets one client may send at once")
+      ->type_name("N")
+      ->check(CLI::Range(1.0, 1e9));
+  app.add_option("--max-per-address", opts.max_per_address,
+                 "Connections from one IP address (0 = no limit)")
+      ->type_name("N");
   app.add_option("--control-socket", opts.control_socket,
                  "Unix control socket for chatctl (empty: none)")
       ->type_name("PATH");

@@ -17,6 +17,9 @@ struct Options {
   double hello_timeout = 10.0;
   std::size_t sendq_limit = 4 * 1024 * 1024;
   std::size_t history = 20;
+  double flood_rate = 50.0;
+  double flood_burst = 200.0;
+  std::size_t max_per_address = 0;
   std::string control_socket = "/run/chatd/chatd.ctl";
   std::string admin_group;
   std::string log_level = "info";
@@ -31,6 +34,7 @@ inline constexpr const char* kDefaultConfig = "/etc/chatd/chatd.conf";
 inline constexpr int kExitUsage = 64;
 inline constexpr int kExitUnavailable = 69;
 inline constexpr int kExitOsErr = 71;
+inline constexpr int kExitCantCreate = 73;
 inline constexpr int kExitConfig = 78;
 
 // Adds every option to `app`, bound to `opts`.
