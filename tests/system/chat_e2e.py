@@ -82,9 +82,10 @@ class Client:
         self.sock.close()
 
 
-def run(cmd, timeout=WAIT_S):
+def run(cmd, timeout=WAIT_S, stdin_text=""):
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(cmd, input=stdin_text, capture_output=True, text=True,
+                              timeout=timeout)
     except subprocess.TimeoutExpired:
         fail(f"{' '.join(cmd)} did not finish in {timeout} s")
 
@@ -143,13 +144,8 @@ def scenario_chat(port):
 
     if shutil.which("chat_client"):
         # Plain mode (stdin is not a terminal): one line sent, then end of input.
-        proc = subprocess.run(
-            ["chat_client", "dave", "127.0.0.1", str(port)],
-            input="line from chat_client\n",
-            capture_output=True,
-            text=True,
-            timeout=15,
-        )
+        proc = run(["chat_client", "dave", "127.0.0.1", str(port)], timeout=15,
+                   stdin_text="line from chat_client\n")
         alice.expect(type="join", nick="dave")
         alice.expect(type="chat", nick="dave", message="line from chat_client")
         alice.expect(type="leave", nick="dave")
