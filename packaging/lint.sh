@@ -62,6 +62,8 @@ if [ -f "$rpm" ]; then
 			grep -v -e '^/usr/share/lintian/' -e '/changelog\.Debian\.gz$' | sort >"$out/deb.files"
 		rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$rpm" 2>/dev/null |
 			awk '$1 !~ /^d/ {print $2}' | grep -v '^/usr/lib/\.build-id/' | sort >"$out/rpm.files"
+		echo "rpm -qlp $(basename "$rpm"):"
+		rpm -qlp "$rpm" 2>/dev/null | grep -v '^/usr/lib/\.build-id' | sed 's/^/  /'
 		if diff -u "$out/deb.files" "$out/rpm.files" >"$out/files.diff"; then
 			echo "rpm file list: $(wc -l <"$out/rpm.files") files, same as the .deb's"
 		else
