@@ -70,8 +70,9 @@ if [ -f "$rpm" ]; then
 			cat "$out/files.diff"
 			fail "rpm file list differs from the .deb's"
 		fi
-		rpm -qpc "$rpm" 2>/dev/null | grep -qx /etc/chatd/chatd.conf ||
-			fail "rpm: /etc/chatd/chatd.conf is not a %config file"
+		rpm -qp --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' "$rpm" 2>/dev/null |
+			grep -q '^cn /etc/chatd/chatd.conf$' ||
+			fail "rpm: /etc/chatd/chatd.conf is not %config(noreplace)"
 		grep -q '/usr/share/lintian\|changelog\.Debian' "$out/rpm.files" &&
 			fail "rpm carries Debian-only files"
 	fi
@@ -137,6 +138,38 @@ if [ -x "$chatd" ]; then
 	fi
 else
 	echo "conffile: $chatd not built, not checked"
+fi
+
+# --- bash completion ----------------------------------------------------------------------
+if [ -f /usr/share/bash-completion/bash_completion ]; then
+	# complete WORD...: what the completion offers for the last (partial) word.
+	cat >"$out/complete.bash" <<'EOS'
+source /usr/share/bash-completion/bash_completion
+source packaging/completions/chatctl
+source packaging/completions/chat_client
+complete_words() {
+	local fn=$1; shift
+	COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+	COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}; COMPREPLY=()
+	"$fn"; echo "${COMPREPLY[*]}"
+}
+check() {
+	local want=$1; shift
+	local got; got=$(complete_words "$@")
+	[ "$got" = "$want" ] || { echo "completion of '${*:2}': got '$got', want '$want'"; exit 1; }
+}
+check "who status kick say version list-commands" _chatctl chatctl ""
+check "--json" _chatctl chatctl --js
+check "who status kick say version list-commands" _chatctl chatctl --socket /tmp/x ""
+check "kick" _chatctl chatctl -t 2 ki
+check "--version" _chat_client chat_client --ver
+check "3490" _chat_client chat_client pat localhost ""
+EOS
+	if bash "$out/complete.bash"; then
+		echo "bash completion: chatctl and chat_client complete as expected"
+	else
+		fail "bash completion"
+	fi
 fi
 
 # --- shell -----------------------------------------------------------------------------

@@ -160,6 +160,8 @@ endif()
 
 # RPM
 set(CPACK_RPM_FILE_NAME RPM-DEFAULT)
+# Units and /etc paths are absolute; the package cannot move.
+set(CPACK_PACKAGE_RELOCATABLE OFF)
 set(CPACK_RPM_PACKAGE_RELEASE ${CHAT_PACKAGE_RELEASE})
 set(CPACK_RPM_PACKAGE_LICENSE MIT)
 set(CPACK_RPM_PACKAGE_GROUP "Applications/Internet")
