@@ -1,9 +1,11 @@
 #!/bin/sh
 # CI for the packages: build the .deb and .rpm, lint them, boot them in nspawn.
-# Needs root and the packages listed in packaging/README.md.
+# Needs root; installs what it needs (packaging/deps.sh) besides scripts/deps.sh's.
 set -eu
 cd "$(dirname "$0")/.."
 start=$(date +%s)
+./scripts/deps.sh
+./packaging/deps.sh
 ./packaging/build-packages.sh
 ./packaging/lint.sh
 ./tests/system/nspawn-test.sh
