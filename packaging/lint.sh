@@ -6,11 +6,23 @@
 set -eu
 cd "$(dirname "$0")/.."
 failed=""
+nfailed=0
+ngates=0
+failed_gates=""
 fail() {
 	echo "FAIL: $*" >&2
 	failed="$failed
   $*"
+	# A gate with several checks counts once.
+	case " $failed_gates " in
+	*" $ngates "*) ;;
+	*)
+		failed_gates="$failed_gates $ngates"
+		nfailed=$((nfailed + 1))
+		;;
+	esac
 }
+gate() { ngates=$((ngates + 1)); }
 
 if [ $# -gt 0 ]; then
 	pkgs="$*"
@@ -35,6 +47,7 @@ count() { grep -c -- "$1" "$2" || true; }
 
 # --- lintian -------------------------------------------------------------------
 if [ -f "$deb" ]; then
+	gate
 	lintian -I --pedantic --show-overrides "$deb" >"$out/lintian" 2>&1 || true
 	le=$(count '^E: ' "$out/lintian")
 	lw=$(count '^W: ' "$out/lintian")
@@ -48,6 +61,7 @@ fi
 
 # --- rpmlint and the rpm's file list --------------------------------------------
 if [ -f "$rpm" ]; then
+	gate
 	rpmlint -c packaging/rpmlint.toml "$rpm" >"$out/rpmlint" 2>&1 || true
 	grep -E ': (E|W): ' "$out/rpmlint" || true
 	re=$(grep -E ': E: ' "$out/rpmlint" | grep -vc ': E: no-signature' || true)
@@ -58,6 +72,7 @@ if [ -f "$rpm" ]; then
 
 	# The rpm must carry the deb's files, less the Debian-only ones.
 	if [ -f "$deb" ]; then
+		gate
 		dpkg-deb -c "$deb" | awk '$1 !~ /^d/ {print substr($6, 2)}' |
 			grep -v -e '^/usr/share/lintian/' -e '/changelog\.Debian\.gz$' | sort >"$out/deb.files"
 		rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$rpm" 2>/dev/null |
@@ -82,6 +97,7 @@ fi
 # PIE, full RELRO (GNU_RELRO + BIND_NOW) and the stack protector, read off the
 # ELF files; lintian only reports missing BIND_NOW and FORTIFY at info level.
 if [ -f "$deb" ]; then
+	gate
 	mkdir "$out/deb"
 	dpkg-deb -x "$deb" "$out/deb"
 	nelf=0
@@ -100,6 +116,7 @@ fi
 # --- man pages -------------------------------------------------------------------
 pages=$(find man -maxdepth 1 -name '*.[1-8]' 2>/dev/null | sort || true)
 if [ -n "$pages" ]; then
+	gate
 	nman=0
 	for page in $pages; do
 		nman=$((nman + 1))
@@ -119,6 +136,7 @@ fi
 # (64), not for a config error (78).
 chatd=build/pkg/daemon/chatd
 if [ -x "$chatd" ]; then
+	gate
 	"$chatd" --help | grep -o -- '--[a-z][a-z-]*' | sed 's/^--//' | sort -u |
 		grep -vx -e help -e version -e config >"$out/options"
 	sed -n 's/^#\([a-z][a-z-]*\) = .*/\1/p' packaging/chatd.conf | sort -u >"$out/keys"
@@ -142,6 +160,7 @@ fi
 
 # --- bash completion ----------------------------------------------------------------------
 if [ -f /usr/share/bash-completion/bash_completion ]; then
+	gate
 	# complete WORD...: what the completion offers for the last (partial) word.
 	cat >"$out/complete.bash" <<'EOS'
 source /usr/share/bash-completion/bash_completion
@@ -174,6 +193,7 @@ fi
 
 # --- shell -----------------------------------------------------------------------------
 if command -v shellcheck >/dev/null; then
+	gate
 	if shellcheck -s sh packaging/deb/postinst packaging/deb/prerm packaging/deb/postrm \
 		packaging/rpm/post packaging/rpm/preun packaging/rpm/postun packaging/*.sh &&
 		shellcheck -s bash -e SC2207 packaging/completions/* &&
@@ -184,8 +204,8 @@ if command -v shellcheck >/dev/null; then
 	fi
 fi
 
+echo "packaging lint: $((ngates - nfailed)) passed, $nfailed failed"
 if [ -n "$failed" ]; then
 	echo "packaging lint FAILED:$failed" >&2
 	exit 1
 fi
-echo "packaging lint: all gates passed"

@@ -28,7 +28,11 @@ ROOT_PACKAGES="dbus libc6 libfmt9 libgcc-s1 libspdlog1.10 libstdc++6 libsystemd0
 BOOT_TIMEOUT=90
 STEP_TIMEOUT=30
 
-log() { printf '[%4ds] %s\n' "$(($(date +%s) - t0))" "$*"; }
+passed=0
+log() {
+	printf '[%4ds] %s\n' "$(($(date +%s) - t0))" "$*"
+	case $1 in ok:*) passed=$((passed + 1)) ;; esac
+}
 die() {
 	log "FAIL: $*"
 	exit 1
@@ -37,6 +41,7 @@ phase() {
 	local now
 	now=$(date +%s)
 	log "$1 ($((now - phase_t)) s)"
+	passed=$((passed + 1))
 	phase_t=$now
 }
 
@@ -113,6 +118,8 @@ cleanup() {
 		echo "kept $work (CHATD_KEEP_FAILED)"
 	fi
 	log "nspawn-test $([ "$rc" -eq 0 ] && echo PASSED || echo FAILED) in $(($(date +%s) - t0)) s"
+	# The summary line CI reads: each phase and "ok:" step is one check.
+	echo "nspawn-test: $passed passed, $([ "$rc" -eq 0 ] && echo 0 || echo 1) failed"
 	exit "$rc"
 }
 trap cleanup EXIT
