@@ -118,7 +118,10 @@ std::optional<std::string> check_config(CLI::App& app, const std::string& path) 
       Options scratch;
       CLI::App probe;
       define_options(probe, scratch);
-      std::vector<std::string> args{"--" + item.name + "=" + value};
+      // "--key=" would read as a missing value (see load_options): pass "" on its own.
+      std::vector<std::string> args =
+          value.empty() ? std::vector<std::string>{"", "--" + item.name}  // reversed for CLI11
+                        : std::vector<std::string>{"--" + item.name + "=" + value};
       try {
         probe.parse(args);
       } catch (const CLI::ParseError& e) {
