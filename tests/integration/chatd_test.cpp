@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/integration/assertions.hpp"
 #include "tests/integration/chatd_fixture.hpp"
 #include "tests/integration/subprocess.hpp"
 
@@ -51,32 +52,6 @@ using Chatd = ChatdTest;
 }
 ::testing::AssertionResult next_leave(TestClient& c, const std::string& nick) {
   return next_is(c, "leave", {{"nick", nick}});
-}
-
-// "error, then closed": the error packet with `code` and a non-empty message, then EOF.
-::testing::AssertionResult error_then_close(TestClient& c, const std::string& code) {
-  auto r = c.recv();
-  if (r.status != TestClient::Status::kPacket) {
-    return ::testing::AssertionFailure()
-           << "expected error " << code << ", got " << status_name(r.status);
-  }
-  if (r.packet.type != "error" || r.packet.get("code") != code) {
-    return ::testing::AssertionFailure() << "expected error " << code << ", got " << r.packet.raw;
-  }
-  if (r.packet.get("message").empty()) {
-    return ::testing::AssertionFailure() << "error without a message: " << r.packet.raw;
-  }
-  std::vector<Packet> after;
-  const auto end = c.read_until_closed(after);
-  if (!after.empty()) {
-    return ::testing::AssertionFailure()
-           << "packet after the error instead of the close: " << after.front().raw;
-  }
-  if (end != TestClient::Status::kEof) {
-    return ::testing::AssertionFailure()
-           << "expected EOF after the error, got " << status_name(end);
-  }
-  return ::testing::AssertionSuccess();
 }
 
 // Proves that nothing was queued for `observers` before this point: `sender` says a

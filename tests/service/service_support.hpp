@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "common/unique_fd.hpp"
+#include "tests/integration/assertions.hpp"
 #include "tests/integration/chatd_process.hpp"
 #include "tests/integration/test_client.hpp"
 
@@ -95,8 +96,7 @@ using Members = std::vector<std::pair<std::string, std::string>>;
 // The next packet's payload is exactly `raw` (byte for byte).
 ::testing::AssertionResult next_raw(TestClient& c, const std::string& raw,
                                     std::chrono::milliseconds timeout = kPatience);
-// "error, then closed": the error with `code` and a non-empty message, then EOF.
-::testing::AssertionResult error_then_close(TestClient& c, const std::string& code);
+using chat::test::error_then_close;
 // Runs chatctl --socket SOCKET ARGS...; the exit code (-1 if it did not finish) and its output.
 struct CtlResult {
   int exit_code = -1;

@@ -1,0 +1,39 @@
+// GoogleTest assertions on what a TestClient receives, shared by the chatd suites.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/integration/test_client.hpp"
+
+namespace chat::test {
+
+// "error, then closed": the error packet with `code` and a non-empty message, then EOF.
+inline ::testing::AssertionResult error_then_close(TestClient& c, const std::string& code) {
+  auto r = c.recv();
+  if (r.status != TestClient::Status::kPacket) {
+    return ::testing::AssertionFailure()
+           << "expected error " << code << ", got " << status_name(r.status);
+  }
+  if (r.packet.type != "error" || r.packet.get("code") != code) {
+    return ::testing::AssertionFailure() << "expected error " << code << ", got " << r.packet.raw;
+  }
+  if (r.packet.get("message").empty()) {
+    return ::testing::AssertionFailure() << "error without a message: " << r.packet.raw;
+  }
+  std::vector<Packet> after;
+  const auto end = c.read_until_closed(after);
+  if (!after.empty()) {
+    return ::testing::AssertionFailure()
+           << "packet after the error instead of the close: " << after.front().raw;
+  }
+  if (end != TestClient::Status::kEof) {
+    return ::testing::AssertionFailure()
+           << "expected EOF after the error, got " << status_name(end);
+  }
+  return ::testing::AssertionSuccess();
+}
+
+}  // namespace chat::test
