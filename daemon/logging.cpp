@@ -4,13 +4,12 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include "daemon/journal_sink.hpp"
-#include "daemon/systemd.hpp"
 
 namespace chat::daemon {
 
 LogTarget setup_logging(LogTarget target, spdlog::level::level_enum level) {
   if (target == LogTarget::kAuto) {
-    target = systemd::stderr_is_journal() ? LogTarget::kJournal : LogTarget::kStderr;
+    target = stderr_is_journal() ? LogTarget::kJournal : LogTarget::kStderr;
   }
   std::shared_ptr<spdlog::logger> logger;
   if (target == LogTarget::kJournal) {
