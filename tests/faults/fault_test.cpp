@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -518,8 +519,9 @@ TEST_P(Faults, StalledReaderIsDroppedAtItsLimitWhileThreeWritersLoseNothing) {
 TEST_P(Faults, AcceptUnderDescriptorExhaustionNeitherSpinsNorStaysFull) {
   // chatd raises its soft RLIMIT_NOFILE to the hard limit, so both are lowered to 128
   // by prlimit(1) between fork and chatd (exec keeps the pid, so LISTEN_PID holds):
-  // 64 clients at most, and the descriptors run out long before the 400
-  // connections below are accepted.
+  // 64 clients at most. Within that limit chatd keeps enough headroom never to run
+  // out, so once it runs, its soft limit is cut to 48 (prlimit(2)), as if something
+  // else had taken the descriptors: the 400 connections below then meet EMFILE.
   char dir[] = "/tmp/chatd-faults-XXXXXX";
   ASSERT_NE(::mkdtemp(dir), nullptr);
   const std::string wrapper = std::string(dir) + "/chatd-nofile-128";
@@ -541,6 +543,8 @@ TEST_P(Faults, AcceptUnderDescriptorExhaustionNeitherSpinsNorStaysFull) {
   TestClient chris = join("chris");
   ASSERT_TRUE(pat && chris);
   const std::size_t fds_joined = open_fds(chatd().pid());
+  const rlimit starved{48, 128};
+  ASSERT_EQ(::prlimit(chatd().pid(), RLIMIT_NOFILE, &starved, nullptr), 0) << std::strerror(errno);
 
   std::vector<TestClient> extra;
   for (int i = 0; i < 400; ++i) {
