@@ -77,6 +77,9 @@ class Chatd:
         while True:
             try:
                 if b"READY=1" in self.notify.recv(4096).split(b"\n"):
+                    self.notifications = 1
+                    self.last_status = ""
+                    self.notify.setblocking(False)
                     return
             except socket.timeout:
                 pass
@@ -91,9 +94,9 @@ class Chatd:
         sd_notify() blocks its event loop."""
         while True:
             try:
-                msg = self.notify.recv(4096, socket.MSG_DONTWAIT)
-            except (BlockingIOError, InterruptedError, TimeoutError):
-                return  # TimeoutError: the socket has a timeout, so EAGAIN reads as one
+                msg = self.notify.recv(4096)
+            except (BlockingIOError, InterruptedError):
+                return
             self.notifications += 1
             self.last_status = next((line for line in msg.decode("utf-8", "replace").split("\n")
                                      if line.startswith("STATUS=")), self.last_status)
@@ -411,6 +414,12 @@ class Soak:
         self.monitor.leave("close")
         self.connected.clear()
         fds_end = self.settle(fds0)
+        # STATUS= is sent at most once a second: the last one must say nobody is left.
+        deadline = time.monotonic() + 5
+        while (not self.chatd.last_status.startswith("STATUS=0 clients")
+               and time.monotonic() < deadline):
+            self.chatd.drain_notify()
+            time.sleep(0.05)
         elapsed = time.monotonic() - start
         status = self.chatd.stop()
 
@@ -436,6 +445,8 @@ class Soak:
         if self.args.rss_check and rss_end > rss_warm + slack:
             problems.append("RSS grew from %d KiB after warm-up to %d KiB (slack %d)" % (
                 rss_warm, rss_end, slack))
+        if not self.chatd.last_status.startswith("STATUS=0 clients"):
+            problems.append("chatd's last STATUS= is %r, not 0 clients" % self.chatd.last_status)
         if status != 0:
             problems.append("chatd exit status %r after SIGTERM" % status)
         if problems:
