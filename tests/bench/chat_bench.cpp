@@ -58,12 +58,12 @@ struct Options {
   std::size_t clients = 10;
   std::size_t senders = 0;  // flood; 0 = min(clients, 100)
   std::size_t messages = 100;
-  std::size_t window = 0;  // flood; 0 = from the in-flight delivery budget
-  double rate = 1.0;       // steady: messages per second per client
-  double duration = 10.0;  // steady: seconds of sending
-  double drain = 10.0;     // steady: seconds allowed after the last send
-  double timeout = 300.0;  // global deadline for the whole run
-  std::size_t connect_batch = 32;
+  std::size_t window = 0;         // flood; 0 = from the in-flight delivery budget
+  double rate = 1.0;              // steady: messages per second per client
+  double duration = 10.0;         // steady: seconds of sending
+  double drain = 10.0;            // steady: seconds allowed after the last send
+  double timeout = 300.0;         // global deadline for the whole run
+  std::size_t connect_batch = 0;  // 0: from the client count
   int server_pid = 0;
   std::string server_label = "chatd";
   std::string backend_label = "-";
@@ -72,7 +72,13 @@ struct Options {
 
 // ---- the server's process figures, from /proc ----
 
-std::optional<double> server_cpu_seconds(int pid) {
+// utime and stime of a process (all its threads), in seconds.
+struct CpuTimes {
+  double user = 0.0;
+  double sys = 0.0;
+};
+
+std::optional<CpuTimes> server_cpu_seconds(int pid) {
   if (pid <= 0) {
     return std::nullopt;
   }
@@ -97,7 +103,8 @@ std::optional<double> server_cpu_seconds(int pid) {
       stime = std::stoull(f);
     }
   }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  const auto hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return CpuTimes{static_cast<double>(utime) / hz, static_cast<double>(stime) / hz};
 }
 
 std::optional<long> server_status_kb(int pid, std::string_view key) {
@@ -289,8 +296,12 @@ class Bench {
   void send_chat(std::size_t i, std::uint64_t sender, std::uint64_t seq);
   int timed_out(std::string_view phase);
   std::string common_fields() const;
+  std::string join_fields() const;
+  void reset_measure();
 
   Options o_;
+  std::vector<std::string> modes_;  // --mode, split at commas
+  std::string mode_;                // the one running
   std::vector<Client> clients_;
   UniqueFd epoll_;
   std::vector<char> rbuf_;
@@ -309,6 +320,9 @@ class Bench {
   std::size_t barrier_seen_ = 0;
   std::uint64_t join_deliveries_ = 0;
   double join_s_ = 0.0;
+  double join_cpu_s_ = -1.0;
+  std::optional<long> rss_start_;  // server VmRSS before the first connect  // server CPU for
+                                   // connecting and joining; < 0 if unknown
 
   // Measurement.
   std::uint64_t deliveries_ = 0;
@@ -319,7 +333,9 @@ class Bench {
   std::size_t senders_ = 0;
   std::size_t window_ = 0;
   Histogram latency_;
-  std::int64_t read_ns_ = 0;  // when the packets being handled were read
+  std::int64_t read_ns_ = 0;
+  std::uint64_t recvs_ = 0;  // recv calls with data while measuring: batching seen by clients  //
+                             // when the packets being handled were read
   bool faulted_ = false;
   std::string fault_;
 };
@@ -510,6 +526,9 @@ void Bench::read_client(std::size_t i) {
     return;
   }
   read_ns_ = now_ns();  // one clock read per recv, not per packet
+  if (phase_ == Phase::kMeasure) {
+    ++recvs_;
+  }
   const std::size_t len = carried + static_cast<std::size_t>(r);
   const char* p = rbuf_.data();
   std::size_t pos = 0;
@@ -545,7 +564,7 @@ bool Bench::handle_payload(std::size_t i, std::string_view payload) {
       }
       ++c.chats;
       ++deliveries_;
-      if (o_.mode == "flood") {
+      if (mode_ == "flood") {
         if (!next_seq_.empty() && st.sender < senders_) {
           auto& expect = next_seq_[i * senders_ + st.sender];
           if (st.seq != expect) {
@@ -557,7 +576,7 @@ bool Bench::handle_payload(std::size_t i, std::string_view payload) {
           ++c.acked;
           top_up(i);
         }
-      } else if (o_.mode == "steady") {
+      } else if (mode_ == "steady") {
         latency_.add(read_ns_ - static_cast<std::int64_t>(st.sent_ns));
       }
     } else if (message == barrier_text_) {
@@ -628,8 +647,29 @@ int Bench::timed_out(std::string_view phase) {
 }
 
 std::string Bench::common_fields() const {
-  return fmt::format("mode={} server={} backend={} clients={} joined={} refused={}", o_.mode,
+  return fmt::format("mode={} server={} backend={} clients={} joined={} refused={}", mode_,
                      o_.server_label, o_.backend_label, o_.clients, joined_, refused_);
+}
+
+std::string Bench::join_fields() const {
+  return join_cpu_s_ < 0
+             ? fmt::format("join_s={:.2f} join_server_cpu_s=na", join_s_)
+             : fmt::format("join_s={:.2f} join_server_cpu_s={:.2f}", join_s_, join_cpu_s_);
+}
+
+// Clears what one mode counted, so several modes can run on one set of clients.
+void Bench::reset_measure() {
+  deliveries_ = 0;
+  bad_packets_ = 0;
+  order_errors_ = 0;
+  recvs_ = 0;
+  next_seq_.clear();
+  latency_ = Histogram();
+  for (auto& c : clients_) {
+    c.chats = 0;
+    c.sent = 0;
+    c.acked = 0;
+  }
 }
 
 // Connects every client with at most connect_batch handshakes in flight, each
@@ -745,16 +785,20 @@ int Bench::run_flood() {
   const auto d = static_cast<double>(deliveries_);
   std::string cpu = "server_cpu_s=na cpu_us_per_delivery=na";
   if (cpu0 && cpu1) {
-    cpu = fmt::format("server_cpu_s={:.2f} cpu_us_per_delivery={:.4f}", *cpu1 - *cpu0,
-                      (*cpu1 - *cpu0) * 1e6 / d);
+    const double user = cpu1->user - cpu0->user;
+    const double sys = cpu1->sys - cpu0->sys;
+    cpu = fmt::format(
+        "server_cpu_s={:.2f} server_user_s={:.2f} server_sys_s={:.2f} cpu_us_per_delivery={:.4f}",
+        user + sys, user, sys, (user + sys) * 1e6 / d);
   }
   const bool ok = short_clients == 0 && order_errors_ == 0 && bad_packets_ == 0;
   fmt::print(
       "{} senders={} messages={} window={} deliveries={} expected={} elapsed_s={:.3f} "
-      "deliveries_per_s={:.0f} {} bench_cpu_us_per_delivery={:.4f} order_errors={} "
-      "bad_packets={} join_s={:.2f} status={}\n",
+      "deliveries_per_s={:.0f} {} bench_cpu_us_per_delivery={:.4f} deliveries_per_recv={:.1f} "
+      "order_errors={} bad_packets={} {} status={}\n",
       common_fields(), senders_, o_.messages, window_, deliveries_, expected, elapsed, d / elapsed,
-      cpu, (own1 - own0) * 1e6 / d, order_errors_, bad_packets_, join_s_, ok ? "ok" : "fault");
+      cpu, (own1 - own0) * 1e6 / d, d / static_cast<double>(std::max<std::uint64_t>(recvs_, 1)),
+      order_errors_, bad_packets_, join_fields(), ok ? "ok" : "fault");
   return ok ? kExitOk : kExitServerFault;
 }
 
@@ -814,15 +858,15 @@ int Bench::run_steady() {
   const bool ok = complete && bad_packets_ == 0;
   std::string cpu = "server_cpu_s=na";
   if (cpu0 && cpu1) {
-    cpu = fmt::format("server_cpu_s={:.2f}", *cpu1 - *cpu0);
+    cpu = fmt::format("server_cpu_s={:.2f}", cpu1->user + cpu1->sys - cpu0->user - cpu0->sys);
   }
   fmt::print(
       "{} rate={} duration_s={} messages={} deliveries={} expected={} p50_ms={:.3f} "
       "p99_ms={:.3f} max_ms={:.3f} send_lag_max_ms={:.3f} elapsed_s={:.3f} {} bad_packets={} "
-      "join_s={:.2f} status={}\n",
+      "{} status={}\n",
       common_fields(), o_.rate, o_.duration, total, deliveries_, expected,
       latency_.percentile_ms(0.50), latency_.percentile_ms(0.99), latency_.max_ms(),
-      static_cast<double>(max_lag_ns) / 1e6, seconds(t1 - t0), cpu, bad_packets_, join_s_,
+      static_cast<double>(max_lag_ns) / 1e6, seconds(t1 - t0), cpu, bad_packets_, join_fields(),
       ok ? "ok" : (complete ? "fault" : "incomplete"));
   if (!complete) {
     fmt::print(stderr,
@@ -838,15 +882,33 @@ int Bench::run_hold() {
   const auto rss = server_status_kb(o_.server_pid, "VmRSS");
   const auto hwm = server_status_kb(o_.server_pid, "VmHWM");
   auto kb = [](const std::optional<long>& v) { return v ? std::to_string(*v) : std::string("na"); };
-  fmt::print("{} closed_without_error={} rss_kb={} hwm_kb={} join_s={:.2f} status=ok\n",
-             common_fields(), closed_without_error_, kb(rss), kb(hwm), join_s_);
+  std::string per_client = "na";
+  if (rss && rss_start_ && joined_ > 0) {
+    per_client = fmt::format(
+        "{:.1f}", static_cast<double>(*rss - *rss_start_) / static_cast<double>(joined_));
+  }
+  fmt::print(
+      "{} closed_without_error={} rss_kb={} hwm_kb={} rss_start_kb={} rss_per_client_kb={} {} "
+      "status=ok\n",
+      common_fields(), closed_without_error_, kb(rss), kb(hwm), kb(rss_start_), per_client,
+      join_fields());
   return kExitOk;
 }
 
 int Bench::run() {
-  if (o_.mode != "hold" && o_.mode != "flood" && o_.mode != "steady") {
-    return kExitSetup;
+  std::string rest = o_.mode;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    modes_.push_back(rest.substr(0, comma));
+    rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
   }
+  for (const auto& m : modes_) {
+    if (m != "hold" && m != "flood" && m != "steady") {
+      fmt::print(stderr, "chat-bench: unknown mode '{}' (flood, steady, hold)\n", m);
+      return kExitSetup;
+    }
+  }
+  mode_ = modes_.empty() ? "flood" : modes_.front();
   if (!raise_nofile()) {
     return kExitSetup;
   }
@@ -860,7 +922,12 @@ int Bench::run() {
   for (std::size_t i = 0; i < o_.clients; ++i) {
     clients_[i].nick = o_.nick_prefix + std::to_string(i);
   }
-  const auto rss_start = server_status_kb(o_.server_pid, "VmRSS");
+  if (o_.connect_batch == 0) {
+    // Many hellos per server wake-up keep the N^2 join deliveries in few writes.
+    o_.connect_batch = std::clamp<std::size_t>(o_.clients / 10, 32, 1000);
+  }
+  rss_start_ = server_status_kb(o_.server_pid, "VmRSS");
+  const auto cpu_start = server_cpu_seconds(o_.server_pid);
 
   if (!join_all() || !run_barrier()) {
     if (past_deadline()) {
@@ -870,21 +937,31 @@ int Bench::run() {
     fmt::print("{} status=fault\n", common_fields());
     return faulted_ ? kExitServerFault : kExitSetup;
   }
-  if (rss_start) {
-    fmt::print(stderr, "chat-bench: server rss before connecting: {} kB\n", *rss_start);
+  if (const auto cpu_joined = server_cpu_seconds(o_.server_pid); cpu_start && cpu_joined) {
+    join_cpu_s_ = cpu_joined->user + cpu_joined->sys - cpu_start->user - cpu_start->sys;
   }
-  if (o_.mode == "hold") {
-    return run_hold();
+  for (const auto& m : modes_) {
+    mode_ = m;
+    reset_measure();
+    int rc = kExitOk;
+    if (m == "hold") {
+      rc = run_hold();
+    } else if (joined_ != o_.clients) {
+      fmt::print(stderr,
+                 "chat-bench: only {} of {} clients joined ({} refused with server-full, {} "
+                 "closed without a word); lower --clients to the server's limit\n",
+                 joined_, o_.clients, refused_, closed_without_error_);
+      fmt::print("{} status=refused\n", common_fields());
+      rc = kExitSetup;
+    } else {
+      rc = m == "flood" ? run_flood() : run_steady();
+    }
+    std::fflush(stdout);
+    if (rc != kExitOk) {
+      return rc;
+    }
   }
-  if (joined_ != o_.clients) {
-    fmt::print(stderr,
-               "chat-bench: only {} of {} clients joined ({} refused with server-full, {} closed "
-               "without a word); lower --clients to the server's limit\n",
-               joined_, o_.clients, refused_, closed_without_error_);
-    fmt::print("{} status=refused\n", common_fields());
-    return kExitSetup;
-  }
-  return o_.mode == "flood" ? run_flood() : run_steady();
+  return kExitOk;
 }
 
 }  // namespace
@@ -899,8 +976,9 @@ int main(int argc, char** argv) {
       "Prints one key=value line. Exit: 0 ok, 1 setup, 2 incomplete, 3 deadline, 4 server "
       "fault."};
   app.add_option("--port", o.port, "Server port on 127.0.0.1")->required();
-  app.add_option("--mode", o.mode, "flood, steady or hold")
-      ->check(CLI::IsMember({"flood", "steady", "hold"}));
+  app.add_option("--mode", o.mode,
+                 "flood, steady or hold; or several, comma-separated, run in turn on the same "
+                 "clients (one join)");
   app.add_option("--clients,-n", o.clients, "Clients to open")->check(CLI::Range(1, 60000));
   auto* flood = app.add_option_group("flood");
   flood->add_option("--senders,-s", o.senders, "Clients that send (0 = min(clients, 100))");
@@ -917,8 +995,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 3600.0));
   app.add_option("--timeout", o.timeout, "Global deadline in seconds for the whole run")
       ->check(CLI::Range(1.0, 86400.0));
-  app.add_option("--connect-batch", o.connect_batch, "Handshakes in flight while joining")
-      ->check(CLI::Range(1, 4096));
+  app.add_option("--connect-batch", o.connect_batch,
+                 "Handshakes in flight while joining (0 = clients/10 within 32..1000)")
+      ->check(CLI::Range(0, 4096));
   app.add_option("--server-pid", o.server_pid, "Server pid, for CPU time and RSS from /proc");
   app.add_option("--server-label", o.server_label, "Server name printed in the line");
   app.add_option("--backend", o.backend_label, "Backend name printed in the line");
