@@ -16,7 +16,7 @@ import sys
 # select() cannot watch descriptors >= FD_SETSIZE (1024); the course does not say
 # what to do past it, so connections that would get such a descriptor are closed
 # instead of crashing the server.
-FD_LIMIT = 1000
+FD_LIMIT = 1020
 
 
 def frame(obj):
