@@ -38,6 +38,9 @@ Limits limits_from(const Options& o) {
   l.hello_timeout = std::chrono::milliseconds(static_cast<long long>(o.hello_timeout * 1000.0));
   l.sendq_limit = o.sendq_limit;
   l.history = o.history;
+  l.flood_rate = o.flood_rate;
+  l.flood_burst = o.flood_burst;
+  l.max_per_address = o.max_per_address;
   return l;
 }
 
@@ -84,6 +87,9 @@ void reload(const std::vector<std::string>& args, Options& current, Server& serv
     note("hello-timeout", current.hello_timeout, next.hello_timeout);
     note("sendq-limit", current.sendq_limit, next.sendq_limit);
     note("history", current.history, next.history);
+    note("flood-rate", current.flood_rate, next.flood_rate);
+    note("flood-burst", current.flood_burst, next.flood_burst);
+    note("max-per-address", current.max_per_address, next.max_per_address);
     spdlog::set_level(level_from(next.log_level));
     server.set_limits(limits_from(next));
     current.log_level = next.log_level;
@@ -91,6 +97,9 @@ void reload(const std::vector<std::string>& args, Options& current, Server& serv
     current.hello_timeout = next.hello_timeout;
     current.sendq_limit = next.sendq_limit;
     current.history = next.history;
+    current.flood_rate = next.flood_rate;
+    current.flood_burst = next.flood_burst;
+    current.max_per_address = next.max_per_address;
     spdlog::info("event=reloaded max_clients={}", server.effective_max_clients());
   }
   chat::daemon::systemd::notify_ready(status_line(server));

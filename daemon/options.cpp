@@ -35,6 +35,16 @@ void define_options(CLI::App& app, Options& opts) {
   app.add_option("--history", opts.history, "Chat lines kept per room for newcomers (0 = off)")
       ->type_name("N")
       ->check(CLI::Range(std::size_t{0}, std::size_t{10000}));
+  app.add_option("--flood-rate", opts.flood_rate,
+                 "Packets per second one client may send on average (0 = no flood control)")
+      ->type_name("N")
+      ->check(CLI::Range(0.0, 1e9));
+  app.add_option("--flood-burst", opts.flood_burst, "Packets one client may send at once")
+      ->type_name("N")
+      ->check(CLI::Range(1.0, 1e9));
+  app.add_option("--max-per-address", opts.max_per_address,
+                 "Connections from one IP address (0 = no limit)")
+      ->type_name("N");
   app.add_option("--control-socket", opts.control_socket,
                  "Unix control socket for chatctl (empty: none)")
       ->type_name("PATH");

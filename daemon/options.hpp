@@ -17,6 +17,9 @@ struct Options {
   double hello_timeout = 10.0;
   std::size_t sendq_limit = 4 * 1024 * 1024;
   std::size_t history = 20;
+  double flood_rate = 50.0;
+  double flood_burst = 200.0;
+  std::size_t max_per_address = 0;
   std::string control_socket = "/run/chatd/chatd.ctl";
   std::string admin_group;
   std::string log_level = "info";

@@ -34,6 +34,12 @@ constexpr std::size_t kMaxRejecting = 64;
 constexpr auto kCloseLinger = std::chrono::seconds(2);
 constexpr auto kShutdownDrain = std::chrono::seconds(3);
 
+// "127.0.0.1:5000" -> "127.0.0.1", "[::1]:5000" -> "[::1]".
+std::string host_of(const std::string& peer) {
+  const auto colon = peer.rfind(':');
+  return colon == std::string::npos ? peer : peer.substr(0, colon);
+}
+
 }  // namespace
 
 Server::Server(EventLoop& loop, std::vector<UniqueFd> listeners, Limits limits)
@@ -112,17 +118,25 @@ void Server::on_listener(int fd) {
       return;
     }
     if (client_count() >= max_clients_) {
-      reject_full(std::move(client));
+      reject_full(std::move(client), "the server is full, try later");
+    } else if (limits_.max_per_address > 0) {
+      const std::string address = host_of(net::peer_name(client.get()));
+      const auto it = per_address_.find(address);
+      if (it != per_address_.end() && it->second >= limits_.max_per_address) {
+        reject_full(std::move(client), "too many connections from your address");
+      } else {
+        accept_one(fd, std::move(client));
+      }
     } else {
       accept_one(fd, std::move(client));
     }
   }
 }
 
-void Server::reject_full(UniqueFd client) {
+void Server::reject_full(UniqueFd client, std::string_view message) {
   const std::string peer = net::peer_name(client.get());
-  spdlog::warn("event=reject code=server-full peer={} clients={} max_clients={}", peer,
-               client_count(), max_clients_);
+  spdlog::warn("event=reject code=server-full peer={} clients={} max_clients={} detail={}", peer,
+               client_count(), max_clients_, field(message));
   const SessionId id = next_id_++;
   auto s = std::make_unique<Session>(id, std::move(client), peer);
   const int fd = s->fd();
@@ -137,8 +151,8 @@ void Server::reject_full(UniqueFd client) {
   s->state = Session::State::kClosing;
   s->deadline = Clock::now() + kCloseLinger;
   close_deadlines_.emplace_back(s->deadline, id);
-  s->enqueue(std::make_shared<const std::string>(proto::encode_frame(
-      proto::encode_error(proto::ErrorCode::kServerFull, "the server is full, try later"))));
+  s->enqueue(std::make_shared<const std::string>(
+      proto::encode_frame(proto::encode_error(proto::ErrorCode::kServerFull, message))));
   Session& ref = *s;
   sessions_.emplace(id, std::move(s));
   mark_dirty(ref);
@@ -156,6 +170,10 @@ void Server::accept_one(int listener, UniqueFd client) {
     return;
   }
   s->interest = kRead;
+  s->address = host_of(peer);
+  ++per_address_[s->address];
+  s->tokens = limits_.flood_burst;
+  s->refilled = Clock::now();
   spdlog::debug("event=connect session={} peer={}", id, peer);
   sessions_.emplace(id, std::move(s));
   hub_.connect(id, std::move(peer));
@@ -241,11 +259,32 @@ void Server::process_input(Session& s) {
       break;
     }
     ++frames;
+    if (!take_token(s, Clock::now())) {
+      spdlog::warn("event=flood session={} peer={} rate={} burst={}", s.id(), s.peer(),
+                   limits_.flood_rate, limits_.flood_burst);
+      hub_.close_with_error(s.id(), proto::ErrorCode::kFlood,
+                            "you are sending too fast; the connection is closed", "flood");
+      break;
+    }
     ++s.messages_in;
     ++totals_.messages_in;
     hub_.receive(s.id(), payload);
   }
   update_interest(s);
+}
+
+bool Server::take_token(Session& s, Clock::time_point now) {
+  if (limits_.flood_rate <= 0) {
+    return true;
+  }
+  const std::chrono::duration<double> elapsed = now - s.refilled;
+  s.refilled = now;
+  s.tokens = std::min(limits_.flood_burst, s.tokens + elapsed.count() * limits_.flood_rate);
+  if (s.tokens < 1.0) {
+    return false;
+  }
+  s.tokens -= 1.0;
+  return true;
 }
 
 void Server::send(SessionId id, const Frame& frame) {
@@ -256,6 +295,16 @@ void Server::send(SessionId id, const Frame& frame) {
   Session& s = *it->second;
   if (s.state != Session::State::kOpen && s.state != Session::State::kClosing) {
     return;
+  }
+  if (s.has_output() && s.queued_bytes() + frame->size() > limits_.sendq_limit) {
+    // Before calling the reader slow, give the kernel what is queued: a burst
+    // handled in one wake-up can pass the limit for a reader that keeps up.
+    const auto before = s.bytes_out;
+    const auto r = s.flush();
+    totals_.bytes_out += s.bytes_out - before;
+    if (r == Session::IoResult::kError) {
+      s.drop_output();
+    }
   }
   if (s.has_output() && s.queued_bytes() + frame->size() > limits_.sendq_limit) {
     // A slow reader: drop it alone. The hub hears of it after the current
@@ -413,6 +462,10 @@ void Server::reap() {
     loop_.remove(it->second->fd());
     if (!it->second->counted) {
       --rejecting_;
+    } else if (const auto a = per_address_.find(it->second->address); a != per_address_.end()) {
+      if (--a->second == 0) {
+        per_address_.erase(a);
+      }
     }
     sessions_.erase(it);
   }

@@ -22,6 +22,9 @@ struct Limits {
   std::chrono::milliseconds hello_timeout{10000};
   std::size_t sendq_limit = 4 * 1024 * 1024;
   std::size_t history = 20;
+  double flood_rate = 50.0;         // packets per second per connection; 0 turns it off
+  double flood_burst = 200.0;       // packets a connection may send at once
+  std::size_t max_per_address = 0;  // connections from one address; 0: no limit
 };
 
 struct Totals {
@@ -70,7 +73,8 @@ class Server final : public Outbox {
   std::size_t rejecting() const { return rejecting_; }
   void on_listener(int fd);
   void accept_one(int fd, UniqueFd client);
-  void reject_full(UniqueFd client);
+  void reject_full(UniqueFd client, std::string_view message);
+  bool take_token(Session& s, Clock::time_point now);
   void on_session(SessionId id, unsigned ready);
   void process_input(Session& s);
   void mark_dirty(Session& s);
@@ -90,6 +94,7 @@ class Server final : public Outbox {
   std::size_t max_clients_ = 0;
   Hub hub_;
   std::unordered_map<SessionId, std::unique_ptr<Session>> sessions_;
+  std::unordered_map<std::string, std::size_t> per_address_;
   SessionId next_id_ = 1;
   std::size_t rejecting_ = 0;  // server-full sessions still flushing their error
   std::vector<SessionId> dirty_;

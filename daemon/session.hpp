@@ -48,6 +48,9 @@ class Session {
   bool counted = true;         // false for a connection refused with server-full
   unsigned interest = 0;       // what the loop watches for now
   std::chrono::steady_clock::time_point deadline{};  // closing/draining deadline
+  std::string address;  // peer address without the port, for the per-address limit
+  double tokens = 0;    // flood control bucket
+  std::chrono::steady_clock::time_point refilled{};
 
   std::uint64_t messages_in = 0;
   std::uint64_t messages_out = 0;

@@ -3,6 +3,7 @@
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -20,17 +21,34 @@ using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 constexpr unsigned kParseFlags =
     rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
 
-std::optional<std::string_view> string_member(const Value& obj, const char* name) {
+// The member's value, or null. (RapidJSON's iterator `!=` is ambiguous to clang
+// in C++20, so lookups compare with `==` here and nowhere else.)
+const Value* find_member(const Value& obj, const char* name) {
   const auto it = obj.FindMember(name);
-  if (it == obj.MemberEnd() || !it->value.IsString()) {
+  return it == obj.MemberEnd() ? nullptr : &it->value;
+}
+
+// A JSON string as UTF-8, or nullopt if it is not one. The parser checks the
+// payload's bytes, but a \u escape can still produce a lone surrogate.
+std::optional<std::string_view> checked_string(const Value& v) {
+  if (!v.IsString()) {
     return std::nullopt;
   }
-  return std::string_view(it->value.GetString(), it->value.GetStringLength());
+  const std::string_view s(v.GetString(), v.GetStringLength());
+  if (!is_valid_utf8(s)) {
+    return std::nullopt;
+  }
+  return s;
+}
+
+std::optional<std::string_view> string_member(const Value& obj, const char* name) {
+  const Value* v = find_member(obj, name);
+  return v == nullptr ? std::nullopt : checked_string(*v);
 }
 
 bool bool_member(const Value& obj, const char* name) {
-  const auto it = obj.FindMember(name);
-  return it != obj.MemberEnd() && it->value.IsBool() && it->value.GetBool();
+  const Value* v = find_member(obj, name);
+  return v != nullptr && v->IsBool() && v->GetBool();
 }
 
 DecodeError fatal(ErrorCode code, std::string message) {
@@ -43,7 +61,15 @@ DecodeError open(ErrorCode code, std::string message) {
 // Parses the envelope: UTF-8 JSON object with a string "type".
 std::variant<std::string_view, DecodeError> parse_envelope(rapidjson::Document& doc,
                                                            std::string_view payload) {
-  doc.Parse<kParseFlags>(payload.data(), payload.size());
+  // RapidJSON stops at a NUL byte as if the input ended there, which would let
+  // anything after it through unchecked. A raw NUL is never valid JSON text.
+  if (payload.find('\0') != std::string_view::npos) {
+    return fatal(ErrorCode::kBadPacket, "payload is not JSON: raw NUL byte");
+  }
+  // A bare MemoryStream: Parse(str, len) wraps it in an EncodedInputStream that
+  // silently eats a leading 0xEF (a partial BOM), which is not JSON.
+  rapidjson::MemoryStream stream(payload.data(), payload.size());
+  doc.ParseStream<kParseFlags, rapidjson::UTF8<>>(stream);
   if (doc.HasParseError()) {
     if (doc.GetParseError() == rapidjson::kParseErrorStringInvalidEncoding) {
       return fatal(ErrorCode::kBadPacket, "payload is not valid UTF-8");
@@ -88,17 +114,18 @@ Decoded<ClientPacket> decode_client(std::string_view payload) {
 
   if (type == "hello") {
     Hello hello;
-    const auto caps = doc.FindMember("caps");
-    if (caps != doc.MemberEnd()) {
-      if (!caps->value.IsArray()) {
+    const Value* caps = find_member(doc, "caps");
+    if (caps != nullptr) {
+      if (!caps->IsArray()) {
         return fatal(ErrorCode::kBadPacket, "hello \"caps\" must be a list of strings");
       }
       hello.caps.emplace();
-      for (const auto& cap : caps->value.GetArray()) {
-        if (!cap.IsString()) {
+      for (const auto& cap : caps->GetArray()) {
+        const auto name = checked_string(cap);
+        if (!name) {
           return fatal(ErrorCode::kBadPacket, "hello \"caps\" must be a list of strings");
         }
-        hello.caps->emplace_back(cap.GetString(), cap.GetStringLength());
+        hello.caps->emplace_back(*name);
       }
     }
     const auto nick = string_member(doc, "nick");
@@ -226,11 +253,11 @@ Decoded<ServerPacket> decode_server(std::string_view payload) {
     w.nick = std::string(string_member(doc, "nick").value_or(""));
     w.server = std::string(string_member(doc, "server").value_or(""));
     w.room = room().value_or("lobby");
-    const auto caps = doc.FindMember("caps");
-    if (caps != doc.MemberEnd() && caps->value.IsArray()) {
-      for (const auto& c : caps->value.GetArray()) {
-        if (c.IsString()) {
-          w.caps.emplace_back(c.GetString(), c.GetStringLength());
+    const Value* caps = find_member(doc, "caps");
+    if (caps != nullptr && caps->IsArray()) {
+      for (const auto& c : caps->GetArray()) {
+        if (const auto cap = checked_string(c)) {
+          w.caps.emplace_back(*cap);
         }
       }
     }
@@ -239,11 +266,11 @@ Decoded<ServerPacket> decode_server(std::string_view payload) {
   if (type == "who") {
     WhoReply who;
     who.room = room().value_or("");
-    const auto nicks = doc.FindMember("nicks");
-    if (nicks != doc.MemberEnd() && nicks->value.IsArray()) {
-      for (const auto& n : nicks->value.GetArray()) {
-        if (n.IsString()) {
-          who.nicks.emplace_back(n.GetString(), n.GetStringLength());
+    const Value* nicks = find_member(doc, "nicks");
+    if (nicks != nullptr && nicks->IsArray()) {
+      for (const auto& n : nicks->GetArray()) {
+        if (const auto nick = checked_string(n)) {
+          who.nicks.emplace_back(*nick);
         }
       }
     }
@@ -251,17 +278,17 @@ Decoded<ServerPacket> decode_server(std::string_view payload) {
   }
   if (type == "rooms") {
     RoomsReply reply;
-    const auto rooms = doc.FindMember("rooms");
-    if (rooms != doc.MemberEnd() && rooms->value.IsArray()) {
-      for (const auto& r : rooms->value.GetArray()) {
+    const Value* rooms = find_member(doc, "rooms");
+    if (rooms != nullptr && rooms->IsArray()) {
+      for (const auto& r : rooms->GetArray()) {
         if (!r.IsObject()) {
           continue;
         }
         RoomInfo info;
         info.name = std::string(string_member(r, "name").value_or(""));
-        const auto users = r.FindMember("users");
-        if (users != r.MemberEnd() && users->value.IsUint64()) {
-          info.users = users->value.GetUint64();
+        const Value* users = find_member(r, "users");
+        if (users != nullptr && users->IsUint64()) {
+          info.users = users->GetUint64();
         }
         reply.rooms.push_back(std::move(info));
       }

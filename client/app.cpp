@@ -1,0 +1,376 @@
+// Start-up, the main thread's keyboard/stdin loop in both modes, signals and clean exit.
+#include "client/app.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <optional>
+
+#include "client/commands.hpp"
+#include "client/keys.hpp"
+#include "client/line_editor.hpp"
+#include "client/receiver.hpp"
+#include "client/screen.hpp"
+#include "client/terminal.hpp"
+#include "common/net.hpp"
+#include "common/unique_fd.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/frame.hpp"
+
+namespace chat::client {
+namespace {
+
+// Wake-up bytes on the self-pipe: one per signal, and one when the receiver ends.
+constexpr char kWakeResize = 'W';
+constexpr char kWakeInterrupt = 'I';
+constexpr char kWakeTerminate = 'T';
+constexpr char kWakeHangup = 'H';
+constexpr char kWakeClosed = 'C';
+
+// After end of input in plain mode, how long to keep printing what the server
+// still sends (our own echoed lines) before leaving.
+constexpr int kPlainDrainMs = 1000;
+// A lone ESC is a key press when nothing follows it this quickly.
+constexpr int kEscapeTimeoutMs = 50;
+
+volatile sig_atomic_t g_wake_fd = -1;
+
+void on_signal(int sig) {
+  const int saved = errno;
+  char c = sig == SIGWINCH  ? kWakeResize
+           : sig == SIGINT  ? kWakeInterrupt
+           : sig == SIGTERM ? kWakeTerminate
+                            : kWakeHangup;
+  if (g_wake_fd >= 0) {
+    (void)!::write(g_wake_fd, &c, 1);
+  }
+  errno = saved;
+}
+
+// The self-pipe and the signal handlers that write into it; undone on destruction.
+class SignalPipe {
+ public:
+  SignalPipe() {
+    std::array<int, 2> fds{};
+    if (::pipe2(fds.data(), O_CLOEXEC | O_NONBLOCK) != 0) {
+      return;
+    }
+    read_.reset(fds[0]);
+    write_.reset(fds[1]);
+    g_wake_fd = write_.get();
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : kSignals) {
+      ::sigaction(sig, &sa, nullptr);
+    }
+    ::signal(SIGPIPE, SIG_IGN);
+  }
+  SignalPipe(const SignalPipe&) = delete;
+  SignalPipe& operator=(const SignalPipe&) = delete;
+  ~SignalPipe() {
+    for (int sig : kSignals) {
+      ::signal(sig, SIG_DFL);
+    }
+    g_wake_fd = -1;
+  }
+  bool ok() const { return static_cast<bool>(read_); }
+  int fd() const { return read_.get(); }
+  void wake(char c) const { (void)!::write(write_.get(), &c, 1); }
+
+ private:
+  static constexpr std::array kSignals{SIGWINCH, SIGINT, SIGTERM, SIGHUP};
+  UniqueFd read_;
+  UniqueFd write_;
+};
+
+bool send_packet(int sock, const proto::ClientPacket& packet) {
+  const std::string frame = proto::encode_frame(proto::encode(packet));
+  std::string_view rest = frame;
+  while (!rest.empty()) {
+    const ssize_t n = ::send(sock, rest.data(), rest.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return false;
+    }
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return !frame.empty();
+}
+
+int close_code(CloseReason reason) {
+  return reason == CloseReason::kClosed ? exit_code::kUnavailable : exit_code::kProtocol;
+}
+
+// What a signal byte means for the exit, with the line shown on the way out.
+struct Exit {
+  int code;
+  std::string farewell;
+};
+std::optional<Exit> signal_exit(char c) {
+  switch (c) {
+    case kWakeInterrupt:
+      return Exit{exit_code::kInterrupted, "*** interrupted"};
+    case kWakeTerminate:
+      return Exit{exit_code::kTerminated, "*** terminated"};
+    case kWakeHangup:
+      return Exit{exit_code::kHangup, ""};
+    default:
+      return std::nullopt;
+  }
+}
+
+// Runs one typed line; an exit when it quits.
+std::optional<Exit> run_line(std::string_view line, int sock, Display& display) {
+  const Action action = interpret(line);
+  if (const auto* send = std::get_if<SendAction>(&action)) {
+    // A failed send means the connection is gone; the receiver reports that.
+    (void)send_packet(sock, send->packet);
+  } else if (std::holds_alternative<QuitAction>(action)) {
+    return Exit{exit_code::kOk, ""};
+  } else if (const auto* local = std::get_if<LocalAction>(&action)) {
+    for (const auto& l : local->lines) {
+      display.add_line(Line{l});
+    }
+  }
+  return std::nullopt;
+}
+
+int run_tty(const Options& options, int sock, const SignalPipe& wake) {
+  RawMode raw(STDIN_FILENO);
+  if (!raw.ok()) {
+    std::fprintf(stderr, "chat_client: cannot put the terminal in raw mode\n");
+    return exit_code::kOsError;
+  }
+  Screen screen(STDOUT_FILENO, options.nick, window_size(STDOUT_FILENO));
+  screen.start();
+  NickBook nicks;
+  Receiver receiver(sock, options.nick, screen, nicks, [&wake] { wake.wake(kWakeClosed); });
+  receiver.start();
+
+  LineEditor editor;
+  KeyDecoder keys;
+  std::optional<Exit> exit;
+  std::array<char, 4096> buf{};
+  while (!exit) {
+    std::array<pollfd, 2> fds{pollfd{STDIN_FILENO, POLLIN, 0}, pollfd{wake.fd(), POLLIN, 0}};
+    const int r = ::poll(fds.data(), fds.size(), keys.pending() ? kEscapeTimeoutMs : -1);
+    if (r < 0 && errno == EINTR) {
+      continue;
+    }
+    if (r == 0) {
+      keys.flush();
+      continue;
+    }
+    if ((fds[1].revents & POLLIN) != 0) {
+      const ssize_t n = ::read(wake.fd(), buf.data(), buf.size());
+      for (ssize_t i = 0; i < n && !exit; ++i) {
+        if (buf[i] == kWakeResize) {
+          screen.resize(window_size(STDOUT_FILENO));
+        } else if (buf[i] == kWakeClosed) {
+          receiver.stop();
+          exit = Exit{close_code(receiver.reason()), ""};
+        } else {
+          exit = signal_exit(buf[i]);
+        }
+      }
+      if (exit) {
+        break;
+      }
+    }
+    if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
+      continue;
+    }
+    const ssize_t n = ::read(STDIN_FILENO, buf.data(), buf.size());
+    if (n <= 0) {
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+        continue;
+      }
+      exit = Exit{exit_code::kHangup, ""};
+      break;
+    }
+    for (const Key& key : keys.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)))) {
+      switch (key.kind) {
+        case Key::Kind::kText:
+          editor.insert(key.cp);
+          break;
+        case Key::Kind::kEnter:
+          exit = run_line(editor.take_line(), sock, screen);
+          break;
+        case Key::Kind::kBackspace:
+          editor.backspace();
+          break;
+        case Key::Kind::kDelete:
+          editor.delete_forward();
+          break;
+        case Key::Kind::kLeft:
+          editor.left();
+          break;
+        case Key::Kind::kRight:
+          editor.right();
+          break;
+        case Key::Kind::kUp:
+          editor.history_up();
+          break;
+        case Key::Kind::kDown:
+          editor.history_down();
+          break;
+        case Key::Kind::kHome:
+          editor.home();
+          break;
+        case Key::Kind::kEnd:
+          editor.end();
+          break;
+        case Key::Kind::kTab: {
+          Completion c = complete(editor.code_points(), editor.cursor(), nicks.snapshot());
+          editor.set(std::move(c.text), c.cursor);
+          if (!c.candidates.empty()) {
+            std::string list = "***";
+            for (const auto& candidate : c.candidates) {
+              list += " " + candidate;
+            }
+            screen.add_line(Line{list});
+          }
+          break;
+        }
+        case Key::Kind::kInterrupt:
+          exit = Exit{exit_code::kInterrupted, "*** interrupted"};
+          break;
+        case Key::Kind::kEof:
+          if (editor.empty()) {
+            exit = Exit{exit_code::kOk, ""};
+          } else {
+            editor.delete_forward();
+          }
+          break;
+        case Key::Kind::kKillToStart:
+          editor.kill_to_start();
+          break;
+        case Key::Kind::kKillToEnd:
+          editor.kill_to_end();
+          break;
+        case Key::Kind::kKillWord:
+          editor.kill_word();
+          break;
+        case Key::Kind::kRedraw:
+          screen.resize(window_size(STDOUT_FILENO));
+          break;
+      }
+      if (exit) {
+        break;
+      }
+    }
+    if (!exit) {
+      screen.set_input(editor.code_points(), editor.cursor());
+    }
+  }
+  receiver.stop();  // before the screen is restored: no line may follow the restore
+  screen.finish(exit->farewell);
+  return exit->code;
+}
+
+int run_plain(int sock, const SignalPipe& wake) {
+  PlainDisplay display(STDOUT_FILENO);
+  NickBook nicks;
+  Receiver receiver(sock, "", display, nicks, [&wake] { wake.wake(kWakeClosed); });
+  receiver.start();
+
+  std::optional<Exit> exit;
+  std::string pending;
+  bool input_done = false;
+  std::array<char, 4096> buf{};
+  while (!exit) {
+    std::array<pollfd, 2> fds{pollfd{wake.fd(), POLLIN, 0},
+                              pollfd{input_done ? -1 : STDIN_FILENO, POLLIN, 0}};
+    const int r = ::poll(fds.data(), fds.size(), input_done ? kPlainDrainMs : -1);
+    if (r < 0 && errno == EINTR) {
+      continue;
+    }
+    if (r == 0) {
+      exit = Exit{exit_code::kOk, ""};  // drained long enough after end of input
+      break;
+    }
+    if ((fds[0].revents & POLLIN) != 0) {
+      const ssize_t n = ::read(wake.fd(), buf.data(), buf.size());
+      for (ssize_t i = 0; i < n && !exit; ++i) {
+        if (buf[i] == kWakeClosed) {
+          receiver.stop();
+          const CloseReason reason = receiver.reason();
+          // After our end of input the server closing is the normal ending.
+          exit = Exit{
+              input_done && reason == CloseReason::kClosed ? exit_code::kOk : close_code(reason),
+              ""};
+        } else if (buf[i] != kWakeResize) {
+          exit = signal_exit(buf[i]);
+        }
+      }
+      if (exit) {
+        break;
+      }
+    }
+    if ((fds[1].revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
+      continue;
+    }
+    const ssize_t n = ::read(STDIN_FILENO, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n > 0) {
+      pending.append(buf.data(), static_cast<std::size_t>(n));
+    } else if (!pending.empty()) {
+      pending += '\n';  // a last line without a newline still counts
+    }
+    std::size_t nl;
+    while (!exit && (nl = pending.find('\n')) != std::string::npos) {
+      std::string line = pending.substr(0, nl);
+      pending.erase(0, nl + 1);
+      if (!line.empty() && line.back() == '\r') {
+        line.pop_back();
+      }
+      exit = run_line(line, sock, display);
+    }
+    if (n <= 0 && !exit) {
+      // End of input: tell the server we are done and print what it still sends.
+      input_done = true;
+      receiver.expect_close();
+      ::shutdown(sock, SHUT_WR);
+    }
+  }
+  receiver.stop();
+  return exit->code;
+}
+
+}  // namespace
+
+int run_client(const Options& options) {
+  std::string error;
+  UniqueFd sock = net::connect_tcp(options.host, options.port, error);
+  if (!sock) {
+    std::fprintf(stderr, "chat_client: %s\n", error.c_str());
+    return exit_code::kUnavailable;
+  }
+  SignalPipe wake;
+  if (!wake.ok()) {
+    std::fprintf(stderr, "chat_client: cannot create a pipe\n");
+    return exit_code::kOsError;
+  }
+  if (!send_packet(sock.get(), proto::Hello{options.nick, proto::known_caps()})) {
+    std::fprintf(stderr, "chat_client: cannot send hello to %s port %s\n", options.host.c_str(),
+                 options.port.c_str());
+    return exit_code::kUnavailable;
+  }
+  if (::isatty(STDIN_FILENO) == 1 && ::isatty(STDOUT_FILENO) == 1) {
+    return run_tty(options, sock.get(), wake);
+  }
+  return run_plain(sock.get(), wake);
+}
+
+}  // namespace chat::client

@@ -1,0 +1,32 @@
+// The client's two modes (terminal UI, plain lines) and the exit codes that say why it ended.
+#pragma once
+
+#include <sysexits.h>
+
+#include <string>
+
+namespace chat::client {
+
+// Exit codes (sysexits(3) where one fits, 128+signal for signals, like a shell).
+namespace exit_code {
+inline constexpr int kOk = 0;                        // /q, Ctrl-D, end of input in plain mode
+inline constexpr int kUsage = EX_USAGE;              // 64: bad arguments
+inline constexpr int kUnavailable = EX_UNAVAILABLE;  // 69: cannot connect, or the server closed
+inline constexpr int kOsError = EX_OSERR;      // 71: cannot set up the terminal, pipes, threads
+inline constexpr int kProtocol = EX_PROTOCOL;  // 76: the server refused us (error, then close)
+inline constexpr int kHangup = 128 + 1;        // SIGHUP: the terminal went away
+inline constexpr int kInterrupted = 128 + 2;   // Ctrl-C or SIGINT
+inline constexpr int kTerminated = 128 + 15;   // SIGTERM
+}  // namespace exit_code
+
+struct Options {
+  std::string nick;
+  std::string host;
+  std::string port;
+};
+
+// Connects, sends hello, runs the terminal UI when stdin and stdout are both
+// terminals and plain line mode otherwise; returns the exit code.
+int run_client(const Options& options);
+
+}  // namespace chat::client

@@ -1,0 +1,138 @@
+// Receiver loop: recv -> FrameDecoder -> decode_server -> render -> Display.
+#include "client/receiver.hpp"
+
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <utility>
+
+#include "protocol/codec.hpp"
+#include "protocol/frame.hpp"
+#include "protocol/rules.hpp"
+
+namespace chat::client {
+namespace {
+constexpr std::size_t kReadChunk = 64 * 1024;
+}
+
+Receiver::Receiver(int sock, std::string nick, Display& display, NickBook& nicks,
+                   std::function<void()> on_close)
+    : sock_(sock),
+      nick_(std::move(nick)),
+      display_(display),
+      nicks_(nicks),
+      on_close_(std::move(on_close)) {}
+
+Receiver::~Receiver() {
+  stop();
+}
+
+void Receiver::start() {
+  // Signals are the main thread's business (its self-pipe); this thread blocks them.
+  sigset_t all;
+  sigset_t old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  thread_ = std::thread([this] { run(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+void Receiver::stop() {
+  stopping_ = true;
+  if (thread_.joinable()) {
+    ::shutdown(sock_, SHUT_RDWR);
+    thread_.join();
+  }
+}
+
+void Receiver::handle(std::string_view payload) {
+  auto decoded = proto::decode_server(payload);
+  const auto* packet = std::get_if<proto::ServerPacket>(&decoded);
+  if (packet == nullptr) {
+    return;  // malformed or unknown packets are ignored (forward compatibility)
+  }
+  last_was_error_ = std::holds_alternative<proto::Error>(*packet);
+  track(*packet);
+  if (auto line = render(*packet)) {
+    display_.add_line(*line);
+  }
+}
+
+void Receiver::track(const proto::ServerPacket& packet) {
+  // Fallback senders ("pat -> chris", "*", "***") are not nicks and are skipped.
+  const auto seen = [this](const std::string& nick) {
+    if (proto::is_valid_nick(nick) && nick != nick_) {
+      nicks_.add(nick);
+    }
+  };
+  if (const auto* welcome = std::get_if<proto::Welcome>(&packet)) {
+    if (!welcome->nick.empty()) {
+      nick_ = welcome->nick;
+    }
+    display_.set_room(welcome->room);
+  } else if (const auto* join = std::get_if<proto::Join>(&packet)) {
+    seen(join->nick);
+    if (join->room && join->nick == nick_) {
+      display_.set_room(*join->room);  // our own join: we are in that room now
+    }
+  } else if (const auto* leave = std::get_if<proto::Leave>(&packet)) {
+    nicks_.remove(leave->nick);
+  } else if (const auto* chat = std::get_if<proto::Chat>(&packet)) {
+    seen(chat->nick);
+  } else if (const auto* emote = std::get_if<proto::Emote>(&packet)) {
+    seen(emote->nick);
+  } else if (const auto* dm = std::get_if<proto::Dm>(&packet)) {
+    seen(dm->from);
+    seen(dm->to);
+  } else if (const auto* who = std::get_if<proto::WhoReply>(&packet)) {
+    for (const auto& nick : who->nicks) {
+      seen(nick);
+    }
+  }
+}
+
+void Receiver::run() {
+  proto::FrameDecoder decoder;
+  std::string farewell;
+  for (;;) {
+    char* buf = decoder.prepare(kReadChunk);
+    const ssize_t n = ::recv(sock_, buf, kReadChunk, 0);
+    if (n < 0 && errno == EINTR) {
+      decoder.commit(0);
+      continue;
+    }
+    if (n <= 0) {
+      decoder.commit(0);
+      reason_ = last_was_error_ ? CloseReason::kRejected : CloseReason::kClosed;
+      farewell = n == 0 ? "*** connection closed by the server"
+                        : std::string("*** connection lost: ") + std::strerror(errno);
+      break;
+    }
+    decoder.commit(static_cast<std::size_t>(n));
+    std::string_view payload;
+    proto::FrameDecoder::Status status;
+    while ((status = decoder.next(payload)) == proto::FrameDecoder::Status::kFrame) {
+      handle(payload);
+    }
+    if (status == proto::FrameDecoder::Status::kEmptyFrame) {
+      reason_ = CloseReason::kProtocol;
+      farewell = "*** error: the server sent an empty frame; disconnecting";
+      ::shutdown(sock_, SHUT_RDWR);
+      break;
+    }
+  }
+  if (stopping_) {
+    return;
+  }
+  if (!quiet_) {
+    display_.add_line(Line{farewell});
+  }
+  if (on_close_) {
+    on_close_();
+  }
+}
+
+}  // namespace chat::client

@@ -1,0 +1,59 @@
+// The receiver thread: reads frames from the server and turns them into display lines.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "client/nick_book.hpp"
+#include "client/screen.hpp"
+
+namespace chat::client {
+
+// Why the connection ended, as the receiver saw it.
+enum class CloseReason {
+  kNone,      // still open
+  kClosed,    // the server closed it (or reset it)
+  kRejected,  // an error packet, then the close: nick refused, server full, kicked...
+  kProtocol,  // the server broke the framing (N = 0)
+};
+
+class Receiver {
+ public:
+  // `on_close` runs on the receiver thread once the connection has ended, unless
+  // stop() was called first.
+  // Nicks seen in packets go to `nicks` (Tab completion).
+  Receiver(int sock, std::string nick, Display& display, NickBook& nicks,
+           std::function<void()> on_close);
+  Receiver(const Receiver&) = delete;
+  Receiver& operator=(const Receiver&) = delete;
+  ~Receiver();
+
+  void start();
+  // The user is leaving: no "connection closed" line from now on.
+  void expect_close() { quiet_ = true; }
+  // Shuts the socket down (which wakes the blocking read) and joins the thread.
+  void stop();
+  // Valid after stop().
+  CloseReason reason() const { return reason_; }
+
+ private:
+  void run();
+  void handle(std::string_view payload);
+  // Room and nick bookkeeping a packet implies.
+  void track(const proto::ServerPacket& packet);
+
+  const int sock_;
+  std::string nick_;  // ours, as the server's welcome confirms it; receiver thread only
+  Display& display_;
+  NickBook& nicks_;
+  std::function<void()> on_close_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> quiet_{false};
+  CloseReason reason_ = CloseReason::kNone;  // written by the thread, read after join
+  bool last_was_error_ = false;
+};
+
+}  // namespace chat::client

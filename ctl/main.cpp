@@ -1,0 +1,123 @@
+// chatctl: CLI11 subcommands, one exchange with chatd's control socket, table or JSON output.
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "ctl/exchange.hpp"
+#include "ctl/exit_codes.hpp"
+#include "ctl/render.hpp"
+#include "protocol/control.hpp"
+#include "version.hpp"
+
+namespace {
+
+std::string join(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& w : words) {
+    if (!out.empty()) {
+      out.push_back(' ');
+    }
+    out += w;
+  }
+  return out;
+}
+
+int run(int argc, char** argv) {
+  using chat::proto::ControlCommand;
+  CLI::App app{"chatctl: administer a running chatd through its control socket"};
+  app.name("chatctl");
+  app.footer(
+      "Exit status: 0 ok, 1 the daemon answered with an error, 64 usage, 69 cannot connect,\n"
+      "75 timeout, 76 unreadable reply, 77 permission denied. See chatctl(8).");
+  std::string socket_path = "/run/chatd/chatd.ctl";
+  double timeout_s = 5.0;
+  bool json = false;
+  app.add_option("-s,--socket", socket_path, "control socket of chatd")
+      ->type_name("PATH")
+      ->envname("CHATCTL_SOCKET")
+      ->capture_default_str();
+  app.add_option("-t,--timeout", timeout_s, "seconds for connect, send and reply together")
+      ->type_name("SEC")
+      ->check(CLI::Range(0.001, 3600.0))
+      ->capture_default_str();
+  app.add_flag("-j,--json", json, "print the daemon's reply object unchanged");
+  app.add_flag_callback(
+      "-V,--version",
+      [] {
+        std::cout << "chatctl " << chat::kVersion << "\n";
+        throw CLI::Success();
+      },
+      "print chatctl's version and exit");
+  app.require_subcommand(1);
+
+  chat::proto::ControlRequest request;
+  std::vector<std::string> reason_words;
+  std::vector<std::string> message_words;
+  auto* who = app.add_subcommand("who", "list the connected users");
+  auto* status = app.add_subcommand("status", "show the server's state and counters");
+  auto* kick = app.add_subcommand("kick", "disconnect a user");
+  kick->add_option("nick", request.nick, "nick to disconnect")->required()->type_name("NICK");
+  kick->add_option("reason", reason_words, "reason shown to the user")->type_name("REASON");
+  auto* say = app.add_subcommand("say", "send an operator message to every client");
+  say->add_option("message", message_words, "the message")->required()->type_name("MESSAGE");
+  auto* version = app.add_subcommand("version", "show chatd's version and protocol");
+  auto* list = app.add_subcommand("list-commands", "list the daemon's control commands");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) {
+      return app.exit(e);
+    }
+    std::cerr << "chatctl: " << e.what() << "\nRun chatctl --help for usage.\n";
+    return chat::ctl::kExitUsage;
+  }
+
+  if (*who) {
+    request.command = ControlCommand::kWho;
+  } else if (*status) {
+    request.command = ControlCommand::kStatus;
+  } else if (*kick) {
+    request.command = ControlCommand::kKick;
+    if (!reason_words.empty()) {
+      request.reason = join(reason_words);
+    }
+  } else if (*say) {
+    request.command = ControlCommand::kSay;
+    request.message = join(message_words);
+  } else if (*version) {
+    request.command = ControlCommand::kVersion;
+  } else if (*list) {
+    request.command = ControlCommand::kListCommands;
+  }
+
+  const auto timeout =
+      std::chrono::milliseconds(static_cast<long long>(std::ceil(timeout_s * 1000)));
+  const auto result =
+      chat::ctl::exchange(socket_path, chat::proto::encode_control_request(request), timeout);
+  if (result.exit_code != chat::ctl::kExitOk) {
+    std::cerr << "chatctl: " << result.error << "\n";
+    return result.exit_code;
+  }
+  const auto rendered = chat::ctl::render_reply(chat::proto::control_command_name(request.command),
+                                                result.reply, json);
+  std::cout << rendered.out << std::flush;
+  std::cerr << rendered.err;
+  return rendered.exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "chatctl: " << e.what() << "\n";
+    return chat::ctl::kExitError;
+  }
+}

@@ -1,0 +1,269 @@
+// Tables and lines for people from control replies (RapidJSON DOM, fmt for layout).
+#include "ctl/render.hpp"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+
+#include <ctime>
+#include <vector>
+
+#include "ctl/exit_codes.hpp"
+#include "protocol/control.hpp"
+#include "protocol/rules.hpp"
+
+namespace chat::ctl {
+namespace {
+
+using rapidjson::Value;
+
+bool is_wide(char32_t c) {
+  return (c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf && c != 0x303f) ||
+         (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) ||
+         (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) ||
+         (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x1f300 && c <= 0x1f64f) ||
+         (c >= 0x1f900 && c <= 0x1f9ff) || (c >= 0x20000 && c <= 0x3fffd);
+}
+
+// Text from the daemon shown inert: control characters (and broken UTF-8)
+// become '?', so a reply cannot drive the terminal.
+std::string inert(std::string_view s) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const std::size_t start = i;
+    const auto cp = proto::next_code_point(s, i);
+    if (!cp) {
+      out.push_back('?');
+      ++i;
+    } else if (proto::is_control(*cp)) {
+      out.push_back('?');
+    } else {
+      out.append(s.substr(start, i - start));
+    }
+  }
+  return out;
+}
+
+std::string str(const Value& obj, const char* key) {
+  const auto it = obj.FindMember(key);
+  if (it == obj.MemberEnd()) {
+    return "-";
+  }
+  if (it->value.IsString()) {
+    return inert(std::string_view(it->value.GetString(), it->value.GetStringLength()));
+  }
+  if (it->value.IsUint64()) {
+    return std::to_string(it->value.GetUint64());
+  }
+  if (it->value.IsInt64()) {
+    return std::to_string(it->value.GetInt64());
+  }
+  if (it->value.IsBool()) {
+    return it->value.GetBool() ? "true" : "false";
+  }
+  return "-";
+}
+
+std::string utc_time(const Value& obj, const char* key) {
+  const auto it = obj.FindMember(key);
+  if (it == obj.MemberEnd() || !it->value.IsInt64()) {
+    return "-";
+  }
+  const std::time_t t = static_cast<std::time_t>(it->value.GetInt64());
+  std::tm tm{};
+  if (::gmtime_r(&t, &tm) == nullptr) {
+    return "-";
+  }
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string pad(const std::string& s, std::size_t width, bool right) {
+  const std::size_t w = display_width(s);
+  const std::string fill(width > w ? width - w : 0, ' ');
+  return right ? fill + s : s + fill;
+}
+
+// Columns separated by two spaces; `numeric` columns right-aligned; no
+// trailing blanks.
+std::string table(const std::vector<std::string>& header, const std::vector<bool>& numeric,
+                  const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths(header.size());
+  for (std::size_t i = 0; i < header.size(); ++i) {
+    widths[i] = display_width(header[i]);
+    for (const auto& row : rows) {
+      widths[i] = std::max(widths[i], display_width(row[i]));
+    }
+  }
+  std::string out;
+  auto emit = [&](const std::vector<std::string>& cells) {
+    std::string line;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      if (i > 0) {
+        line += "  ";
+      }
+      const bool last = i + 1 == cells.size();
+      line += (last && !numeric[i]) ? cells[i] : pad(cells[i], widths[i], numeric[i]);
+    }
+    out += line + "\n";
+  };
+  emit(header);
+  for (const auto& row : rows) {
+    emit(row);
+  }
+  return out;
+}
+
+std::string render_who(const Value& doc) {
+  std::vector<std::vector<std::string>> rows;
+  const auto users = doc.FindMember("users");
+  if (users != doc.MemberEnd() && users->value.IsArray()) {
+    for (const auto& u : users->value.GetArray()) {
+      if (!u.IsObject()) {
+        continue;
+      }
+      rows.push_back({str(u, "nick"), str(u, "peer"), str(u, "room"), utc_time(u, "since"),
+                      str(u, "messages_in"), str(u, "messages_out"), str(u, "bytes_in"),
+                      str(u, "bytes_out"), str(u, "sendq_bytes")});
+    }
+  }
+  if (rows.empty()) {
+    return "no users connected\n";
+  }
+  std::string out = table(
+      {"NICK", "PEER", "ROOM", "SINCE", "MSGS-IN", "MSGS-OUT", "BYTES-IN", "BYTES-OUT", "SENDQ"},
+      {false, false, false, false, true, true, true, true, true}, rows);
+  const auto truncated = doc.FindMember("truncated");
+  if (truncated != doc.MemberEnd() && truncated->value.IsBool() && truncated->value.GetBool()) {
+    out += fmt::format("({} of {} users shown; use --json for the reply as sent)\n", rows.size(),
+                       str(doc, "total"));
+  }
+  return out;
+}
+
+std::string format_duration(std::uint64_t s) {
+  if (s >= 86400) {
+    return fmt::format("{}d {}h {}m {}s", s / 86400, s % 86400 / 3600, s % 3600 / 60, s % 60);
+  }
+  if (s >= 3600) {
+    return fmt::format("{}h {}m {}s", s / 3600, s % 3600 / 60, s % 60);
+  }
+  if (s >= 60) {
+    return fmt::format("{}m {}s", s / 60, s % 60);
+  }
+  return fmt::format("{}s", s);
+}
+
+std::string render_status(const Value& doc) {
+  std::string uptime = str(doc, "uptime_s");
+  const auto it = doc.FindMember("uptime_s");
+  if (it != doc.MemberEnd() && it->value.IsUint64()) {
+    uptime = format_duration(it->value.GetUint64());
+  }
+  const std::vector<std::pair<std::string, std::string>> lines = {
+      {"version", str(doc, "version")},
+      {"uptime", uptime},
+      {"clients", str(doc, "clients") + " of " + str(doc, "max_clients")},
+      {"rooms", str(doc, "rooms")},
+      {"event loop", str(doc, "event_loop")},
+      {"messages in", str(doc, "messages_in")},
+      {"messages out", str(doc, "messages_out")},
+      {"bytes in", str(doc, "bytes_in")},
+      {"bytes out", str(doc, "bytes_out")},
+  };
+  std::string out;
+  for (const auto& [key, value] : lines) {
+    out += fmt::format("{:<13} {}\n", key + ":", value);
+  }
+  return out;
+}
+
+std::string render_ok(std::string_view command, const Value& doc) {
+  if (command == "who") {
+    return render_who(doc);
+  }
+  if (command == "status") {
+    return render_status(doc);
+  }
+  if (command == "version") {
+    return fmt::format("chatd {}, protocol {}\n", str(doc, "version"), str(doc, "protocol"));
+  }
+  if (command == "list-commands") {
+    std::string out;
+    const auto it = doc.FindMember("commands");
+    if (it != doc.MemberEnd() && it->value.IsArray()) {
+      for (const auto& c : it->value.GetArray()) {
+        if (c.IsString()) {
+          out += inert(std::string_view(c.GetString(), c.GetStringLength())) + "\n";
+        }
+      }
+    }
+    return out;
+  }
+  if (command == "say") {
+    const std::string n = str(doc, "recipients");
+    return fmt::format("said to {} client{}\n", n, n == "1" ? "" : "s");
+  }
+  const std::string message = str(doc, "message");
+  return message.empty() || message == "-" ? "ok\n" : message + "\n";
+}
+
+}  // namespace
+
+std::size_t display_width(std::string_view s) {
+  std::size_t width = 0;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto cp = proto::next_code_point(s, i);
+    if (!cp) {
+      ++i;
+      ++width;
+      continue;
+    }
+    width += is_wide(*cp) ? 2 : 1;
+  }
+  return width;
+}
+
+int exit_code_for_result(std::string_view result) {
+  if (result == proto::control_result::kOk) {
+    return kExitOk;
+  }
+  if (result == proto::control_result::kPermissionDenied) {
+    return kExitNoPerm;
+  }
+  return kExitError;
+}
+
+Rendered render_reply(std::string_view command, std::string_view payload, bool json) {
+  rapidjson::Document doc;
+  doc.Parse(payload.data(), payload.size());
+  const bool valid =
+      !doc.HasParseError() && doc.IsObject() && doc.HasMember("result") && doc["result"].IsString();
+  if (!valid) {
+    return Rendered{kExitProtocol, json ? std::string(payload) + "\n" : "",
+                    "chatctl: the daemon's reply is not a control reply: " +
+                        inert(payload.substr(0, 200)) + "\n"};
+  }
+  const std::string result(doc["result"].GetString(), doc["result"].GetStringLength());
+  const int code = exit_code_for_result(result);
+  Rendered r;
+  r.exit_code = code;
+  if (json) {
+    r.out = std::string(payload) + "\n";
+    return r;
+  }
+  if (code == kExitOk) {
+    r.out = render_ok(command, doc);
+    return r;
+  }
+  std::string message = str(doc, "message");
+  if (message == "-" || message.empty()) {
+    message = "(no message)";
+  }
+  r.err = fmt::format("chatctl: {}: {}: {}\n", command, inert(result), message);
+  return r;
+}
+
+}  // namespace chat::ctl

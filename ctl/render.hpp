@@ -1,0 +1,27 @@
+// chatctl output: a control reply rendered as a table or lines for people, or as JSON.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace chat::ctl {
+
+struct Rendered {
+  int exit_code = 0;
+  std::string out;  // for stdout
+  std::string err;  // for stderr
+};
+
+// Exit status for a reply's result code: ok 0, permission-denied 77, other 1.
+int exit_code_for_result(std::string_view result);
+
+// Renders the reply `payload` to `command`. With `json` the payload is printed
+// unchanged (plus a newline); the exit status follows the result either way.
+// A payload that is not a control reply gives kExitProtocol.
+Rendered render_reply(std::string_view command, std::string_view payload, bool json);
+
+// Terminal columns `s` takes (wide East Asian characters and emoji count 2),
+// used to align tables.
+std::size_t display_width(std::string_view s);
+
+}  // namespace chat::ctl

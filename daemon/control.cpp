@@ -1,0 +1,476 @@
+// Control socket server: accept, per-connection framing and limits, access check, commands.
+#include "daemon/control.hpp"
+
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+#include <system_error>
+
+#include "common/net.hpp"
+#include "daemon/log_fields.hpp"
+#include "version.hpp"
+
+namespace chat::daemon {
+namespace {
+
+namespace result = proto::control_result;
+using proto::ControlCommand;
+using proto::ControlReply;
+
+constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr int kAcceptsPerWakeup = 16;
+constexpr int kListenBacklog = 16;
+constexpr auto kAcceptPause = std::chrono::seconds(1);
+
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
+
+// The who reply with the first `count` users; `truncated` notes that the list
+// was cut to fit one frame.
+std::string who_reply(const std::vector<UserInfo>& users, std::size_t count) {
+  const bool truncated = count < users.size();
+  ControlReply reply("who", result::kOk, truncated ? "user list truncated to fit one frame" : "");
+  reply.begin_array("users");
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto& u = users[i];
+    reply.begin_object()
+        .add("nick", u.nick)
+        .add("peer", u.peer)
+        .add("room", u.room)
+        .add("since", u.since_unix)
+        .add("messages_in", u.messages_in)
+        .add("messages_out", u.messages_out)
+        .add("bytes_in", u.bytes_in)
+        .add("bytes_out", u.bytes_out)
+        .add("sendq_bytes", u.sendq_bytes)
+        .end_object();
+  }
+  reply.end_array();
+  reply.add("total", static_cast<std::uint64_t>(users.size()));
+  if (truncated) {
+    reply.add("truncated", true);
+  }
+  return reply.finish();
+}
+
+// True if a connection's socket has been hung up or has an error pending; used
+// when it is not being read but the loop reports it readable.
+bool hung_up(int fd) {
+  pollfd p{fd, 0, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
+}
+
+}  // namespace
+
+ControlServer::ControlServer(EventLoop& loop, ControlBackend& backend, UniqueFd listening_fd,
+                             std::optional<gid_t> admin_group)
+    : loop_(loop),
+      backend_(backend),
+      listen_fd_(std::move(listening_fd)),
+      admin_group_(admin_group) {
+  if (!listen_fd_ || !net::set_nonblocking(listen_fd_.get())) {
+    throw std::runtime_error("control socket: invalid listening descriptor");
+  }
+  net::set_cloexec(listen_fd_.get());
+  if (!loop_.add(listen_fd_.get(), kRead, [this](unsigned) { on_accept(); })) {
+    throw std::runtime_error("control socket: descriptor " + std::to_string(listen_fd_.get()) +
+                             " is beyond what the " + std::string(loop_.name()) +
+                             " event loop can watch");
+  }
+}
+
+ControlServer::~ControlServer() {
+  for (const auto& entry : connections_) {
+    loop_.remove(entry.first);
+  }
+  connections_.clear();
+  if (listen_fd_) {
+    loop_.remove(listen_fd_.get());
+  }
+  if (!unlink_path_.empty()) {
+    ::unlink(unlink_path_.c_str());
+  }
+}
+
+std::variant<UniqueFd, std::string> ControlServer::create_socket(const std::string& path) {
+  if (path.empty()) {
+    return std::string("control socket path is empty");
+  }
+  sockaddr_un addr{};
+  if (!net::make_unix_address(path, addr)) {
+    return "control socket path '" + path + "' is " + std::to_string(path.size()) +
+           " bytes long, but a Unix socket path holds at most " +
+           std::to_string(net::max_unix_path()) + " bytes (sun_path is " +
+           std::to_string(sizeof addr.sun_path) +
+           " bytes with its terminating NUL); choose a shorter --control-socket";
+  }
+  const auto dir = std::filesystem::path(path).parent_path();
+  if (!dir.empty()) {
+    std::error_code ec;
+    if (std::filesystem::create_directories(dir, ec)) {
+      // Traversable by everyone: access is decided by the socket's own mode
+      // and the peer credentials, not by hiding the directory.
+      ::chmod(dir.c_str(), 0755);
+    } else if (ec) {
+      return "cannot create directory '" + dir.string() +
+             "' for the control socket: " + ec.message();
+    }
+  }
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return "'" + path + "' exists and is not a socket; remove it or choose another " +
+             "--control-socket";
+    }
+    UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!probe) {
+      return "cannot create a socket: " + errno_text(errno);
+    }
+    if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
+      return "control socket '" + path + "' is in use: another chatd is running";
+    }
+    const int err = errno;
+    if (err != ECONNREFUSED) {
+      return "cannot check the existing control socket '" + path + "': " + errno_text(err);
+    }
+    // Nobody listens: a socket left behind by a crash.
+    if (::unlink(path.c_str()) != 0) {
+      return "cannot remove the stale control socket '" + path + "': " + errno_text(errno);
+    }
+    spdlog::info("event=control.stale_socket_removed path={}", log_value(path));
+  }
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) {
+    return "cannot create the control socket: " + errno_text(errno);
+  }
+  // No window with a wider mode than 0660: bind under a strict umask, then set
+  // the mode explicitly since the umask alone may be stricter than wanted.
+  const mode_t old_umask = ::umask(0117);
+  const int bind_rc = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  const int bind_err = errno;
+  ::umask(old_umask);
+  if (bind_rc != 0) {
+    return "cannot bind the control socket '" + path + "': " + errno_text(bind_err);
+  }
+  if (::chmod(path.c_str(), 0660) != 0) {
+    const int err = errno;
+    ::unlink(path.c_str());
+    return "cannot set mode 0660 on the control socket '" + path + "': " + errno_text(err);
+  }
+  if (::listen(fd.get(), kListenBacklog) != 0) {
+    const int err = errno;
+    ::unlink(path.c_str());
+    return "cannot listen on the control socket '" + path + "': " + errno_text(err);
+  }
+  return fd;
+}
+
+void ControlServer::on_accept() {
+  for (int i = 0; i < kAcceptsPerWakeup; ++i) {
+    UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd) {
+      const int err = errno;
+      if (err == EAGAIN || err == EWOULDBLOCK) {
+        return;
+      }
+      if (err == EINTR || err == ECONNABORTED) {
+        continue;
+      }
+      // Out of descriptors or memory: the listener stays readable, so stop
+      // watching it for a moment instead of spinning.
+      spdlog::error("event=control.accept_failed error={} pause_s={}", log_value(errno_text(err)),
+                    kAcceptPause.count());
+      loop_.modify(listen_fd_.get(), kNone);
+      accept_paused_until_ = Clock::now() + kAcceptPause;
+      return;
+    }
+    if (connections_.size() >= kMaxConnections) {
+      spdlog::warn("event=control.reject reason=too_many_connections limit={}", kMaxConnections);
+      continue;  // fd closes here
+    }
+    auto conn = std::make_unique<Connection>();
+    const auto cred = net::peer_credentials(fd.get());
+    if (cred) {
+      conn->uid = cred->uid;
+      conn->pid = cred->pid;
+      conn->allowed = cred->uid == 0 || cred->uid == ::geteuid() ||
+                      (admin_group_ && cred->gid == *admin_group_);
+    }
+    conn->last_activity = Clock::now();
+    const int raw = fd.get();
+    conn->fd = std::move(fd);
+    if (!loop_.add(raw, kRead, [this, raw](unsigned ready) { on_ready(raw, ready); })) {
+      spdlog::warn("event=control.reject reason=fd_limit fd={}", raw);
+      continue;
+    }
+    spdlog::debug("event=control.open uid={} pid={} allowed={}", conn->uid, conn->pid,
+                  conn->allowed);
+    connections_.emplace(raw, std::move(conn));
+  }
+}
+
+void ControlServer::on_ready(int fd, unsigned ready) {
+  const auto it = connections_.find(fd);
+  if (it == connections_.end()) {
+    return;
+  }
+  Connection& c = *it->second;
+  if ((ready & kWrite) != 0 && !write_output(c)) {
+    return;
+  }
+  if ((ready & kRead) != 0) {
+    const bool reading = !c.close_after_flush && c.output.size() - c.output_sent < kOutputHighWater;
+    if (reading) {
+      if (!read_input(c)) {
+        return;
+      }
+    } else if (hung_up(fd)) {
+      close_connection(fd, "hangup");
+      return;
+    }
+  }
+  handle_requests(c);
+  // Answer at once instead of waiting a loop turn for write readiness.
+  if (c.output.size() > c.output_sent && !write_output(c)) {
+    return;
+  }
+  update_interest(c);
+}
+
+bool ControlServer::read_input(Connection& c) {
+  char* buf = c.input.prepare(kReadChunk);
+  const ssize_t n = ::read(c.fd.get(), buf, kReadChunk);
+  const int err = errno;
+  c.input.commit(n > 0 ? static_cast<std::size_t>(n) : 0);
+  if (n > 0) {
+    c.last_activity = Clock::now();
+    return true;
+  }
+  if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)) {
+    return true;
+  }
+  close_connection(c.fd.get(), n == 0 ? "eof" : "read_error");
+  return false;
+}
+
+void ControlServer::handle_requests(Connection& c) {
+  while (!c.close_after_flush && c.output.size() - c.output_sent < kOutputHighWater) {
+    std::string_view payload;
+    const auto status = c.input.next(payload);
+    if (status == proto::FrameDecoder::Status::kNeedMore) {
+      return;
+    }
+    if (status == proto::FrameDecoder::Status::kEmptyFrame) {
+      // The stream cannot be resynchronised after a zero length: answer and close.
+      spdlog::warn("event=control command=error uid={} result={} reason=empty_frame", c.uid,
+                   result::kBadRequest);
+      queue_reply(c, proto::control_reply(proto::kControlErrorType, result::kBadRequest,
+                                          "empty frame (length 0)"));
+      c.close_after_flush = true;
+      return;
+    }
+    queue_reply(c, execute(c, payload));
+  }
+}
+
+std::string ControlServer::execute(Connection& c, std::string_view payload) {
+  auto parsed = proto::parse_control_request(payload);
+  if (auto* error = std::get_if<proto::ControlRequestError>(&parsed)) {
+    const auto code = c.allowed ? error->result : result::kPermissionDenied;
+    spdlog::warn("event=control command={} uid={} pid={} result={}", log_value(error->type), c.uid,
+                 c.pid, code);
+    if (!c.allowed) {
+      c.close_after_flush = true;
+      return proto::control_reply(error->type, code, "permission denied");
+    }
+    return proto::control_reply(error->type, code, error->message);
+  }
+  const auto& request = std::get<proto::ControlRequest>(parsed);
+  const auto name = proto::control_command_name(request.command);
+  if (!c.allowed) {
+    spdlog::warn("event=control command={} uid={} pid={} result={}", name, c.uid, c.pid,
+                 result::kPermissionDenied);
+    c.close_after_flush = true;
+    return proto::control_reply(name, result::kPermissionDenied,
+                                "permission denied: uid " + std::to_string(c.uid) +
+                                    " is neither root, chatd's user nor in the admin group");
+  }
+  try {
+    return run_command(request, c);
+  } catch (const std::exception& e) {
+    spdlog::error("event=control command={} uid={} result={} error={}", name, c.uid,
+                  result::kInternalError, log_value(e.what()));
+  } catch (...) {
+    spdlog::error("event=control command={} uid={} result={} error=unknown", name, c.uid,
+                  result::kInternalError);
+  }
+  return proto::control_reply(name, result::kInternalError, "internal error; see chatd's log");
+}
+
+std::string ControlServer::run_command(const proto::ControlRequest& request, const Connection& c) {
+  const auto name = proto::control_command_name(request.command);
+  switch (request.command) {
+    case ControlCommand::kStatus: {
+      const StatusInfo s = backend_.status();
+      spdlog::info("event=control command=status uid={} pid={} result=ok", c.uid, c.pid);
+      return ControlReply(name, result::kOk, "")
+          .add("version", s.version)
+          .add("uptime_s", s.uptime_s)
+          .add("clients", s.clients)
+          .add("rooms", s.rooms)
+          .add("event_loop", s.event_loop)
+          .add("max_clients", s.max_clients)
+          .add("messages_in", s.messages_in)
+          .add("messages_out", s.messages_out)
+          .add("bytes_in", s.bytes_in)
+          .add("bytes_out", s.bytes_out)
+          .finish();
+    }
+    case ControlCommand::kWho: {
+      const std::vector<UserInfo> users = backend_.who();
+      std::string reply = who_reply(users, users.size());
+      // One reply is one frame: shrink the list until it fits.
+      std::size_t count = users.size();
+      while (reply.size() > proto::kMaxPayload && count > 0) {
+        count = count * (proto::kMaxPayload - 512) / reply.size();
+        reply = who_reply(users, count);
+      }
+      spdlog::info("event=control command=who uid={} pid={} result=ok users={}", c.uid, c.pid,
+                   users.size());
+      return reply;
+    }
+    case ControlCommand::kKick: {
+      const std::string reason = request.reason.value_or("kicked by the operator");
+      const bool kicked = backend_.kick(request.nick, reason);
+      const auto code = kicked ? result::kOk : result::kNoSuchNick;
+      spdlog::info("event=control command=kick uid={} pid={} result={} nick={} reason={}", c.uid,
+                   c.pid, code, log_value(request.nick), log_value(reason));
+      return proto::control_reply(
+          name, code, kicked ? "kicked " + request.nick : "no user is called " + request.nick);
+    }
+    case ControlCommand::kSay: {
+      const std::size_t recipients = backend_.say(request.message);
+      spdlog::info("event=control command=say uid={} pid={} result=ok recipients={} message={}",
+                   c.uid, c.pid, recipients, log_value(request.message));
+      return ControlReply(name, result::kOk, "")
+          .add("recipients", static_cast<std::uint64_t>(recipients))
+          .finish();
+    }
+    case ControlCommand::kVersion:
+      spdlog::info("event=control command=version uid={} pid={} result=ok", c.uid, c.pid);
+      return ControlReply(name, result::kOk, "")
+          .add("version", chat::kVersion)
+          .add("protocol", proto::kProtocolVersion)
+          .finish();
+    case ControlCommand::kListCommands: {
+      std::vector<std::string> names;
+      for (const auto command : proto::control_commands()) {
+        names.emplace_back(proto::control_command_name(command));
+      }
+      spdlog::info("event=control command=list-commands uid={} pid={} result=ok", c.uid, c.pid);
+      return ControlReply(name, result::kOk, "").add_strings("commands", names).finish();
+    }
+  }
+  return proto::control_reply(name, result::kUnknownCommand, "unknown command");
+}
+
+void ControlServer::queue_reply(Connection& c, const std::string& payload) {
+  if (!proto::append_frame(c.output, payload)) {
+    proto::append_frame(c.output,
+                        proto::control_reply(proto::kControlErrorType, result::kInternalError,
+                                             "reply too large for one frame"));
+  }
+}
+
+bool ControlServer::write_output(Connection& c) {
+  while (c.output_sent < c.output.size()) {
+    const ssize_t n = ::send(c.fd.get(), c.output.data() + c.output_sent,
+                             c.output.size() - c.output_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      c.output_sent += static_cast<std::size_t>(n);
+      c.last_activity = Clock::now();
+      continue;
+    }
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      break;
+    }
+    close_connection(c.fd.get(), "write_error");
+    return false;
+  }
+  if (c.output_sent == c.output.size()) {
+    c.output.clear();
+    c.output_sent = 0;
+    if (c.close_after_flush) {
+      close_connection(c.fd.get(), "closed_after_reply");
+      return false;
+    }
+  } else if (c.output_sent > c.output.size() / 2) {
+    c.output.erase(0, c.output_sent);
+    c.output_sent = 0;
+  }
+  return true;
+}
+
+void ControlServer::update_interest(Connection& c) {
+  unsigned interest = kNone;
+  const std::size_t pending = c.output.size() - c.output_sent;
+  if (!c.close_after_flush && pending < kOutputHighWater) {
+    interest |= kRead;
+  }
+  if (pending > 0) {
+    interest |= kWrite;
+  }
+  loop_.modify(c.fd.get(), interest);
+}
+
+void ControlServer::close_connection(int fd, std::string_view reason) {
+  const auto it = connections_.find(fd);
+  if (it == connections_.end()) {
+    return;
+  }
+  spdlog::debug("event=control.close uid={} pid={} reason={}", it->second->uid, it->second->pid,
+                reason);
+  loop_.remove(fd);
+  connections_.erase(it);
+}
+
+void ControlServer::tick(Clock::time_point now) {
+  std::vector<int> idle;
+  for (const auto& [fd, conn] : connections_) {
+    if (conn->last_activity + kIdleTimeout <= now) {
+      idle.push_back(fd);
+    }
+  }
+  for (const int fd : idle) {
+    close_connection(fd, "idle_timeout");
+  }
+  if (accept_paused_until_ && *accept_paused_until_ <= now) {
+    accept_paused_until_.reset();
+    loop_.modify(listen_fd_.get(), kRead);
+  }
+}
+
+std::optional<ControlServer::Clock::time_point> ControlServer::next_deadline() const {
+  std::optional<Clock::time_point> deadline = accept_paused_until_;
+  for (const auto& entry : connections_) {
+    const auto t = entry.second->last_activity + kIdleTimeout;
+    if (!deadline || t < *deadline) {
+      deadline = t;
+    }
+  }
+  return deadline;
+}
+
+}  // namespace chat::daemon

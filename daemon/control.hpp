@@ -1,0 +1,123 @@
+// The control socket inside chatd: chatctl's requests served from the event loop.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/unique_fd.hpp"
+#include "daemon/event_loop.hpp"
+#include "protocol/control.hpp"
+#include "protocol/frame.hpp"
+
+namespace chat::daemon {
+
+struct UserInfo {
+  std::string nick, peer, room;
+  std::int64_t since_unix;
+  std::uint64_t messages_in, messages_out, bytes_in, bytes_out, sendq_bytes;
+};
+
+struct StatusInfo {
+  std::string version;
+  std::uint64_t uptime_s, clients, rooms;
+  std::string event_loop;
+  std::uint64_t max_clients, messages_in, messages_out, bytes_in, bytes_out;
+};
+
+// What the control commands need from the chat server; implemented by chatd.
+class ControlBackend {
+ public:
+  virtual ~ControlBackend() = default;
+  virtual StatusInfo status() = 0;
+  virtual std::vector<UserInfo> who() = 0;
+  virtual bool kick(std::string_view nick, std::string_view reason) = 0;  // false: no such nick
+  virtual std::size_t say(std::string_view message) = 0;  // recipients; message already validated
+};
+
+// Serves the control protocol (PROTOCOL.md "The control socket", docs/CONTROL.md)
+// on a listening AF_UNIX socket. Everything is non-blocking and bounded per
+// connection, so a slow, stuck or hostile control client never stalls the chat
+// loop: input is at most one frame plus one read, output stops being produced
+// while a reply is unread, and an idle connection is closed after kIdleTimeout.
+class ControlServer {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr auto kIdleTimeout = std::chrono::seconds(10);
+  static constexpr std::size_t kMaxConnections = 16;
+  // Replies are held back (the connection is not read) while this much is unsent.
+  static constexpr std::size_t kOutputHighWater = 256 * 1024;
+
+  // Takes over `listening_fd` (a listening AF_UNIX stream socket, e.g. from
+  // create_socket() or systemd's `ctl` fd) and registers it with `loop`.
+  // Access: uid 0, the daemon's own effective uid, or a peer whose primary gid
+  // is `admin_group`; everyone else gets `permission-denied`.
+  ControlServer(EventLoop& loop, ControlBackend& backend, UniqueFd listening_fd,
+                std::optional<gid_t> admin_group);
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  // Creates a listening socket at `path`: the directory is created if missing
+  // (mode 0755), a stale socket left by a crash (connect() refused) is removed,
+  // a live one is an error, and the socket is chmod'ed 0660 whatever the umask.
+  // Returns the fd, or an error message naming the path.
+  static std::variant<UniqueFd, std::string> create_socket(const std::string& path);
+
+  // Removes `path` when the server is destroyed (use for sockets from
+  // create_socket(), not for sockets systemd owns).
+  void unlink_on_exit(std::string path) { unlink_path_ = std::move(path); }
+
+  // Closes connections idle since before `now - kIdleTimeout` and resumes a
+  // paused accept. Call from the loop when next_deadline() has passed.
+  void tick(Clock::time_point now);
+  std::optional<Clock::time_point> next_deadline() const;
+
+  std::size_t connection_count() const { return connections_.size(); }
+
+ private:
+  struct Connection {
+    UniqueFd fd;
+    proto::FrameDecoder input;
+    std::string output;
+    std::size_t output_sent = 0;
+    uid_t uid = 0;
+    pid_t pid = 0;
+    bool allowed = false;
+    bool close_after_flush = false;
+    Clock::time_point last_activity;
+  };
+
+  void on_accept();
+  void on_ready(int fd, unsigned ready);
+  // Reads what is available; false if the connection was closed.
+  bool read_input(Connection& c);
+  // Handles buffered requests while output is below the high-water mark.
+  void handle_requests(Connection& c);
+  // Writes what the kernel takes; false if the connection was closed.
+  bool write_output(Connection& c);
+  void update_interest(Connection& c);
+  void close_connection(int fd, std::string_view reason);
+  void queue_reply(Connection& c, const std::string& payload);
+
+  std::string execute(Connection& c, std::string_view payload);
+  std::string run_command(const proto::ControlRequest& request, const Connection& c);
+
+  EventLoop& loop_;
+  ControlBackend& backend_;
+  UniqueFd listen_fd_;
+  std::optional<gid_t> admin_group_;
+  std::string unlink_path_;
+  std::map<int, std::unique_ptr<Connection>> connections_;
+  std::optional<Clock::time_point> accept_paused_until_;
+};
+
+}  // namespace chat::daemon

@@ -1,0 +1,129 @@
+// chatctl's rendering of replies: tables, lines, JSON passthrough, result -> exit status.
+#include "ctl/render.hpp"
+
+#include <gtest/gtest.h>
+
+#include "ctl/exit_codes.hpp"
+
+namespace chat::ctl {
+namespace {
+
+constexpr std::string_view kWho =
+    R"({"type":"who","result":"ok","message":"","users":[)"
+    R"({"nick":"pat","peer":"127.0.0.1:5000","room":"lobby","since":1764118800,)"
+    R"("messages_in":1,"messages_out":22,"bytes_in":30,"bytes_out":4000,"sendq_bytes":0},)"
+    R"({"nick":"小明","peer":"[::1]:6000","room":"games","since":1764118861,)"
+    R"("messages_in":333,"messages_out":4,"bytes_in":5,"bytes_out":6,"sendq_bytes":77}],"total":2})";
+
+TEST(ChatctlRender, WhoIsAnAlignedTable) {
+  const auto r = render_reply("who", kWho, false);
+  EXPECT_EQ(r.exit_code, kExitOk);
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(r.out,
+            "NICK  PEER            ROOM   SINCE                 MSGS-IN  MSGS-OUT  BYTES-IN  "
+            "BYTES-OUT  SENDQ\n"
+            "pat   127.0.0.1:5000  lobby  2025-11-26T01:00:00Z        1        22        30  "
+            "     4000      0\n"
+            "小明  [::1]:6000      games  2025-11-26T01:01:01Z      333         4         5  "
+            "        6     77\n");
+}
+
+TEST(ChatctlRender, WhoWithNobodySaysSo) {
+  const auto r =
+      render_reply("who", R"({"type":"who","result":"ok","message":"","users":[]})", false);
+  EXPECT_EQ(r.out, "no users connected\n");
+}
+
+TEST(ChatctlRender, JsonPrintsTheReplyUnchanged) {
+  const auto r = render_reply("who", kWho, true);
+  EXPECT_EQ(r.exit_code, kExitOk);
+  EXPECT_EQ(r.out, std::string(kWho) + "\n");
+  const auto e = render_reply(
+      "kick", R"({"type":"kick","result":"no-such-nick","message":"no user is called bob"})", true);
+  EXPECT_EQ(e.exit_code, kExitError);
+  EXPECT_EQ(e.out, R"({"type":"kick","result":"no-such-nick","message":"no user is called bob"})"
+                   "\n");
+}
+
+TEST(ChatctlRender, StatusIsOneAlignedLinePerCounter) {
+  const auto r = render_reply(
+      "status",
+      R"({"type":"status","result":"ok","message":"","version":"0.1.0","uptime_s":3723,)"
+      R"("clients":2,"rooms":1,"event_loop":"epoll","max_clients":100,"messages_in":10,)"
+      R"("messages_out":20,"bytes_in":300,"bytes_out":4000})",
+      false);
+  EXPECT_EQ(r.out,
+            "version:      0.1.0\n"
+            "uptime:       1h 2m 3s\n"
+            "clients:      2 of 100\n"
+            "rooms:        1\n"
+            "event loop:   epoll\n"
+            "messages in:  10\n"
+            "messages out: 20\n"
+            "bytes in:     300\n"
+            "bytes out:    4000\n");
+}
+
+TEST(ChatctlRender, OtherCommandsPrintOneLineEach) {
+  EXPECT_EQ(render_reply("version",
+                         R"({"type":"version","result":"ok","message":"","version":"0.1.0",)"
+                         R"("protocol":1})",
+                         false)
+                .out,
+            "chatd 0.1.0, protocol 1\n");
+  EXPECT_EQ(
+      render_reply("say", R"({"type":"say","result":"ok","message":"","recipients":1})", false).out,
+      "said to 1 client\n");
+  EXPECT_EQ(
+      render_reply("kick", R"({"type":"kick","result":"ok","message":"kicked pat"})", false).out,
+      "kicked pat\n");
+  EXPECT_EQ(render_reply("list-commands",
+                         R"({"type":"list-commands","result":"ok","message":"",)"
+                         R"("commands":["status","who"]})",
+                         false)
+                .out,
+            "status\nwho\n");
+}
+
+TEST(ChatctlRender, ErrorResultExitsOneWithTheMessageOnStderr) {
+  const auto r = render_reply(
+      "kick", R"({"type":"kick","result":"no-such-nick","message":"no user is called bob"})",
+      false);
+  EXPECT_EQ(r.exit_code, kExitError);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "chatctl: kick: no-such-nick: no user is called bob\n");
+}
+
+TEST(ChatctlRender, PermissionDeniedResultExits77) {
+  const auto r = render_reply(
+      "who", R"({"type":"who","result":"permission-denied","message":"permission denied"})", false);
+  EXPECT_EQ(r.exit_code, kExitNoPerm);
+  EXPECT_EQ(exit_code_for_result("permission-denied"), 77);
+  EXPECT_EQ(exit_code_for_result("ok"), 0);
+  EXPECT_EQ(exit_code_for_result("internal-error"), 1);
+}
+
+TEST(ChatctlRender, ReplyThatIsNotAControlReplyExits76) {
+  for (const std::string_view bad : {std::string_view("nonsense"), std::string_view("[]"),
+                                     std::string_view(R"({"type":"who"})")}) {
+    const auto r = render_reply("who", bad, false);
+    EXPECT_EQ(r.exit_code, kExitProtocol) << bad;
+    EXPECT_NE(r.err, "");
+  }
+}
+
+TEST(ChatctlRender, ControlCharactersFromTheDaemonAreShownInert) {
+  const auto r = render_reply(
+      "kick", R"({"type":"kick","result":"ok","message":"kicked \u001b[2Jpat\u0007"})", false);
+  EXPECT_EQ(r.out, "kicked ?[2Jpat?\n");
+}
+
+TEST(ChatctlRender, DisplayWidthCountsWideCharactersTwice) {
+  EXPECT_EQ(display_width("pat"), 3u);
+  EXPECT_EQ(display_width("小明"), 4u);
+  EXPECT_EQ(display_width("Zoë"), 3u);
+  EXPECT_EQ(display_width("🙂"), 2u);
+}
+
+}  // namespace
+}  // namespace chat::ctl
