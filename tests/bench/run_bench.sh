@@ -5,6 +5,8 @@
 #   BUILD_DIR   a configured and built tree (e.g. build/default): it builds nothing
 #   --quick     small matrix, under a minute
 #   --smoke     one tiny row per server, for ctest: fails unless every delivery arrived
+#   --chatd P   measure this chatd binary instead of BUILD_DIR/daemon/chatd (a variant)
+#   --sizes "N ..."  client counts instead of the profile's
 #   --nice N    run servers and bench in their own session whose autogroup has nice N
 #               (negative needs root), to be heard over other work on a shared machine;
 #               reported in the header line
@@ -19,11 +21,15 @@ orig_args=("$@")
 profile=full
 nice_level=0
 build=""
+chatd_override=""
+sizes_override=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) profile=quick ;;
     --smoke) profile=smoke ;;
     --nice) nice_level="$2"; shift ;;
+    --chatd) chatd_override="$2"; shift ;;
+    --sizes) sizes_override="$2"; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     -*) echo "run_bench.sh: unknown option $1" >&2; exit 64 ;;
     *) build="$1" ;;
@@ -31,7 +37,7 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 if [[ -z "$build" ]]; then
-  echo "usage: run_bench.sh [--quick|--smoke] [--nice N] BUILD_DIR" >&2
+  echo "usage: run_bench.sh [--quick|--smoke] [--chatd PATH] [--sizes \"N ...\"] [--nice N] BUILD_DIR" >&2
   exit 64
 fi
 if [[ "$nice_level" != 0 && -z "${CHAT_BENCH_SESSION:-}" ]]; then
@@ -47,7 +53,7 @@ if [[ "$nice_level" != 0 ]]; then
     renice -n "$nice_level" -p $$ >/dev/null
   fi
 fi
-chatd="$build/daemon/chatd"
+chatd="${chatd_override:-$build/daemon/chatd}"
 bench="$build/tests/bench/chat-bench"
 baseline="$here/baseline_server.py"
 for f in "$chatd" "$bench"; do
@@ -62,6 +68,7 @@ case "$profile" in
   smoke) sizes="10"; budget=60; flood_chatd=3000; flood_base=3000; steady_s=1; drain_s=5 ;;
 esac
 
+sizes="${sizes_override:-$sizes}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/chat-bench.XXXXXX")"
 server_pid=""
 failures=0
@@ -98,10 +105,12 @@ wait_for_line() {
   return 1
 }
 
-# chatd's options that turn flood control off ("0 = off" in --help), once it has any.
+# chatd's limits that a load generator from one address must not trip: flood control
+# and the per-address connection limit, turned off with 0 when this chatd has them
+# (recognised by a "(0 = ..." in their --help text).
 flood_off_args() {
-  "$chatd" --help | awk '/^ *-/ { opt = ($1 ~ /^--flood/) ? $1 : "" }
-    opt != "" && /0 = off/ { print opt, 0; opt = "" }'
+  "$chatd" --help | awk '/^ *-/ { opt = ($1 ~ /^--(flood|max-per-address)/) ? $1 : "" }
+    opt != "" && /\(0 = / { print opt, 0; opt = "" }'
 }
 read -r -a flood_args <<<"$(flood_off_args | tr '\n' ' ')"
 
@@ -200,7 +209,7 @@ cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
 echo "# run_bench.sh profile=$profile date=$(date -u +%Y-%m-%dT%H:%M:%SZ) cpu=\"$cpu\"" \
   "cores=$(nproc) load=\"$(cut -d' ' -f1-3 /proc/loadavg)\" nice=$nice_level" \
   "autogroup=\"$(cat /proc/self/autogroup 2>/dev/null || echo none)\"" \
-  "chatd_flood_args=\"${flood_args[*]}\""
+  "chatd=$chatd chatd_args=\"${flood_args[*]}\""
 
 if [[ "$profile" == smoke ]]; then
   for backend in select epoll; do
