@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the chat-bench matrix against chatd (select and epoll) and the Python baseline.
+# Runs the chat-bench matrix against chatd (select and epoll), the Python baseline and
+# floor-server (the protocol-minimal fan-out: the floor chatd is measured against).
 #
 # Usage: tests/bench/run_bench.sh [--quick | --smoke] [--nice N] BUILD_DIR
 #   BUILD_DIR   a configured and built tree (e.g. build/default): it builds nothing
@@ -7,6 +8,7 @@
 #   --smoke     one tiny row per server, for ctest: fails unless every delivery arrived
 #   --chatd P   measure this chatd binary instead of BUILD_DIR/daemon/chatd (a variant)
 #   --sizes "N ..."  client counts instead of the profile's
+#   --servers "S ..."  which of chatd-select chatd-epoll baseline floor to run (default all)
 #   --nice N    run servers and bench in their own session whose autogroup has nice N
 #               (negative needs root), to be heard over other work on a shared machine;
 #               reported in the header line
@@ -23,6 +25,7 @@ nice_level=0
 build=""
 chatd_override=""
 sizes_override=""
+servers="chatd-select chatd-epoll baseline floor"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) profile=quick ;;
@@ -30,6 +33,7 @@ while [[ $# -gt 0 ]]; do
     --nice) nice_level="$2"; shift ;;
     --chatd) chatd_override="$2"; shift ;;
     --sizes) sizes_override="$2"; shift ;;
+    --servers) servers="$2"; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     -*) echo "run_bench.sh: unknown option $1" >&2; exit 64 ;;
     *) build="$1" ;;
@@ -55,8 +59,9 @@ if [[ "$nice_level" != 0 ]]; then
 fi
 chatd="${chatd_override:-$build/daemon/chatd}"
 bench="$build/tests/bench/chat-bench"
+floor="$build/tests/bench/floor-server"
 baseline="$here/baseline_server.py"
-for f in "$chatd" "$bench"; do
+for f in "$chatd" "$bench" "$floor"; do
   [[ -x "$f" ]] || { echo "run_bench.sh: $f is missing; build first" >&2; exit 66; }
 done
 
@@ -142,18 +147,27 @@ os.execv(sys.argv[1], sys.argv[1:])
   sed -n 's/.*\(event=start.*\)/# chatd: \1/p' "$work/server.log" | head -n1 >&2
 }
 
-start_baseline() {
+# start_port_printer CMD...: a server that binds port 0 and prints port=N first.
+start_port_printer() {
   : >"$work/port" >"$work/server.log"
-  python3 "$baseline" 0 >"$work/port" 2>"$work/server.log" &
+  "$@" >"$work/port" 2>"$work/server.log" &
   server_pid=$!
   wait_for_line "$work/port" "^port=" || {
-    echo "run_bench.sh: the baseline did not start:" >&2
+    echo "run_bench.sh: $1 did not start:" >&2
     cat "$work/server.log" >&2
     return 1
   }
   port="$(sed -n 's/^port=//p' "$work/port")"
+}
+start_baseline() {
+  start_port_printer python3 "$baseline" 0
   max_clients=1000  # select(): FD_SETSIZE 1024 less its own descriptors (FD_LIMIT 1020)
 }
+start_floor() {
+  start_port_printer "$floor" 0
+  max_clients=100000
+}
+want() { [[ " $servers " == *" $1 "* ]]; }
 
 # bench LABEL BACKEND ARGS...: one chat-bench run within what is left of the budget.
 bench() {
@@ -221,11 +235,15 @@ if [[ "$profile" == smoke ]]; then
   start_baseline
   bench baseline - --mode flood --clients 10 --messages 300
   stop_server
+  start_floor
+  bench floor - --mode flood --clients 10 --messages 300
+  stop_server
   exit $((failures == 0 ? 0 : 1))
 fi
 
 for n in $sizes; do
   for backend in select epoll; do
+    want "chatd-$backend" || continue
     start_chatd "$backend"
     if [[ "$backend" == select && "$n" -gt "$max_clients" && "$n" -ge 10000 ]]; then
       # Past FD_SETSIZE: every client past the limit must be refused with server-full.
@@ -235,20 +253,25 @@ for n in $sizes; do
     fi
     stop_server
   done
-  if ((n <= 1000)); then
+  if ((n <= 1000)) && want baseline; then
     start_baseline
     run_size baseline - "$n" "$flood_base"
     stop_server
   fi
+  if want floor; then
+    start_floor
+    run_size floor - "$n" "$flood_chatd"
+    stop_server
+  fi
 done
-if [[ "$profile" == full ]]; then
+if [[ "$profile" == full ]] && want chatd-epoll; then
   # The issue's second epoll latency target: 5000 clients x 0.04 msg/s.
   start_chatd epoll
   bench chatd epoll --mode steady --clients 5000 --rate 0.04 --duration "$steady_s" \
     --drain "$drain_s"
   stop_server
 fi
-if [[ "$profile" == quick ]]; then
+if [[ "$profile" == quick ]] && want chatd-select; then
   # The select limit, refused cleanly: the clients past max_clients get server-full.
   start_chatd select
   bench chatd select --mode hold --clients $((max_clients + 20)) --connect-batch 32
