@@ -337,6 +337,7 @@ class Bench {
   std::uint64_t recvs_ = 0;  // recv calls with data while measuring: batching seen by clients  //
                              // when the packets being handled were read
   bool faulted_ = false;
+  bool connect_failed_ = false;  // no server there: a setup error, not a server fault
   std::string fault_;
 };
 
@@ -483,6 +484,7 @@ void Bench::on_connected(std::size_t i) {
   ::getsockopt(c.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
   if (err != 0) {
     fault(fmt::format("connect to 127.0.0.1:{} failed: {}", o_.port, std::strerror(err)));
+    connect_failed_ = true;
     lose_client(i, "connect failed");
     return;
   }
@@ -941,7 +943,7 @@ int Bench::run() {
     }
     fmt::print(stderr, "chat-bench: {}\n", faulted_ ? fault_ : "cannot open the clients");
     fmt::print("{} status=fault\n", common_fields());
-    return faulted_ ? kExitServerFault : kExitSetup;
+    return faulted_ && !connect_failed_ ? kExitServerFault : kExitSetup;
   }
   if (const auto cpu_joined = server_cpu_seconds(o_.server_pid); cpu_start && cpu_joined) {
     join_cpu_s_ = cpu_joined->user + cpu_joined->sys - cpu_start->user - cpu_start->sys;
