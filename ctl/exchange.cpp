@@ -132,7 +132,7 @@ ExchangeResult exchange(const std::string& socket_path, std::string_view request
     if (!wait_for(fd.get(), POLLIN, deadline)) {
       return failure(kExitTimeout, timeout_text(socket_path, timeout, "waiting for the reply"));
     }
-    constexpr std::size_t kChunk = 16 * 1024;
+    constexpr std::size_t kChunk = std::size_t{16} * 1024;
     char* buf = decoder.prepare(kChunk);
     const ssize_t n = ::read(fd.get(), buf, kChunk);
     const int err = errno;

@@ -84,8 +84,8 @@ int run(int argc, char** argv) {
     request.command = ControlCommand::kStatus;
   } else if (*kick) {
     request.command = ControlCommand::kKick;
-    if (!reason_words.empty()) {
-      request.reason = join(reason_words);
+    if (auto reason = join(reason_words); !reason.empty()) {
+      request.reason = std::move(reason);  // an empty REASON means the default one
     }
   } else if (*say) {
     request.command = ControlCommand::kSay;

@@ -25,7 +25,7 @@ namespace result = proto::control_result;
 using proto::ControlCommand;
 using proto::ControlReply;
 
-constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{16} * 1024;
 constexpr int kAcceptsPerWakeup = 16;
 constexpr int kListenBacklog = 16;
 constexpr auto kAcceptPause = std::chrono::seconds(1);

@@ -54,7 +54,7 @@ class ControlServer {
   static constexpr auto kIdleTimeout = std::chrono::seconds(10);
   static constexpr std::size_t kMaxConnections = 16;
   // Replies are held back (the connection is not read) while this much is unsent.
-  static constexpr std::size_t kOutputHighWater = 256 * 1024;
+  static constexpr std::size_t kOutputHighWater = std::size_t{256} * 1024;
 
   // Takes over `listening_fd` (a listening AF_UNIX stream socket, e.g. from
   // create_socket() or systemd's `ctl` fd) and registers it with `loop`.

@@ -1,46 +1,29 @@
-// spdlog setup: stderr key=value lines, with a syslog-priority prefix under journald.
+// spdlog setup: key=value lines on stderr, or journald entries with CHATD_* fields.
 #include "daemon/logging.hpp"
 
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include "daemon/journal_sink.hpp"
+
 namespace chat::daemon {
 
-std::string field(std::string_view value) {
-  bool plain = !value.empty();
-  for (const char c : value) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || c == '"' || c == '\\' || c == '=' || u == 0x7f) {
-      plain = false;
-      break;
-    }
-  }
-  if (plain) {
-    return std::string(value);
-  }
-  std::string out = "\"";
-  for (const char c : value) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20 || u == 0x7f) {
-      out += fmt::format("\\x{:02x}", u);
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-  return out;
-}
-
 LogTarget setup_logging(LogTarget target, spdlog::level::level_enum level) {
-  auto logger =
-      std::make_shared<spdlog::logger>("chatd", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e level=%l %v");
+  if (target == LogTarget::kAuto) {
+    target = stderr_is_journal() ? LogTarget::kJournal : LogTarget::kStderr;
+  }
+  std::shared_ptr<spdlog::logger> logger;
+  if (target == LogTarget::kJournal) {
+    // The journal keeps its own time and priority; the sink adds the CHATD_* fields.
+    logger = std::make_shared<spdlog::logger>("chatd", std::make_shared<JournalSink>("chatd"));
+  } else {
+    logger = std::make_shared<spdlog::logger>("chatd",
+                                              std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e level=%l %v");
+  }
   logger->set_level(level);
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(logger);
-  return target == LogTarget::kAuto ? LogTarget::kStderr : target;
+  return target;
 }
 
 }  // namespace chat::daemon

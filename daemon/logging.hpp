@@ -6,12 +6,14 @@
 #include <string>
 #include <string_view>
 
+#include "daemon/log_fields.hpp"
+
 namespace chat::daemon {
 
-// A log field value: bare if it is a plain token, otherwise double-quoted with
-// quotes, backslashes and control characters escaped, so one event stays one line
-// and a hostile nick or message cannot forge fields.
-std::string field(std::string_view value);
+// A log field value, quoted when needed (see log_value in log_fields.hpp).
+inline std::string field(std::string_view value) {
+  return log_value(value);
+}
 
 enum class LogTarget { kAuto, kStderr, kJournal };
 

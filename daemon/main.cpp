@@ -1,5 +1,6 @@
 // chatd entry point: options, sockets, signals, systemd state, then the event loop.
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -10,6 +11,8 @@
 #include <spdlog/spdlog.h>
 
 #include "common/net.hpp"
+#include "daemon/control.hpp"
+#include "daemon/control_backend.hpp"
 #include "daemon/event_loop.hpp"
 #include "daemon/listener.hpp"
 #include "daemon/logging.hpp"
@@ -175,6 +178,36 @@ int run(const std::vector<std::string>& args) {
   }
   Server server(*loop, std::move(listeners), limits_from(opts));
 
+  // The control socket: systemd's `ctl` socket, or our own at --control-socket.
+  std::optional<gid_t> admin_gid;
+  if (!opts.admin_group.empty()) {
+    const group* g = ::getgrnam(opts.admin_group.c_str());
+    if (g == nullptr) {
+      spdlog::critical("event=start-failed detail={}",
+                       field("admin group '" + opts.admin_group + "' does not exist"));
+      return kExitConfig;
+    }
+    admin_gid = g->gr_gid;
+  }
+  ServerControl control_backend(server, loop->name());
+  std::unique_ptr<ControlServer> control;
+  std::string control_path = "none";
+  if (!inherited.ctl.empty()) {
+    control_path = "systemd";
+    control = std::make_unique<ControlServer>(*loop, control_backend,
+                                              std::move(inherited.ctl.front()), admin_gid);
+  } else if (!opts.control_socket.empty()) {
+    auto created = ControlServer::create_socket(opts.control_socket);
+    if (auto* err = std::get_if<std::string>(&created)) {
+      spdlog::critical("event=start-failed detail={}", field(*err));
+      return kExitCantCreate;
+    }
+    control_path = opts.control_socket;
+    control = std::make_unique<ControlServer>(*loop, control_backend,
+                                              std::move(std::get<UniqueFd>(created)), admin_gid);
+    control->unlink_on_exit(opts.control_socket);
+  }
+
   loop->add(signal_read.get(), kRead, [&](unsigned) {
     unsigned char sig = 0;
     while (::read(signal_read.get(), &sig, 1) == 1) {
@@ -197,12 +230,18 @@ int run(const std::vector<std::string>& args) {
   server.set_on_clients_changed([&](std::size_t) { status_due = true; });
   server.set_tick([&](Server::Clock::time_point now) -> std::optional<Server::Clock::time_point> {
     std::optional<Server::Clock::time_point> next;
+    if (control) {
+      if (const auto due = control->next_deadline(); due && *due <= now) {
+        control->tick(now);
+      }
+      next = control->next_deadline();
+    }
     if (watchdog) {
       if (now >= next_ping) {
         chat::daemon::systemd::notify_watchdog();
         next_ping = now + *watchdog;
       }
-      next = next_ping;
+      next = next ? std::min(*next, next_ping) : next_ping;
     }
     if (status_due) {
       // At most one STATUS= a second, however fast clients come and go.
@@ -218,11 +257,11 @@ int run(const std::vector<std::string>& args) {
   });
 
   spdlog::info(
-      "event=start version={} event_loop={} listen={} max_clients={} nofile={} fd_setsize={} "
-      "hello_timeout_ms={} sendq_limit={} history={}",
+      "event=start version={} event_loop={} listen={} control={} max_clients={} nofile={} "
+      "fd_setsize={} hello_timeout_ms={} sendq_limit={} history={}",
       chat::kVersion, loop->name(), field(fmt::format("{}", fmt::join(listen_names, ","))),
-      server.effective_max_clients(), nofile, FD_SETSIZE, limits_from(opts).hello_timeout.count(),
-      opts.sendq_limit, opts.history);
+      field(control_path), server.effective_max_clients(), nofile, FD_SETSIZE,
+      limits_from(opts).hello_timeout.count(), opts.sendq_limit, opts.history);
   chat::daemon::systemd::notify_ready(status_line(server));
   server.run();
   spdlog::info("event=stopped");

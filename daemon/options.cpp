@@ -13,8 +13,8 @@ void define_options(CLI::App& app, Options& opts) {
   app.description("chatd: a small multi-user chat server (PROTOCOL.md part 1 and 2).");
   app.footer(
       "Without PORT, chatd expects listening sockets from systemd (LISTEN_FDS).\n"
-      "Exit codes: 0 clean stop, 64 usage, 69 no socket to listen on, 71 OS error, "
-      "78 config error.");
+      "Exit codes: 0 clean stop, 64 usage, 71 cannot listen or other OS error, 73 cannot "
+      "create the control socket, 78 config error.");
   app.set_version_flag("--version", std::string("chatd ") + kVersion);
   app.add_option("PORT", opts.port, "TCP port to listen on (1-65535)")->check(CLI::Range(1, 65535));
   app.add_option("--port", opts.port, "Same as PORT (config key: port)")

@@ -34,6 +34,7 @@ inline constexpr const char* kDefaultConfig = "/etc/chatd/chatd.conf";
 inline constexpr int kExitUsage = 64;
 inline constexpr int kExitUnavailable = 69;
 inline constexpr int kExitOsErr = 71;
+inline constexpr int kExitCantCreate = 73;
 inline constexpr int kExitConfig = 78;
 
 // Adds every option to `app`, bound to `opts`.

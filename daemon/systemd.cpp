@@ -1,10 +1,8 @@
 // libsystemd calls behind small functions so the rest of chatd stays testable.
 #include "daemon/systemd.hpp"
 
-#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -71,23 +69,6 @@ std::optional<std::chrono::microseconds> watchdog_interval() {
     return std::chrono::microseconds(usec / 2);
   }
   return std::nullopt;
-}
-
-bool stderr_is_journal() {
-  const char* env = std::getenv("JOURNAL_STREAM");
-  if (env == nullptr) {
-    return false;
-  }
-  unsigned long long dev = 0;
-  unsigned long long ino = 0;
-  if (std::sscanf(env, "%llu:%llu", &dev, &ino) != 2) {  // NOLINT(cert-err34-c)
-    return false;
-  }
-  struct stat st {};
-  if (::fstat(STDERR_FILENO, &st) != 0) {
-    return false;
-  }
-  return st.st_dev == dev && st.st_ino == ino;
 }
 
 }  // namespace chat::daemon::systemd

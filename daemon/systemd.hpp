@@ -29,7 +29,5 @@ void notify_stopping();
 void notify_watchdog();
 // Half the watchdog timeout when the service manager expects pings.
 std::optional<std::chrono::microseconds> watchdog_interval();
-// True when stderr is connected to the journal (JOURNAL_STREAM matches it).
-bool stderr_is_journal();
 
 }  // namespace chat::daemon::systemd

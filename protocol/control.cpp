@@ -75,6 +75,7 @@ std::optional<ControlCommand> control_command_from_name(std::string_view name) {
 const std::vector<ControlCommand>& control_commands() {
   static const std::vector<ControlCommand> commands = [] {
     std::vector<ControlCommand> v;
+    v.reserve(kCommandNames.size());
     for (const auto& entry : kCommandNames) {
       v.push_back(entry.first);
     }

@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages chatd needs to build and test, if any are missing.
 set -eu
 pkgs="cmake g++ make pkg-config libspdlog-dev libfmt-dev rapidjson-dev libcli11-dev
-libgtest-dev libgmock-dev libsystemd-dev systemd python3 clang-format clang-tidy util-linux"
+libgtest-dev libgmock-dev libsystemd-dev systemd python3 clang-format clang-tidy util-linux mandoc"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -292,5 +292,46 @@ TEST_F(ChatctlChatdTest, ControlSocketPassedBySystemdIsUsed) {
   EXPECT_NE(::stat(control_socket().c_str(), &st), 0) << "created its own socket as well";
 }
 
+TEST_F(ChatctlChatdTest, FirstChatctlStartsChatdThroughSystemdSocketActivate) {
+  if (::access("/usr/bin/systemd-socket-activate", X_OK) != 0) {
+    GTEST_SKIP() << "systemd-socket-activate is not installed";
+  }
+  start_with_control();  // only to learn whether this chatd serves a control socket
+  if (IsSkipped()) {
+    return;
+  }
+  stop();
+  // systemd-socket-activate binds both sockets and exec()s chatd on the first
+  // connection to either, as systemd does with chatd.socket and chatd-ctl.socket.
+  const auto port = std::to_string(port_);
+  listen_fd_.reset();  // free the port for systemd-socket-activate to bind
+  const std::string ctl = dir_.file("activated.ctl");
+  const std::string log = dir_.file("chatd.log");
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(log_fd, STDERR_FILENO);
+    ::dup2(log_fd, STDOUT_FILENO);
+    ::execl("/usr/bin/systemd-socket-activate", "systemd-socket-activate", "-l",
+            ("127.0.0.1:" + port).c_str(), "-l", ctl.c_str(), "--fdname=chat:ctl", CHATD_PATH,
+            "--log-target=stderr", "--config", "/dev/null", nullptr);
+    ::_exit(127);
+  }
+  const auto deadline = Clock::now() + kWait;
+  struct stat st {};
+  while (::stat(ctl.c_str(), &st) != 0 && Clock::now() < deadline) {
+    ::poll(nullptr, 0, 10);
+  }
+  ASSERT_TRUE(S_ISSOCK(st.st_mode)) << "systemd-socket-activate did not create " << ctl;
+  const auto version = run_process({CHATCTL_PATH, "--socket", ctl, "version"});
+  EXPECT_EQ(version.exit_code, 0) << version.err;
+  EXPECT_EQ(version.out.rfind("chatd ", 0), 0u) << version.out;
+  Client pat(port_, "pat", true);
+  ASSERT_EQ(str(pat.next("join"), "nick"), "pat");
+  const auto who = run_process({CHATCTL_PATH, "--socket", ctl, "--json", "who"});
+  EXPECT_EQ(who.exit_code, 0) << who.err;
+  EXPECT_NE(who.out.find(R"("nick":"pat")"), std::string::npos) << who.out;
+}
+
 }  // namespace
 }  // namespace chat::ctl

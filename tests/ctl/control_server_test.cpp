@@ -294,6 +294,26 @@ TEST_P(ControlServerTest, ClientThatNeverReadsDoesNotStallOthers) {
   EXPECT_EQ(server_->connection_count(), 2u);
 }
 
+TEST_P(ControlServerTest, ConnectionsBeyondTheLimitAreClosedAtOnce) {
+  std::vector<UniqueFd> clients;
+  for (std::size_t i = 0; i < ControlServer::kMaxConnections; ++i) {
+    clients.push_back(connect());
+  }
+  for (int i = 0; i < 100 && server_->connection_count() < ControlServer::kMaxConnections; ++i) {
+    pump();
+  }
+  ASSERT_EQ(server_->connection_count(), ControlServer::kMaxConnections);
+  auto extra = connect();
+  EXPECT_TRUE(wait_for_eof(extra.get(), [this] { pump(); }));
+  EXPECT_EQ(server_->connection_count(), ControlServer::kMaxConnections);
+  clients.pop_back();  // a slot frees up when one leaves
+  for (int i = 0; i < 100 && server_->connection_count() == ControlServer::kMaxConnections; ++i) {
+    pump();
+  }
+  auto next = connect();
+  EXPECT_EQ(member(parse(ask(next.get(), R"({"type":"version"})")), "result"), "ok");
+}
+
 TEST_P(ControlServerTest, HangupWhileRepliesAreUnreadClosesTheConnection) {
   auto fd = connect();
   ASSERT_TRUE(send_all(fd.get(), proto::encode_frame(R"({"type":"version"})")));

@@ -23,11 +23,14 @@ namespace chat::test {
 // (an empty name leaves --event-loop out).
 class ChatdTest : public ::testing::TestWithParam<std::string> {
  protected:
-  void start_chatd(std::vector<std::string> args = {}) {
+  // Starts chatd with `args` (see ChatdConfig for "@DIR@"); the control socket is
+  // disabled unless `control_socket` is true (then pass --control-socket yourself).
+  void start_chatd(std::vector<std::string> args = {}, bool control_socket = false) {
     ChatdConfig config;
     config.binary = CHATD_PATH;
     config.event_loop = GetParam();
     config.args = std::move(args);
+    config.disable_control_socket = !control_socket;
     std::string error;
     chatd_ = ChatdProcess::start(config, error);
     ASSERT_NE(chatd_, nullptr) << error;

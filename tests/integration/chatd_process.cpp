@@ -122,7 +122,13 @@ std::unique_ptr<ChatdProcess> ChatdProcess::start(const ChatdConfig& config, std
   if (!config.event_loop.empty()) {
     args.push_back("--event-loop=" + config.event_loop);
   }
-  args.insert(args.end(), config.args.begin(), config.args.end());
+  for (std::string a : config.args) {
+    for (auto at = a.find("@DIR@"); at != std::string::npos; at = a.find("@DIR@", at)) {
+      a.replace(at, 5, p->dir_);
+      at += p->dir_.size();
+    }
+    args.push_back(std::move(a));
+  }
   std::vector<char*> argv;
   for (auto& a : args) {
     argv.push_back(a.data());

@@ -19,8 +19,10 @@ namespace chat::test {
 inline constexpr std::chrono::milliseconds kPatience{10000};
 
 struct ChatdConfig {
-  std::string binary;                  // path of the chatd executable
-  std::vector<std::string> args;       // options after the ones below
+  std::string binary;  // path of the chatd executable
+  // Options after the ones below; "@DIR@" in them is replaced by dir() (e.g.
+  // "--control-socket=@DIR@/ctl" with disable_control_socket = false).
+  std::vector<std::string> args;
   std::string event_loop;              // --event-loop=...; empty: leave the default
   bool disable_control_socket = true;  // pass --control-socket= (empty disables)
   // Name of the inherited TCP socket (LISTEN_FDNAMES); systemd units name it "chat".

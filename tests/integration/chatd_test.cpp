@@ -755,6 +755,40 @@ TEST_P(Chatd, ServerFullErrorArrivesEvenIfTheClientSentHello) {
   EXPECT_EQ(r.packet.get("code"), "server-full");
 }
 
+TEST_P(Chatd, FloodIsErrorThenCloseAndOneLeave) {
+  // A bucket of 5 packets that practically never refills.
+  ASSERT_NO_FATAL_FAILURE(start_chatd({"--flood-rate=0.001", "--flood-burst=5"}));
+  TestClient observer = join("observer");
+  TestClient flooder = join("flooder");
+  ASSERT_TRUE(observer && flooder);
+  ASSERT_TRUE(next_join(observer, "flooder"));
+  std::string burst;
+  for (int i = 0; i < 20; ++i) {
+    burst += frame(chat_json("flood " + std::to_string(i)));
+  }
+  ASSERT_TRUE(flooder.send_raw(burst));
+  // The lines within the burst allowance are served in order, then the error, then EOF.
+  std::vector<Packet> got;
+  const auto end = flooder.read_until_closed(got);
+  EXPECT_EQ(end, TestClient::Status::kEof) << status_name(end);
+  ASSERT_FALSE(got.empty());
+  const Packet& last = got.back();
+  EXPECT_EQ(last.type, "error") << last.raw;
+  EXPECT_EQ(last.get("code"), "flood") << last.raw;
+  EXPECT_FALSE(last.get("message").empty());
+  const std::size_t served = got.size() - 1;
+  EXPECT_LE(served, 5u);
+  for (std::size_t i = 0; i < served; ++i) {
+    EXPECT_EQ(got[i].type, "chat") << got[i].raw;
+    EXPECT_EQ(got[i].get("message"), "flood " + std::to_string(i)) << got[i].raw;
+  }
+  for (std::size_t i = 0; i < served; ++i) {
+    EXPECT_TRUE(next_chat(observer, "flooder", "flood " + std::to_string(i)));
+  }
+  EXPECT_TRUE(next_leave(observer, "flooder"));
+  expect_nothing_pending(observer, "observer", {}, "the flood is over");
+}
+
 // ---- errors that leave the connection open ----------------------------------
 
 TEST_P(Chatd, LegacyConnectionDropsNonFatalErrorsSilentlyAndStaysOpen) {
@@ -914,13 +948,16 @@ TEST_P(Chatd, BurstLargerThanSendqLimitDoesNotDropReadersThatKeepUp) {
 TEST_P(Chatd, SigtermDeliversQueuedMessagesThenExitsZero) {
   ASSERT_NO_FATAL_FAILURE(start_chatd({"--sendq-limit=16777216", "--flood-rate=0"}));
   TestClient talker = join("talker");
-  TestClient sleeper = join("sleeper");
-  ASSERT_TRUE(talker && sleeper);
+  ASSERT_TRUE(talker);
+  // A small receive window keeps the kernel from absorbing what chatd has queued.
+  TestClient sleeper = connect(/*rcvbuf=*/4096);
+  ASSERT_TRUE(sleeper.send_hello("sleeper"));
+  ASSERT_TRUE(next_join(sleeper, "sleeper"));
   ASSERT_TRUE(next_join(talker, "sleeper"));
-  // ~800 KB for the sleeper, more than the kernel buffers hold: the rest waits in
-  // chatd's queue when SIGTERM arrives.
+  // ~1.6 MB for the sleeper, far more than the socket buffers hold: most of it waits
+  // in chatd's queue when SIGTERM arrives.
   const std::string pad(4000, 'q');
-  constexpr int kCount = 200;
+  constexpr int kCount = 400;
   for (int i = 0; i < kCount; ++i) {
     ASSERT_TRUE(talker.send_chat(std::to_string(i) + pad));
     talker.pump();

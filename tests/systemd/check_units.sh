@@ -30,7 +30,9 @@ echo "security: $(grep 'Overall exposure' "$work/security.txt" | sed 's/.*: //')
 grep '✗' "$work/security.txt" | sed 's/  */ /g; s/^/  still flagged: /' || true
 
 # 2. verify: ExecStart must name an existing executable and man: links must resolve.
-if [ -z "$chatd" ] || [ ! -x "$chatd" ]; then
+if [ -n "$chatd" ] && [ -x "$chatd" ]; then
+  chatd=$(realpath "$chatd")  # ExecStart= needs an absolute path
+else
   chatd="$work/chatd"
   printf '#!/bin/sh\nexit 0\n' >"$chatd"
   chmod 0755 "$chatd"

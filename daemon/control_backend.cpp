@@ -1,0 +1,60 @@
+// Answers status/who/kick/say from the server's and the hub's state.
+#include "daemon/control_backend.hpp"
+
+#include <algorithm>
+
+#include "version.hpp"
+
+namespace chat::daemon {
+
+StatusInfo ServerControl::status() {
+  const Totals& t = server_.totals();
+  StatusInfo s{};
+  s.version = kVersion;
+  s.uptime_s = static_cast<std::uint64_t>(server_.uptime().count());
+  s.clients = server_.hub().joined_count();
+  s.rooms = server_.hub().room_count();
+  s.event_loop = event_loop_;
+  s.max_clients = server_.effective_max_clients();
+  s.messages_in = t.messages_in;
+  s.messages_out = t.messages_out;
+  s.bytes_in = t.bytes_in;
+  s.bytes_out = t.bytes_out;
+  return s;
+}
+
+std::vector<UserInfo> ServerControl::who() {
+  std::vector<UserInfo> users;
+  for (const auto& m : server_.hub().members()) {
+    if (!m.joined) {
+      continue;
+    }
+    UserInfo u{};
+    u.nick = m.nick;
+    u.peer = m.peer;
+    u.room = m.room;
+    u.since_unix =
+        std::chrono::duration_cast<std::chrono::seconds>(m.since.time_since_epoch()).count();
+    if (const Session* s = server_.session(m.id)) {
+      u.messages_in = s->messages_in;
+      u.messages_out = s->messages_out;
+      u.bytes_in = s->bytes_in;
+      u.bytes_out = s->bytes_out;
+      u.sendq_bytes = s->queued_bytes();
+    }
+    users.push_back(std::move(u));
+  }
+  std::sort(users.begin(), users.end(),
+            [](const UserInfo& a, const UserInfo& b) { return a.nick < b.nick; });
+  return users;
+}
+
+bool ServerControl::kick(std::string_view nick, std::string_view reason) {
+  return server_.hub().kick(nick, reason);
+}
+
+std::size_t ServerControl::say(std::string_view message) {
+  return server_.hub().say(message);
+}
+
+}  // namespace chat::daemon
