@@ -131,6 +131,77 @@ def hold_table(rows):
     return "\n".join(out)
 
 
+def targets_table(rows):
+    out = [
+        "| issue 7 target | chatd (this run) | met | floor-server, same row |",
+        "|---|---|---|---|",
+    ]
+
+    def get(mode, label, n, key):
+        r = find(rows, mode, label, n)
+        return None if r is None or r.get(key) in (None, "na") else float(r[key])
+
+    def verdict(value, limit, higher_is_better, unit):
+        if value is None:
+            return "not measured", ""
+        ok = value >= limit if higher_is_better else value <= limit
+        if ok:
+            return "yes", ""
+        if not higher_is_better and value > 2 * limit:
+            return "no", f" ({value / limit:.1f}× the limit)"
+        miss = (limit - value) / limit if higher_is_better else (value - limit) / limit
+        return "no", f" (missed by {miss:.0%})"
+
+    dps = get("flood", "chatd epoll", "100", "deliveries_per_s")
+    yes, miss = verdict(dps, 7e6, True, "")
+    fl = get("flood", "floor", "100", "deliveries_per_s")
+    out.append(
+        f"| flood, 100 clients: ≥ 7 M deliveries/s | {dps / 1e6:.2f} M{miss} | {yes} | "
+        f"{fl / 1e6:.2f} M |" if dps and fl else "| flood 100 | — | — | — |"
+    )
+    cpu = get("flood", "chatd epoll", "100", "cpu_us_per_delivery")
+    yes, miss = verdict(cpu, 0.15, False, "")
+    flc = get("flood", "floor", "100", "cpu_us_per_delivery")
+    out.append(
+        f"| flood, 100 clients: ≤ 0.15 µs server CPU per delivery | {cpu:.3f} µs{miss} | {yes} | "
+        f"{flc:.3f} µs |" if cpu and flc else "| flood cpu | — | — | — |"
+    )
+    p99 = get("steady", "chatd epoll", "1000", "p99_ms")
+    yes, miss = verdict(p99, 20, False, "")
+    flp = get("steady", "floor", "1000", "p99_ms")
+    out.append(
+        f"| steady 1000 × 1 msg/s: p99 ≤ 20 ms | {p99:.1f} ms{miss} | {yes} | {flp:.1f} ms |"
+        if p99 and flp else "| steady 1000 | — | — | — |"
+    )
+    rss = get("hold", "chatd epoll", "10000", "rss_kb")
+    joined = get("hold", "chatd epoll", "10000", "joined")
+    yes, miss = verdict(rss / 1024 if rss else None, 50, False, "")
+    out.append(
+        f"| epoll: 10 000 clients held, RSS ≤ 50 MB | {joined:.0f} held, {rss / 1024:.0f} MB{miss} "
+        f"| {yes} | — |" if rss and joined else "| hold 10000 | — | — | — |"
+    )
+    p99 = get("steady", "chatd epoll", "5000", "p99_ms")
+    yes, miss = verdict(p99, 100, False, "")
+    flp = get("steady", "floor", "5000", "p99_ms")
+    out.append(
+        f"| epoll: 5000 × 0.04 msg/s: p99 ≤ 100 ms | {p99:.0f} ms{miss} | {yes} | {flp:.0f} ms |"
+        if p99 and flp else "| steady 5000 | — | — | — |"
+    )
+    r = find(rows, "hold", "chatd select", "10000")
+    if r:
+        asked = int(r["clients"])
+        joined = int(r["joined"])
+        refused = int(r["refused"])
+        silent = int(r.get("closed_without_error", "0"))
+        clean = "yes" if silent == 0 and joined + refused == asked else "no"
+        out.append(
+            f"| select: the documented limit reached, refused cleanly past it (`server-full`) "
+            f"| {joined} joined (the logged max_clients), {refused} of {asked - joined} "
+            f"refused with `server-full`, {silent} reset without it | {clean} | — |"
+        )
+    return "\n".join(out)
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -142,6 +213,8 @@ def main():
     print(steady_table(rows))
     print("\n### Hold\n")
     print(hold_table(rows))
+    print("\n### Targets\n")
+    print(targets_table(rows))
     faults = [r for r in rows if r.get("status") not in ("ok", "incomplete")]
     if faults:
         print("\nRuns not ok:\n")
