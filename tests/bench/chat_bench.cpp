@@ -39,7 +39,7 @@ constexpr int kExitDeadline = 3;     // the global --timeout was hit
 constexpr int kExitServerFault = 4;  // dropped a client, broke order, sent garbage
 
 constexpr std::size_t kMessageSize = 48;  // the message size
-constexpr std::size_t kReadBuffer = 256 * 1024;
+constexpr std::size_t kReadBuffer = std::size_t{256} * 1024;
 constexpr int kMaxEvents = 1024;
 
 std::int64_t now_ns() {

@@ -92,6 +92,7 @@ stop_server() {
   wait "$server_pid" 2>/dev/null || true
   server_pid=""
 }
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   stop_server
   rm -rf "$work"
@@ -122,7 +123,8 @@ read -r -a flood_args <<<"$(flood_off_args | tr '\n' ' ')"
 # start_chatd BACKEND: chatd on a fresh 127.0.0.1 listening socket passed as fd 3.
 start_chatd() {
   local backend="$1"
-  : >"$work/port" >"$work/server.log"
+  : >"$work/port"
+  : >"$work/server.log"
   python3 -c '
 import os, socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -149,7 +151,8 @@ os.execv(sys.argv[1], sys.argv[1:])
 
 # start_port_printer CMD...: a server that binds port 0 and prints port=N first.
 start_port_printer() {
-  : >"$work/port" >"$work/server.log"
+  : >"$work/port"
+  : >"$work/server.log"
   "$@" >"$work/port" 2>"$work/server.log" &
   server_pid=$!
   wait_for_line "$work/port" "^port=" || {
