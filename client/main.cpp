@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <exception>
 #include <string>
 
 #include "client/app.hpp"
@@ -18,9 +19,10 @@ int main(int argc, char** argv) {
       "chat_client"};
   app.footer(
       "Exit status: 0 /q, Ctrl-D or end of input; 64 usage error; 69 cannot connect\n"
-      "(refused, unknown host) or the server closed the connection; 71 cannot set\n"
-      "up the terminal; 76 the server refused us (error then close: nick invalid or\n"
-      "taken, server full, kicked); 129 hangup; 130 Ctrl-C or SIGINT; 143 SIGTERM.");
+      "(refused, unknown host) or the server closed the connection; 70 internal\n"
+      "error; 71 cannot set up the terminal; 76 the server refused us (an error,\n"
+      "then the close: nick invalid or taken, server full, kicked); 129 hangup;\n"
+      "130 Ctrl-C or SIGINT; 143 SIGTERM.");
   app.add_option("NICK", options.nick, "your nick (the server checks it)")->required();
   app.add_option("HOST", options.host, "server name or address")->required();
   app.add_option("PORT", options.port, "server port")->required();
@@ -35,5 +37,11 @@ int main(int argc, char** argv) {
     app.exit(e);
     return chat::client::exit_code::kUsage;
   }
-  return chat::client::run_client(options);
+  try {
+    return chat::client::run_client(options);
+  } catch (const std::exception& e) {
+    // Caught here so that the stack unwinds and RAII restores the terminal.
+    std::fprintf(stderr, "chat_client: internal error: %s\n", e.what());
+    return EX_SOFTWARE;
+  }
 }

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <exception>
 #include <utility>
 
 #include "protocol/codec.hpp"
@@ -15,7 +16,7 @@
 
 namespace chat::client {
 namespace {
-constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
 }
 
 Receiver::Receiver(int sock, std::string nick, Display& display, NickBook& nicks,
@@ -36,7 +37,19 @@ void Receiver::start() {
   sigset_t old;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old);
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    try {
+      run();
+    } catch (const std::exception& e) {
+      // Out of memory and the like: end this session like a lost connection
+      // rather than terminate() with the terminal still raw.
+      reason_ = CloseReason::kClosed;
+      if (!stopping_ && on_close_) {
+        display_.add_line(Line{std::string("*** internal error: ") + e.what()});
+        on_close_();
+      }
+    }
+  });
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 

@@ -16,8 +16,35 @@ namespace chat::daemon {
 using proto::ErrorCode;
 
 Frame make_frame(const proto::ServerPacket& packet) {
-  return std::make_shared<const std::string>(proto::encode_frame(proto::encode(packet)));
+  const std::string payload = proto::encode(packet);
+  if (payload.size() > proto::kMaxPayload) {
+    return nullptr;  // the caller reports or trims; an empty frame is never queued
+  }
+  return std::make_shared<const std::string>(proto::encode_frame(payload));
 }
+
+namespace {
+
+bool fits(const proto::ServerPacket& packet) {
+  return proto::encode(packet).size() <= proto::kMaxPayload;
+}
+
+// Cuts a list reply from the end until it fits in one frame, and marks it so.
+template <typename Reply, typename List>
+Frame trimmed_frame(Reply reply, List Reply::*list) {
+  Frame frame = make_frame(reply);
+  while (!frame && !(reply.*list).empty()) {
+    auto& items = reply.*list;
+    items.resize(items.size() - std::max<std::size_t>(1, items.size() / 8));
+    reply.truncated = true;
+    frame = make_frame(reply);
+  }
+  return frame;
+}
+
+constexpr std::string_view kTooLong = "message too long to relay with your nick in one packet";
+
+}  // namespace
 
 Hub::Hub(Outbox& outbox, HubConfig config) : outbox_(outbox), config_(config) {
   rooms_[std::string(kLobby)];  // always exists, even when empty
@@ -166,6 +193,10 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
   if (auto* chat = std::get_if<proto::ChatRequest>(&packet)) {
     proto::ServerPacket out = proto::Chat{m.nick, std::move(chat->message), false};
     const Frame frame = make_frame(out);
+    if (!frame) {
+      send_error(id, m, ErrorCode::kBadMessage, kTooLong);
+      return;
+    }
     for (const SessionId to : rooms_[m.room].members) {
       send(to, frame);
     }
@@ -173,6 +204,10 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
   } else if (auto* emote = std::get_if<proto::EmoteRequest>(&packet)) {
     const proto::ServerPacket fallback = proto::Chat{"*", m.nick + " " + emote->message, false};
     proto::ServerPacket native = proto::Emote{m.nick, std::move(emote->message), false};
+    if (!fits(native) || !fits(fallback)) {
+      send_error(id, m, ErrorCode::kBadMessage, kTooLong);
+      return;
+    }
     fan_out(rooms_[m.room].members, kCapEmote, native, &fallback);
     remember(m.room, std::move(native));
   } else if (auto* dm = std::get_if<proto::DmRequest>(&packet)) {
@@ -184,6 +219,10 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
     const Member& to = members_.at(target->second);
     const proto::ServerPacket native = proto::Dm{m.nick, to.nick, dm->message};
     const proto::ServerPacket fallback = proto::Chat{m.nick + " -> " + to.nick, dm->message, false};
+    if (!fits(native) || !fits(fallback)) {
+      send_error(id, m, ErrorCode::kBadMessage, kTooLong);
+      return;
+    }
     std::vector<SessionId> recipients{target->second};
     if (target->second != id) {
       recipients.push_back(id);
@@ -199,7 +238,7 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
     }
     // UTF-8 byte order is code point order.
     std::sort(reply.nicks.begin(), reply.nicks.end());
-    send(id, make_frame(reply));
+    send(id, trimmed_frame(std::move(reply), &proto::WhoReply::nicks));
   } else if (std::holds_alternative<proto::RoomsRequest>(packet)) {
     if ((m.caps & kCapRooms) == 0) {
       return;
@@ -208,7 +247,7 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
     for (const auto& [name, room] : rooms_) {
       reply.rooms.push_back({name, room.members.size()});
     }
-    send(id, make_frame(reply));
+    send(id, trimmed_frame(std::move(reply), &proto::RoomsReply::rooms));
   } else if (auto* enter = std::get_if<proto::EnterRequest>(&packet)) {
     if (enter->room != m.room) {
       enter_room(id, m, enter->room);

@@ -22,6 +22,7 @@ using SessionId = std::uint64_t;
 // recipient's output queue.
 using Frame = std::shared_ptr<const std::string>;
 
+// Null if the packet does not fit in one frame (payload over 65535 bytes).
 Frame make_frame(const proto::ServerPacket& packet);
 
 // Where the hub's output goes: the server's sessions, or a recorder in tests.
@@ -106,7 +107,11 @@ class Hub {
 
   void on_hello(SessionId id, Member& m, proto::Hello hello);
   void on_packet(SessionId id, Member& m, proto::ClientPacket packet);
-  void send(SessionId id, const Frame& frame) { outbox_.send(id, frame); }
+  void send(SessionId id, const Frame& frame) {
+    if (frame) {  // null: a replayed or fallback form too long for a frame; skipped
+      outbox_.send(id, frame);
+    }
+  }
   void send_error(SessionId id, const Member& m, proto::ErrorCode code, std::string_view text);
   void fail(SessionId id, proto::ErrorCode code, std::string_view text, std::string_view reason);
   void enter_room(SessionId id, Member& m, const std::string& room);

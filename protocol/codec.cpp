@@ -266,6 +266,7 @@ Decoded<ServerPacket> decode_server(std::string_view payload) {
   if (type == "who") {
     WhoReply who;
     who.room = room().value_or("");
+    who.truncated = bool_member(doc, "truncated");
     const Value* nicks = find_member(doc, "nicks");
     if (nicks != nullptr && nicks->IsArray()) {
       for (const auto& n : nicks->GetArray()) {
@@ -278,6 +279,7 @@ Decoded<ServerPacket> decode_server(std::string_view payload) {
   }
   if (type == "rooms") {
     RoomsReply reply;
+    reply.truncated = bool_member(doc, "truncated");
     const Value* rooms = find_member(doc, "rooms");
     if (rooms != nullptr && rooms->IsArray()) {
       for (const auto& r : rooms->GetArray()) {
@@ -395,6 +397,10 @@ struct ServerWriter {
     put(w, "type", "who");
     put(w, "room", p.room);
     put_list(w, "nicks", p.nicks);
+    if (p.truncated) {
+      w.Key("truncated");
+      w.Bool(true);
+    }
   }
   void operator()(const RoomsReply& p) const {
     put(w, "type", "rooms");
@@ -408,6 +414,10 @@ struct ServerWriter {
       w.EndObject();
     }
     w.EndArray();
+    if (p.truncated) {
+      w.Key("truncated");
+      w.Bool(true);
+    }
   }
   void operator()(const Info& p) const {
     put(w, "type", "info");

@@ -69,6 +69,7 @@ struct Emote {
 struct WhoReply {
   std::string room;
   std::vector<std::string> nicks;
+  bool truncated = false;  // the list was cut to fit in one frame
 };
 struct RoomInfo {
   std::string name;
@@ -76,6 +77,7 @@ struct RoomInfo {
 };
 struct RoomsReply {
   std::vector<RoomInfo> rooms;
+  bool truncated = false;  // the list was cut to fit in one frame
 };
 struct Info {
   std::string message;

@@ -50,6 +50,15 @@ class Chatd {
     }
   }
   const std::string& port() const { return port_; }
+  // Graceful stop, as systemd or an operator does it.
+  void terminate() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int st = 0;
+      ::waitpid(pid_, &st, 0);
+      pid_ = -1;
+    }
+  }
 
  private:
   std::string port_;
@@ -82,6 +91,58 @@ TEST(ChatClientEndToEnd, TwoClientsSeeEachOthersJoinChatAndLeave) {
   EXPECT_EQ(pat.wait_exit(), 0);
   EXPECT_EQ(pat.unexpected(), std::vector<std::string>{});
   EXPECT_EQ(chris.unexpected(), std::vector<std::string>{});
+}
+
+TEST(ChatClientEndToEnd, TakenNickIsShownAndExitsWith76) {
+  Chatd chatd;
+  PtyClient first({"pat", "127.0.0.1", chatd.port()});
+  ASSERT_TRUE(first.wait_text("*** pat has joined the chat")) << first.dump();
+  PtyClient second({"PAT", "127.0.0.1", chatd.port()});
+  EXPECT_TRUE(second.wait_text("(nick-taken)")) << second.dump();
+  EXPECT_EQ(second.wait_exit(), 76);
+  EXPECT_TRUE(second.wait_screen([](const VtScreen& s) { return s.scroll_region_reset(); }));
+  first.type("/q\r");
+  EXPECT_EQ(first.wait_exit(), 0);
+}
+
+TEST(ChatClientEndToEnd, ServerShutdownIsShownAndExitsWith69) {
+  Chatd chatd;
+  PtyClient pat({"pat", "127.0.0.1", chatd.port()});
+  ASSERT_TRUE(pat.wait_text("*** pat has joined the chat")) << pat.dump();
+  pat.type("half");
+  ASSERT_TRUE(pat.wait_row(23, "pat> half"));
+  chatd.terminate();
+  EXPECT_TRUE(pat.wait_text("*** server shutting down")) << pat.dump();
+  EXPECT_TRUE(pat.wait_text("*** connection closed by the server")) << pat.dump();
+  EXPECT_EQ(pat.wait_exit(), 69);
+  EXPECT_TRUE(pat.wait_screen([](const VtScreen& s) { return s.scroll_region_reset(); }));
+  EXPECT_EQ(pat.unexpected(), std::vector<std::string>{});
+}
+
+TEST(ChatClientEndToEnd, RoomsPromptAndWhoAgainstChatd) {
+  Chatd chatd;
+  PtyClient pat({"pat", "127.0.0.1", chatd.port()});
+  ASSERT_TRUE(pat.wait_text("*** pat has joined the chat")) << pat.dump();
+  PtyClient chris({"chris", "127.0.0.1", chatd.port()});
+  ASSERT_TRUE(pat.wait_text("*** chris has joined the chat")) << pat.dump();
+  pat.type("/join games\r");
+  EXPECT_TRUE(pat.wait_row(23, "pat [games]>")) << pat.dump();
+  EXPECT_TRUE(chris.wait_row(22, "*** pat has left the chat")) << chris.dump();
+  pat.type("/who\r");
+  EXPECT_TRUE(pat.wait_row(22, "*** in games: pat")) << pat.dump();
+  pat.type("/rooms\r");
+  EXPECT_TRUE(pat.wait_row(22, "*** rooms: games (1), lobby (1)")) << pat.dump();
+  chris.type("only the lobby hears this\r");
+  EXPECT_TRUE(chris.wait_row(22, "chris: only the lobby hears this")) << chris.dump();
+  pat.type("/join lobby\r");
+  EXPECT_TRUE(pat.wait_row(23, "pat>")) << pat.dump();
+  // History replayed on entering, drawn dim.
+  EXPECT_TRUE(pat.wait_text("chris: only the lobby hears this")) << pat.dump();
+  EXPECT_NE(pat.raw().find("\x1b[2mchris: only the lobby hears this"), std::string::npos);
+  chris.type("/q\r");
+  pat.type("/q\r");
+  EXPECT_EQ(chris.wait_exit(), 0);
+  EXPECT_EQ(pat.wait_exit(), 0);
 }
 
 }  // namespace

@@ -437,6 +437,11 @@ bool PtyClient::wait_text(const std::string& text) {
   });
 }
 
+bool PtyClient::wait_raw(const std::string& bytes) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, kWait, [&] { return raw_.find(bytes) != std::string::npos; });
+}
+
 std::optional<int> PtyClient::wait_exit() {
   auto code = poll_exit(pid_, status_);
   if (code) {

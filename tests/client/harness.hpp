@@ -87,6 +87,7 @@ class PtyClient {
   bool wait_screen(const std::function<bool(const VtScreen&)>& pred);
   bool wait_row(int row, const std::string& text);
   bool wait_text(const std::string& text);  // anywhere on the screen
+  bool wait_raw(const std::string& bytes);  // anywhere in the output so far
   // Exit code (128+signal if killed); nullopt on timeout.
   std::optional<int> wait_exit();
   void resize(int rows, int cols);

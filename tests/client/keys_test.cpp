@@ -8,7 +8,7 @@ namespace {
 
 using K = Key::Kind;
 
-std::vector<Key> text(std::u32string s) {
+std::vector<Key> text(const std::u32string& s) {
   std::vector<Key> keys;
   for (char32_t c : s) {
     keys.push_back(Key{K::kText, c});

@@ -193,6 +193,21 @@ TEST_F(ChatClient, SigtermQuitsWith143AndRestoresTheTerminal) {
   expect_clean_exit(143);
 }
 
+TEST_F(ChatClient, HangupExitsWith129) {
+  client_->signal(SIGHUP);
+  EXPECT_EQ(client_->wait_exit(), 129);
+  EXPECT_TRUE(terminal_restored(*client_));
+}
+
+TEST_F(ChatClient, CtrlLRepaintsTheScreen) {
+  server_.send(chat("chris", "kept"));
+  ASSERT_TRUE(client_->wait_row(kLastLineRow, "chris: kept"));
+  client_->type("abc\x0c");
+  EXPECT_TRUE(client_->wait_raw("\x1b[2J"));
+  EXPECT_TRUE(client_->wait_row(kLastLineRow, "chris: kept"));
+  EXPECT_TRUE(client_->wait_row(kInputRow, "pat> abc"));
+}
+
 TEST_F(ChatClient, ServerDisconnectIsShownAndExitsWith69) {
   server_.send(join("pat"));
   ASSERT_TRUE(client_->wait_row(kLastLineRow, "*** pat has joined the chat"));
@@ -380,14 +395,33 @@ TEST(ChatClientPlain, SendsLinesAndPrintsReceivedLines) {
   EXPECT_EQ(chat_text(server.read_frame()), "second");
   server.send(chat("bot", "first line"));
   server.send(chat("eve", "\x1b[31mred"));
-  ASSERT_TRUE(client.wait_stdout("eve: ^[[31mred\n"));
+  server.send(chat("bot", "second"));
+  ASSERT_TRUE(client.wait_stdout("bot: second\n"));
   client.close_stdin();
   EXPECT_TRUE(server.read_eof());  // the client shut its write side at end of input
-  server.send(chat("bot", "second"));
   server.close_client();
   EXPECT_EQ(client.wait_exit(), 0);
   EXPECT_EQ(client.read_all_stdout(),
             "*** bot has joined the chat\nbot: first line\neve: ^[[31mred\nbot: second\n");
+}
+
+TEST(ChatClientPlain, ExtensionsAndHistoryArePlainLines) {
+  FakeServer server;
+  PipedClient client({"bot", "127.0.0.1", server.port()});
+  ASSERT_TRUE(server.accept());
+  ASSERT_TRUE(server.read_frame().has_value());
+  client.write_stdin("/me beeps\n/msg pat hi there\n/nope\n");
+  EXPECT_EQ(std::get<proto::EmoteRequest>(decode(server.read_frame())).message, "beeps");
+  EXPECT_EQ(std::get<proto::DmRequest>(decode(server.read_frame())).message, "hi there");
+  ASSERT_TRUE(client.wait_stdout("*** unknown command /nope, nothing sent\n"));
+  server.send(proto::encode(proto::ServerPacket{proto::Chat{"pat", "old", true}}));
+  server.send(proto::encode(proto::ServerPacket{proto::Emote{"bot", "beeps", false}}));
+  ASSERT_TRUE(client.wait_stdout("[history] pat: old\n[bot beeps]\n"));
+  client.close_stdin();
+  EXPECT_TRUE(server.read_eof());
+  server.close_client();
+  EXPECT_EQ(client.wait_exit(), 0);
+  EXPECT_EQ(client.read_all_stdout().find('\x1b'), std::string::npos);
 }
 
 TEST(ChatClientPlain, SlashQQuitsAtOnceWithoutSending) {

@@ -430,3 +430,51 @@ TEST_F(HubTest, ZeroLengthFrameIsBadPacket) {
 
 }  // namespace
 }  // namespace chat::daemon
+
+namespace chat::daemon {
+namespace {
+
+TEST(HubLimits, ChatTooLongToRelayIsBadMessageAndNothingIsSent) {
+  RecordingOutbox out;
+  Hub hub(out, HubConfig{3});
+  hub.connect(1, "p");
+  hub.receive(1, hello_caps("pat", {}));
+  hub.connect(2, "p");
+  hub.receive(2, hello("chris"));
+  out.take(1);
+  out.take(2);
+  // Fits in the client's frame, but not once the server adds "nick".
+  const std::string text(65535 - 40, 'x');
+  const std::string payload = chat(text);
+  ASSERT_LE(payload.size(), 65535U);
+  hub.receive(1, payload);
+  auto a = out.take(1);
+  ASSERT_EQ(a.size(), 1U);
+  EXPECT_EQ(std::get<proto::Error>(a[0]).code, "bad-message");
+  EXPECT_TRUE(out.take(2).empty());
+  EXPECT_EQ(out.closed.count(1), 0U);
+}
+
+TEST(HubLimits, WhoListTooLongForOneFrameIsTrimmedAndMarked) {
+  RecordingOutbox out;
+  Hub hub(out, HubConfig{0});
+  hub.connect(1, "p");
+  hub.receive(1, hello_caps("asker", {"who"}));
+  for (SessionId id = 2; id < 2200; ++id) {
+    hub.connect(id, "p");
+    hub.receive(id, hello(std::string(26, 'n') + std::to_string(id)));
+  }
+  out.packets.clear();
+  out.frames.clear();
+  hub.receive(1, packet(proto::WhoRequest{}));
+  ASSERT_EQ(out.frames[1].size(), 1U);
+  EXPECT_LE(out.frames[1][0]->size(), 2U + 65535U);
+  const auto& who = std::get<proto::WhoReply>(out.packets[1].at(0));
+  EXPECT_TRUE(who.truncated);
+  EXPECT_GT(who.nicks.size(), 1000U);
+  EXPECT_LT(who.nicks.size(), 2199U);
+  EXPECT_TRUE(std::is_sorted(who.nicks.begin(), who.nicks.end()));
+}
+
+}  // namespace
+}  // namespace chat::daemon
