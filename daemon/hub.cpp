@@ -50,6 +50,17 @@ Hub::Hub(Outbox& outbox, HubConfig config) : outbox_(outbox), config_(config) {
   rooms_[std::string(kLobby)];  // always exists, even when empty
 }
 
+void Hub::set_config(HubConfig config) {
+  config_ = config;
+  // Without this, a SIGHUP to a smaller history (or 0 = off) would keep replaying
+  // the old lines until enough new ones pushed them out.
+  for (auto& [name, room] : rooms_) {
+    while (room.history.size() > config_.history_size) {
+      room.history.pop_front();
+    }
+  }
+}
+
 void Hub::connect(SessionId id, std::string peer) {
   Member m;
   m.peer = std::move(peer);

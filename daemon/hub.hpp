@@ -62,7 +62,8 @@ class Hub {
   // `info` to every joined client; returns the number of recipients.
   std::size_t say(std::string_view message);
 
-  void set_config(HubConfig config) { config_ = config; }
+  // Applies at once: a lowered history size trims every room's history now.
+  void set_config(HubConfig config);
 
   struct MemberView {
     SessionId id;

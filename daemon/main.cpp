@@ -173,6 +173,7 @@ int run(const std::vector<std::string>& args) {
   std::signal(SIGPIPE, SIG_IGN);
 
   std::vector<std::string> listen_names;
+  listen_names.reserve(listeners.size());
   for (const auto& l : listeners) {
     listen_names.push_back(chat::net::local_name(l.get()));
   }

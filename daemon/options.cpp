@@ -2,6 +2,7 @@
 #include "daemon/options.hpp"
 
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 
@@ -62,23 +63,30 @@ void define_options(CLI::App& app, Options& opts) {
 
 namespace {
 
-// Finds the line of `key` in the config file, for error messages.
-int line_of(const std::string& path, const std::string& key) {
+// Finds the line of the `nth` (0-based) occurrence of `key` in the config file,
+// for error messages: a key given twice is reported where the bad value is.
+int line_of(const std::string& path, const std::string& key, std::size_t nth) {
   std::ifstream in(path);
   std::string line;
   const std::regex re("^\\s*\"?" +
                       std::regex_replace(key, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)") +
                       "\"?\\s*[=:]");
+  int first = 0;
   for (int n = 1; std::getline(in, line); ++n) {
     if (std::regex_search(line, re)) {
-      return n;
+      if (first == 0) {
+        first = n;
+      }
+      if (nth-- == 0) {
+        return n;
+      }
     }
   }
-  return 0;
+  return first;
 }
 
-std::string where(const std::string& path, const std::string& key) {
-  const int line = line_of(path, key);
+std::string where(const std::string& path, const std::string& key, std::size_t nth = 0) {
+  const int line = line_of(path, key, nth);
   return line > 0 ? path + ":" + std::to_string(line) : path;
 }
 
@@ -90,6 +98,7 @@ std::optional<std::string> check_config(CLI::App& app, const std::string& path) 
   } catch (const CLI::Error& e) {
     return path + ": " + e.what();
   }
+  std::map<std::string, std::size_t> seen;  // occurrences so far, per key
   for (const auto& item : items) {
     if (item.name == "++" || item.name == "--") {
       continue;  // section markers
@@ -102,18 +111,22 @@ std::optional<std::string> check_config(CLI::App& app, const std::string& path) 
         app.get_option_no_throw("--" + item.name) == nullptr) {
       return where(path, item.name) + ": unknown key '" + item.name + "'";
     }
-    Options scratch;
-    CLI::App probe;
-    define_options(probe, scratch);
-    std::vector<std::string> args;
+    // Each value on its own, counting the key's occurrences so the error names
+    // the line that holds the bad one.
     for (const auto& value : item.inputs) {
-      args.push_back("--" + item.name + "=" + value);
-    }
-    std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
-    try {
-      probe.parse(args);
-    } catch (const CLI::ParseError& e) {
-      return where(path, item.name) + ": bad value for '" + item.name + "': " + e.what();
+      const std::size_t nth = seen[item.name]++;
+      Options scratch;
+      CLI::App probe;
+      define_options(probe, scratch);
+      // "--key=" would read as a missing value (see load_options): pass "" on its own.
+      std::vector<std::string> args =
+          value.empty() ? std::vector<std::string>{"", "--" + item.name}  // reversed for CLI11
+                        : std::vector<std::string>{"--" + item.name + "=" + value};
+      try {
+        probe.parse(args);
+      } catch (const CLI::ParseError& e) {
+        return where(path, item.name, nth) + ": bad value for '" + item.name + "': " + e.what();
+      }
     }
   }
   return std::nullopt;

@@ -15,7 +15,7 @@ struct Options {
   std::string bind;
   std::size_t max_clients = 0;
   double hello_timeout = 10.0;
-  std::size_t sendq_limit = 4 * 1024 * 1024;
+  std::size_t sendq_limit = std::size_t{4} * 1024 * 1024;
   std::size_t history = 20;
   double flood_rate = 50.0;
   double flood_burst = 200.0;

@@ -23,14 +23,14 @@ namespace {
 
 // Per-session bounds for one loop wake-up, so one busy client cannot starve others.
 constexpr std::size_t kMaxFramesPerWake = 128;
-constexpr std::size_t kReadPerWake = 128 * 1024;
+constexpr std::size_t kReadPerWake = std::size_t{128} * 1024;
 // Stop reading while this much undecoded input is held: at least one whole frame.
 constexpr std::size_t kMaxBufferedInput = 2 * (proto::kHeaderSize + proto::kMaxPayload);
 constexpr int kMaxAcceptsPerWake = 64;
-// Descriptors kept back from the client limit: listeners, control socket and its
-// clients, the signal pipe, the journal, the reserve fd.
-constexpr std::size_t kFdHeadroom = 64;
-constexpr std::size_t kMaxRejecting = 64;
+// Descriptors kept back from the client limit: refusals in flight, listeners, control socket and
+// its clients, the signal pipe, the journal, the reserve fd.
+constexpr std::size_t kMaxRejecting = 32;
+constexpr std::size_t kFdHeadroom = 32 + kMaxRejecting;
 constexpr auto kCloseLinger = std::chrono::seconds(2);
 constexpr auto kShutdownDrain = std::chrono::seconds(3);
 
@@ -142,6 +142,11 @@ void Server::reject_full(UniqueFd client, std::string_view message) {
   const int fd = s->fd();
   if (rejecting_ >= kMaxRejecting ||
       !loop_.add(fd, kNone, [this, id](unsigned ready) { on_session(id, ready); })) {
+    // No room to see the refusal through: say it once, best effort, and close.
+    const std::string frame =
+        proto::encode_frame(proto::encode_error(proto::ErrorCode::kServerFull, message));
+    (void)::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ::shutdown(fd, SHUT_WR);
     return;  // the session's destructor closes the socket
   }
   // A short-lived session: error, flush, half-close, drain, so the error is read

@@ -20,7 +20,7 @@ namespace chat::daemon {
 struct Limits {
   std::size_t max_clients = 0;  // 0: as many as the descriptors allow
   std::chrono::milliseconds hello_timeout{10000};
-  std::size_t sendq_limit = 4 * 1024 * 1024;
+  std::size_t sendq_limit = std::size_t{4} * 1024 * 1024;
   std::size_t history = 20;
   double flood_rate = 50.0;         // packets per second per connection; 0 turns it off
   double flood_burst = 200.0;       // packets a connection may send at once

@@ -2,13 +2,12 @@
 #include "protocol/codec.hpp"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
-#include <rapidjson/memorystream.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <optional>
 
+#include "protocol/json.hpp"
 #include "protocol/rules.hpp"
 
 namespace chat::proto {
@@ -17,29 +16,8 @@ namespace {
 using rapidjson::Value;
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-// Iterative parsing: a deeply nested payload must not exhaust the stack.
-constexpr unsigned kParseFlags =
-    rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
-
-// The member's value, or null. (RapidJSON's iterator `!=` is ambiguous to clang
-// in C++20, so lookups compare with `==` here and nowhere else.)
-const Value* find_member(const Value& obj, const char* name) {
-  const auto it = obj.FindMember(name);
-  return it == obj.MemberEnd() ? nullptr : &it->value;
-}
-
-// A JSON string as UTF-8, or nullopt if it is not one. The parser checks the
-// payload's bytes, but a \u escape can still produce a lone surrogate.
-std::optional<std::string_view> checked_string(const Value& v) {
-  if (!v.IsString()) {
-    return std::nullopt;
-  }
-  const std::string_view s(v.GetString(), v.GetStringLength());
-  if (!is_valid_utf8(s)) {
-    return std::nullopt;
-  }
-  return s;
-}
+using json::checked_string;
+using json::find_member;
 
 std::optional<std::string_view> string_member(const Value& obj, const char* name) {
   const Value* v = find_member(obj, name);
@@ -61,21 +39,8 @@ DecodeError open(ErrorCode code, std::string message) {
 // Parses the envelope: UTF-8 JSON object with a string "type".
 std::variant<std::string_view, DecodeError> parse_envelope(rapidjson::Document& doc,
                                                            std::string_view payload) {
-  // RapidJSON stops at a NUL byte as if the input ended there, which would let
-  // anything after it through unchecked. A raw NUL is never valid JSON text.
-  if (payload.find('\0') != std::string_view::npos) {
-    return fatal(ErrorCode::kBadPacket, "payload is not JSON: raw NUL byte");
-  }
-  // A bare MemoryStream: Parse(str, len) wraps it in an EncodedInputStream that
-  // silently eats a leading 0xEF (a partial BOM), which is not JSON.
-  rapidjson::MemoryStream stream(payload.data(), payload.size());
-  doc.ParseStream<kParseFlags, rapidjson::UTF8<>>(stream);
-  if (doc.HasParseError()) {
-    if (doc.GetParseError() == rapidjson::kParseErrorStringInvalidEncoding) {
-      return fatal(ErrorCode::kBadPacket, "payload is not valid UTF-8");
-    }
-    return fatal(ErrorCode::kBadPacket, std::string("payload is not JSON: ") +
-                                            rapidjson::GetParseError_En(doc.GetParseError()));
+  if (auto error = json::parse(doc, payload)) {
+    return fatal(ErrorCode::kBadPacket, "payload is " + *error);
   }
   if (!doc.IsObject()) {
     return fatal(ErrorCode::kBadPacket, "payload is not a JSON object");
@@ -90,15 +55,26 @@ std::variant<std::string_view, DecodeError> parse_envelope(rapidjson::Document& 
 // Reads and checks "message" into `out`; an error if it is missing or breaks the rules.
 std::optional<DecodeError> decode_message_field(const Value& doc, const char* type,
                                                 std::string& out) {
-  const auto message = string_member(doc, "message");
-  if (!message) {
+  // The hot path of every chat: one pass over the text checks UTF-8 (a \u escape
+  // can still make a lone surrogate) and the message rule together.
+  const Value* v = find_member(doc, "message");
+  if (v == nullptr || !v->IsString()) {
     return open(ErrorCode::kBadPacket, std::string(type) + " needs a string \"message\"");
   }
-  if (!is_valid_message(*message)) {
+  const std::string_view message(v->GetString(), v->GetStringLength());
+  bool control = message.empty();
+  for (std::size_t i = 0; i < message.size();) {
+    const auto cp = next_code_point(message, i);
+    if (!cp) {
+      return open(ErrorCode::kBadPacket, std::string(type) + " \"message\" is not UTF-8");
+    }
+    control = control || is_control(*cp);
+  }
+  if (control) {
     return open(ErrorCode::kBadMessage,
                 "message must be non-empty UTF-8 without control characters");
   }
-  out.assign(*message);
+  out.assign(message);
   return std::nullopt;
 }
 

@@ -2,23 +2,19 @@
 #include "protocol/control.hpp"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <array>
 #include <utility>
 
+#include "protocol/json.hpp"
 #include "protocol/rules.hpp"
 
 namespace chat::proto {
 namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-// Iterative parsing: a deeply nested request must not exhaust the daemon's stack.
-constexpr unsigned kParseFlags =
-    rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
 
 constexpr std::array<std::pair<ControlCommand, std::string_view>, 6> kCommandNames{{
     {ControlCommand::kStatus, "status"},
@@ -41,15 +37,16 @@ ControlRequestError request_error(std::string type, std::string_view result, std
 std::optional<std::string> string_member(const rapidjson::Value& obj, const char* name,
                                          bool& present_but_wrong) {
   present_but_wrong = false;
-  const auto it = obj.FindMember(name);
-  if (it == obj.MemberEnd()) {
+  const rapidjson::Value* v = json::find_member(obj, name);
+  if (v == nullptr) {
     return std::nullopt;
   }
-  if (!it->value.IsString()) {
-    present_but_wrong = true;
+  const auto s = json::checked_string(*v);
+  if (!s) {
+    present_but_wrong = true;  // not a string, or not UTF-8 (a lone surrogate escape)
     return std::nullopt;
   }
-  return std::string(it->value.GetString(), it->value.GetStringLength());
+  return std::string(*s);
 }
 
 }  // namespace
@@ -88,14 +85,8 @@ std::variant<ControlRequest, ControlRequestError> parse_control_request(std::str
   using namespace control_result;
   const std::string error_type(kControlErrorType);
   rapidjson::Document doc;
-  doc.Parse<kParseFlags>(payload.data(), payload.size());
-  if (doc.HasParseError()) {
-    if (doc.GetParseError() == rapidjson::kParseErrorStringInvalidEncoding) {
-      return request_error(error_type, kBadRequest, "request is not valid UTF-8");
-    }
-    return request_error(
-        error_type, kBadRequest,
-        std::string("request is not JSON: ") + rapidjson::GetParseError_En(doc.GetParseError()));
+  if (auto error = json::parse(doc, payload)) {
+    return request_error(error_type, kBadRequest, "request is " + *error);
   }
   if (!doc.IsObject()) {
     return request_error(error_type, kBadRequest, "request is not a JSON object");

@@ -2,6 +2,9 @@
 #include "protocol/frame.hpp"
 
 namespace chat::proto {
+namespace {
+constexpr std::size_t kShrinkAbove = 4096;
+}  // namespace
 
 bool append_frame(std::string& out, std::string_view payload) {
   if (payload.empty() || payload.size() > kMaxPayload) {
@@ -24,7 +27,13 @@ void FrameDecoder::compact() {
   // Drop consumed bytes once they dominate, so the buffer stays bounded by one
   // frame plus one read without moving memory on every packet.
   if (pos_ == buf_.size()) {
-    buf_.clear();
+    // Everything consumed: give back a large buffer (one big packet must not
+    // pin its size for the life of an idle connection).
+    if (buf_.capacity() > kShrinkAbove) {
+      std::string().swap(buf_);
+    } else {
+      buf_.clear();
+    }
     pos_ = 0;
   } else if (pos_ > 0 && pos_ >= buf_.size() / 2) {
     buf_.erase(0, pos_);

@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages chatd needs to build and test, if any are missing.
 set -eu
 pkgs="cmake g++ make pkg-config libspdlog-dev libfmt-dev rapidjson-dev libcli11-dev
-libgtest-dev libgmock-dev libsystemd-dev systemd python3 clang-format clang-tidy util-linux mandoc"
+libgtest-dev libgmock-dev libsystemd-dev systemd python3 clang-format clang-tidy util-linux mandoc
+clang libclang-rt-14-dev"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -135,8 +135,16 @@ std::unique_ptr<ChatdProcess> ChatdProcess::start(const ChatdConfig& config, std
   }
   argv.push_back(nullptr);
 
-  std::vector<std::string> env_strings{"LISTEN_FDS=1", "LISTEN_FDNAMES=" + config.listen_fd_name,
+  std::string fd_names = config.listen_fd_name;
+  for (const auto& extra : config.extra_fds) {
+    fd_names += ":" + extra.second;
+  }
+  std::vector<std::string> env_strings{"LISTEN_FDS=" + std::to_string(1 + config.extra_fds.size()),
+                                       "LISTEN_FDNAMES=" + fd_names,
                                        "NOTIFY_SOCKET=" + p->notify_path_};
+  env_strings.insert(env_strings.end(), config.env.begin(), config.env.end());
+  // Where each extra fd waits in the child (above 3 + their count) before its dup2.
+  std::vector<int> extra_high(config.extra_fds.size(), -1);
   std::vector<char*> envp;
   for (char** e = environ; *e != nullptr; ++e) {
     if (!starts_with_any(*e, {"LISTEN_", "NOTIFY_SOCKET=", "WATCHDOG_"})) {
@@ -156,17 +164,30 @@ std::unique_ptr<ChatdProcess> ChatdProcess::start(const ChatdConfig& config, std
     return nullptr;
   }
   if (pid == 0) {
-    // Child: fd 0 /dev/null, 1 and 2 the log, 3 the listener; nothing else open.
+    // Child: fd 0 /dev/null, 1 and 2 the log, 3 the listener, 4.. the extra
+    // sockets; nothing else open.
     format_decimal(::getpid(), listen_pid + std::strlen(listen_pid), sizeof listen_pid - 12);
+    const int first_free = 4 + static_cast<int>(extra_high.size());
+    for (std::size_t i = 0; i < extra_high.size(); ++i) {
+      extra_high[i] = ::fcntl(config.extra_fds[i].first, F_DUPFD_CLOEXEC, first_free + 64);
+      if (extra_high[i] < 0) {
+        ::_exit(126);
+      }
+    }
     int lfd = listener.get();
-    if (lfd < 4) {
-      lfd = ::fcntl(lfd, F_DUPFD_CLOEXEC, 10);
+    if (lfd < first_free) {
+      lfd = ::fcntl(lfd, F_DUPFD_CLOEXEC, first_free + 64);
     }
     if (lfd < 0 || ::dup2(null_fd.get(), 0) < 0 || ::dup2(log_fd.get(), 1) < 0 ||
         ::dup2(log_fd.get(), 2) < 0 || ::dup2(lfd, 3) < 0) {
       ::_exit(126);
     }
-    ::syscall(SYS_close_range, 4U, ~0U, 0U);
+    for (std::size_t i = 0; i < extra_high.size(); ++i) {
+      if (::dup2(extra_high[i], 4 + static_cast<int>(i)) < 0) {
+        ::_exit(126);
+      }
+    }
+    ::syscall(SYS_close_range, static_cast<unsigned>(first_free), ~0U, 0U);
     ::signal(SIGPIPE, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/unique_fd.hpp"
@@ -27,6 +28,11 @@ struct ChatdConfig {
   bool disable_control_socket = true;  // pass --control-socket= (empty disables)
   // Name of the inherited TCP socket (LISTEN_FDNAMES); systemd units name it "chat".
   std::string listen_fd_name = "chat";
+  // Extra environment for chatd, "NAME=value" (e.g. WATCHDOG_USEC=400000).
+  std::vector<std::string> env;
+  // More inherited sockets, owned by the test (they outlive chatd, e.g. for a
+  // restart on the same socket), passed as fd 4, 5, ... with these names.
+  std::vector<std::pair<int, std::string>> extra_fds;
 };
 
 class ChatdProcess {

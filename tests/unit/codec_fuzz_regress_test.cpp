@@ -5,6 +5,8 @@
 #include <variant>
 
 #include "protocol/codec.hpp"
+#include "protocol/control.hpp"
+#include "protocol/rules.hpp"
 
 namespace chat::proto {
 namespace {
@@ -32,6 +34,23 @@ TEST(CodecFuzzRegress, LoneSurrogateEscapesAreNotStrings) {
   EXPECT_EQ(code_of(R"({"type":"dm","to":"\udc00","message":"x"})"), ErrorCode::kBadPacket);
   EXPECT_EQ(code_of(R"({"type":"hello","nick":"pat","caps":["\udc00"]})"), ErrorCode::kBadPacket);
   EXPECT_EQ(code_of(R"({"type":"chat","message":"\udc00"})"), ErrorCode::kBadPacket);
+}
+
+}  // namespace
+}  // namespace chat::proto
+
+namespace chat::proto {
+namespace {
+
+TEST(ControlFuzzRegress, LoneSurrogateEscapesAreNotStrings) {
+  // Replies echo the request's type (and kick's nick); they must stay valid UTF-8.
+  for (const char* request : {R"({"type":"\udd10"})", R"({"type":"kick","nick":"\udc00"})"}) {
+    auto parsed = parse_control_request(request);
+    ASSERT_TRUE(std::holds_alternative<ControlRequestError>(parsed)) << request;
+    const auto& err = std::get<ControlRequestError>(parsed);
+    EXPECT_EQ(err.result, control_result::kBadRequest) << request;
+    EXPECT_TRUE(is_valid_utf8(err.type)) << request;
+  }
 }
 
 }  // namespace

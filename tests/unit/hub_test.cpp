@@ -478,3 +478,26 @@ TEST(HubLimits, WhoListTooLongForOneFrameIsTrimmedAndMarked) {
 
 }  // namespace
 }  // namespace chat::daemon
+
+namespace chat::daemon {
+namespace {
+
+TEST(HubHistory, LoweringTheSizeTrimsEveryRoomAtOnce) {
+  RecordingOutbox out;
+  Hub hub(out, HubConfig{5});
+  hub.connect(1, "p");
+  hub.receive(1, hello("pat"));
+  for (int i = 1; i <= 5; ++i) {
+    hub.receive(1, chat("line " + std::to_string(i)));
+  }
+  hub.set_config(HubConfig{2});
+  hub.connect(2, "p");
+  hub.receive(2, hello_caps("chris", {"history"}));
+  auto b = out.take(2);
+  ASSERT_EQ(b.size(), 4U);  // welcome, 2 history lines, join
+  EXPECT_EQ(std::get<proto::Chat>(b[1]).message, "line 4");
+  EXPECT_EQ(std::get<proto::Chat>(b[2]).message, "line 5");
+}
+
+}  // namespace
+}  // namespace chat::daemon
