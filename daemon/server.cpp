@@ -354,18 +354,21 @@ void Server::mark_dirty(Session& s) {
 }
 
 void Server::update_interest(Session& s) {
+  // A dirty session is flushed at the end of this iteration, which sets its interest
+  // again: asking for write readiness now would cost two epoll_ctl calls per message.
+  const bool wants_write = s.has_output() && !s.dirty;
   unsigned want = kNone;
   switch (s.state) {
     case Session::State::kOpen:
       if (s.input().buffered() < kMaxBufferedInput) {
         want |= kRead;
       }
-      if (s.has_output()) {
+      if (wants_write) {
         want |= kWrite;
       }
       break;
     case Session::State::kClosing:
-      want = s.has_output() ? kWrite : kNone;
+      want = wants_write ? kWrite : kNone;
       break;
     case Session::State::kDraining:
       want = kRead;
