@@ -58,6 +58,8 @@ class Chatd:
         notify_path = os.path.join(self.dir, "notify")
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(notify_path)
+        self.notifications = 0
+        self.last_status = ""
         self.log_path = os.path.join(self.dir, "chatd.log")
         log = open(self.log_path, "wb")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LISTEN_", "NOTIFY_"))}
@@ -77,8 +79,7 @@ class Chatd:
         while True:
             try:
                 if b"READY=1" in self.notify.recv(4096).split(b"\n"):
-                    self.notifications = 1
-                    self.last_status = ""
+                    self.notifications += 1
                     self.notify.setblocking(False)
                     return
             except socket.timeout:
