@@ -5,7 +5,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 seconds="${1:-30}"
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz -j"$(nproc)" >/dev/null
+cmake --build --preset fuzz --target fuzzers -j"$(nproc)" >/dev/null
 out=build/fuzz/artifacts
 mkdir -p "$out"
 status=0
