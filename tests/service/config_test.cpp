@@ -242,6 +242,14 @@ TEST_P(Config, CommandLineWinsOverTheFileAndTheFileFillsTheRest) {
   EXPECT_TRUE(error_then_close(third, "server-full"));
 }
 
+TEST_P(Config, EmptyQuotedValuesAreAccepted) {
+  // `admin-group = ""` and `bind = ""` mean "none"/"default", as --admin-group= does.
+  write_config("admin-group = \"\"\nbind = \"\"\n");
+  ASSERT_NO_FATAL_FAILURE(start_with(config({})));
+  TestClient pat = join("pat");
+  EXPECT_TRUE(pat);
+}
+
 TEST_P(Config, EveryOptionHasAConfigKeyAndTheFileApplies) {
   const std::string ctl = tmp_.file("from-file.ctl");
   write_config(
