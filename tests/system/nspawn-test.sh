@@ -51,16 +51,21 @@ for tool in debootstrap systemd-nspawn nsenter flock dpkg-deb; do
 		die "$tool is missing (apt-get install debootstrap systemd-container util-linux dpkg)"
 done
 
+# CHATD_NSPAWN_PREPARE_ONLY=1: only make the cached Debian root (CI starts this early,
+# in the background, so debootstrap's downloads overlap the builds).
+prepare_only=${CHATD_NSPAWN_PREPARE_ONLY:-0}
 deb=${1:-}
 rpm=${2:-}
-if [ -z "$deb" ]; then
-	[ -s build/pkg/packages.txt ] || ./packaging/build-packages.sh >/dev/null
-	deb=$(grep '\.deb$' build/pkg/packages.txt | head -1)
-	rpm=$(grep '\.rpm$' build/pkg/packages.txt | head -1 || true)
+if [ "$prepare_only" != 1 ]; then
+	if [ -z "$deb" ]; then
+		[ -s build/pkg/packages.txt ] || ./packaging/build-packages.sh >/dev/null
+		deb=$(grep '\.deb$' build/pkg/packages.txt | head -1)
+		rpm=$(grep '\.rpm$' build/pkg/packages.txt | head -1 || true)
+	fi
+	[ -f "$deb" ] || die "no package: $deb"
+	deb=$(realpath "$deb")
+	log "packages: $deb ${rpm:-(no .rpm)}"
 fi
-[ -f "$deb" ] || die "no package: $deb"
-deb=$(realpath "$deb")
-log "packages: $deb ${rpm:-(no .rpm)}"
 
 # --- The cached Debian root ------------------------------------------------------
 mirror=$(sed -n 's/^URIs: *\([^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
@@ -88,6 +93,9 @@ if [ ! -f "$root/.complete" ]; then
 fi
 flock -u 9
 phase "Debian root ready: $root"
+if [ "$prepare_only" = 1 ]; then
+	exit 0
+fi
 
 # --- A throw-away overlay, booted ----------------------------------------------------
 work=$(mktemp -d /var/tmp/chatd-nspawn.XXXXXX)
