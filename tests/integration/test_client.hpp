@@ -84,6 +84,7 @@ class TestClient {
   explicit TestClient(UniqueFd fd) : fd_(std::move(fd)) {}
   UniqueFd fd_;
   std::string in_;
+  std::size_t in_pos_ = 0;  // bytes of in_ already returned as packets
   bool eof_ = false;
   bool reset_ = false;
   bool bad_frame_ = false;
