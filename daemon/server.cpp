@@ -119,18 +119,20 @@ void Server::on_listener(int fd) {
     }
     if (client_count() >= max_clients_) {
       reject_full(std::move(client), "the server is full, try later");
-    } else if (limits_.max_per_address > 0) {
-      const std::string address = host_of(net::peer_name(client.get()));
-      const auto it = per_address_.find(address);
-      if (it != per_address_.end() && it->second >= limits_.max_per_address) {
-        reject_full(std::move(client), "too many connections from your address");
-      } else {
-        accept_one(fd, std::move(client));
-      }
+    } else if (over_address_limit(client.get())) {
+      reject_full(std::move(client), "too many connections from your address");
     } else {
-      accept_one(fd, std::move(client));
+      accept_one(std::move(client));
     }
   }
+}
+
+bool Server::over_address_limit(int fd) const {
+  if (limits_.max_per_address == 0) {
+    return false;
+  }
+  const auto it = per_address_.find(host_of(net::peer_name(fd)));
+  return it != per_address_.end() && it->second >= limits_.max_per_address;
 }
 
 void Server::reject_full(UniqueFd client, std::string_view message) {
@@ -163,8 +165,7 @@ void Server::reject_full(UniqueFd client, std::string_view message) {
   mark_dirty(ref);
 }
 
-void Server::accept_one(int listener, UniqueFd client) {
-  (void)listener;
+void Server::accept_one(UniqueFd client) {
   const int one = 1;
   ::setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   const SessionId id = next_id_++;

@@ -72,7 +72,8 @@ class Server final : public Outbox {
  private:
   std::size_t rejecting() const { return rejecting_; }
   void on_listener(int fd);
-  void accept_one(int fd, UniqueFd client);
+  void accept_one(UniqueFd client);
+  bool over_address_limit(int fd) const;
   void reject_full(UniqueFd client, std::string_view message);
   bool take_token(Session& s, Clock::time_point now);
   void on_session(SessionId id, unsigned ready);
