@@ -19,29 +19,7 @@ namespace chat::test {
 namespace {
 
 using namespace std::chrono_literals;
-using Members = std::vector<std::pair<std::string, std::string>>;
 using Chatd = ChatdTest;
-
-// The next packet on `c` is `type` with these string members.
-::testing::AssertionResult next_is(TestClient& c, const std::string& type, const Members& members,
-                                   std::chrono::milliseconds timeout = kPatience) {
-  auto r = c.recv(timeout);
-  if (r.status != TestClient::Status::kPacket) {
-    return ::testing::AssertionFailure()
-           << "expected a " << type << " packet, got " << status_name(r.status);
-  }
-  if (!r.packet.json || r.packet.type != type) {
-    return ::testing::AssertionFailure()
-           << "expected a " << type << " packet, got " << r.packet.raw;
-  }
-  for (const auto& [name, value] : members) {
-    if (!r.packet.has(name) || r.packet.get(name) != value) {
-      return ::testing::AssertionFailure()
-             << "expected " << name << "=" << value << " in " << r.packet.raw;
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
 
 ::testing::AssertionResult next_chat(TestClient& c, const std::string& nick,
                                      const std::string& message) {

@@ -277,26 +277,6 @@ std::optional<long> status_client_count(const std::string& line) {
   return std::strtol(line.c_str() + digits, nullptr, 10);
 }
 
-::testing::AssertionResult next_is(TestClient& c, const std::string& type, const Members& members,
-                                   std::chrono::milliseconds timeout) {
-  auto r = c.recv(timeout);
-  if (r.status != TestClient::Status::kPacket) {
-    return ::testing::AssertionFailure()
-           << "expected a " << type << " packet, got " << status_name(r.status);
-  }
-  if (!r.packet.json || r.packet.type != type) {
-    return ::testing::AssertionFailure()
-           << "expected a " << type << " packet, got " << r.packet.raw;
-  }
-  for (const auto& [name, value] : members) {
-    if (!r.packet.has(name) || r.packet.get(name) != value) {
-      return ::testing::AssertionFailure()
-             << "expected " << name << "=" << value << " in " << r.packet.raw;
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
-
 ::testing::AssertionResult next_raw(TestClient& c, const std::string& raw,
                                     std::chrono::milliseconds timeout) {
   auto r = c.recv(timeout);

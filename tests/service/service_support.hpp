@@ -88,11 +88,8 @@ std::vector<std::string> notification_lines(ChatdProcess& chatd);
 // The client count of a "STATUS=..." line (its first number), if it is one.
 std::optional<long> status_client_count(const std::string& line);
 
-using Members = std::vector<std::pair<std::string, std::string>>;
-// The next packet on `c` is `type` with (at least) these members; string members
-// compare decoded, others as compact JSON text (e.g. {"history", "true"}).
-::testing::AssertionResult next_is(TestClient& c, const std::string& type, const Members& members,
-                                   std::chrono::milliseconds timeout = kPatience);
+using chat::test::Members;
+using chat::test::next_is;
 // The next packet's payload is exactly `raw` (byte for byte).
 ::testing::AssertionResult next_raw(TestClient& c, const std::string& raw,
                                     std::chrono::milliseconds timeout = kPatience);
