@@ -230,6 +230,8 @@ for round in $(seq 1 "${CHATD_REINSTALLS:-1}"); do
 		cat "$work/dpkg-i2.log"
 		inside systemctl status --no-pager chatd.socket chatd-ctl.socket chatd.service || true
 		inside journalctl --no-pager -n 30 || true
+		# Who else holds the port (state 06 = TIME_WAIT, 0A = LISTEN; see proc(5)).
+		inside sh -c "grep -h ':$(printf '%04X' "$port") ' /proc/net/tcp /proc/net/tcp6" || true
 		deadline=$(($(date +%s) + 10))
 		until inside systemctl is-active chatd.socket >/dev/null; do
 			[ "$(date +%s)" -lt "$deadline" ] || die "chatd.socket not active after reinstall (round $round)"
