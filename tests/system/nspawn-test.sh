@@ -12,7 +12,8 @@
 # STATUS= line; reinstall (upgrade path), restart and watchdog (SIGSTOP) bring
 # chatd back; dpkg -r stops it; dpkg -P leaves no file behind. Then the .rpm's
 # scriptlets, with Debian's rpm in the same container: rpm -i enables and
-# starts the sockets, a client chats, rpm -e stops them and leaves no file.
+# starts the sockets, a client chats, rpm -U replaces the running chatd, rpm -e
+# stops them and leaves no file.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 t0=$(date +%s)
@@ -356,6 +357,23 @@ if [ -n "$rpm" ]; then
 	done
 	inside python3 /root/chat_e2e.py ping "$port" || die "no chat after rpm -i"
 	phase "rpm -i: %post enabled and started the sockets, clients served"
+	# The upgrade path (%postun with $1 = 1): the old chatd stops, the sockets restart.
+	rpm_pid_before=$(inside systemctl show -P MainPID chatd.service)
+	inside rpm -U --replacepkgs --force-debian --nodeps /root/chatd.rpm >"$work/rpm-u.log" 2>&1 || {
+		cat "$work/rpm-u.log"
+		die "rpm -U failed"
+	}
+	for u in chatd.socket $(echo "$units" | grep -x chatd-ctl.socket || true); do
+		inside systemctl is-active "$u" >/dev/null || {
+			cat "$work/rpm-u.log"
+			inside systemctl status --no-pager "$u" || true
+			die "$u not active after rpm -U"
+		}
+	done
+	inside python3 /root/chat_e2e.py ping "$port" || die "no chat after rpm -U"
+	rpm_pid_after=$(inside systemctl show -P MainPID chatd.service)
+	[ "$rpm_pid_after" != "$rpm_pid_before" ] || die "rpm -U kept the old chatd running (pid $rpm_pid_before)"
+	phase "rpm -U: %postun replaced chatd (pid $rpm_pid_before -> $rpm_pid_after), sockets kept"
 	inside rpm -e --force-debian --nodeps chatd >"$work/rpm-e.log" 2>&1 || {
 		cat "$work/rpm-e.log"
 		die "rpm -e failed"
