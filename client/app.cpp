@@ -3,6 +3,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -11,6 +13,7 @@
 #include <csignal>
 #include <cstdio>
 #include <optional>
+#include <string>
 
 #include "client/commands.hpp"
 #include "client/keys.hpp"
@@ -26,7 +29,8 @@
 namespace chat::client {
 namespace {
 
-// Wake-up bytes on the self-pipe: one per signal, and one when the receiver ends.
+// Wake-up bytes: one per signal read from the signalfd, and one the receiver writes to
+// the self-pipe when it ends.
 constexpr char kWakeResize = 'W';
 constexpr char kWakeInterrupt = 'I';
 constexpr char kWakeTerminate = 'T';
@@ -39,53 +43,62 @@ constexpr int kPlainDrainMs = 1000;
 // A lone ESC is a key press when nothing follows it this quickly.
 constexpr int kEscapeTimeoutMs = 50;
 
-volatile sig_atomic_t g_wake_fd = -1;
-
-void on_signal(int sig) {
-  const int saved = errno;
-  char c = sig == SIGWINCH  ? kWakeResize
-           : sig == SIGINT  ? kWakeInterrupt
-           : sig == SIGTERM ? kWakeTerminate
-                            : kWakeHangup;
-  if (g_wake_fd >= 0) {
-    (void)!::write(g_wake_fd, &c, 1);
-  }
-  errno = saved;
-}
-
-// The self-pipe and the signal handlers that write into it; undone on destruction.
+// Wake-ups for the main thread: the signals it handles, read from a signalfd (they
+// are blocked in every thread, so none interrupts anything and no handler runs
+// asynchronously), and a self-pipe the receiver thread writes to when it ends.
 class SignalPipe {
  public:
   SignalPipe() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : kSignals) {
+      sigaddset(&set, sig);
+    }
+    // Blocked before any thread starts, so every thread inherits the mask and
+    // the signals stay pending until the signalfd is read.
+    if (::pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) {
+      return;
+    }
+    signals_.reset(::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
     std::array<int, 2> fds{};
-    if (::pipe2(fds.data(), O_CLOEXEC | O_NONBLOCK) != 0) {
+    if (!signals_ || ::pipe2(fds.data(), O_CLOEXEC | O_NONBLOCK) != 0) {
       return;
     }
     read_.reset(fds[0]);
     write_.reset(fds[1]);
-    g_wake_fd = write_.get();
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    for (int sig : kSignals) {
-      ::sigaction(sig, &sa, nullptr);
-    }
     ::signal(SIGPIPE, SIG_IGN);
   }
   SignalPipe(const SignalPipe&) = delete;
   SignalPipe& operator=(const SignalPipe&) = delete;
-  ~SignalPipe() {
-    for (int sig : kSignals) {
-      ::signal(sig, SIG_DFL);
-    }
-    g_wake_fd = -1;
-  }
-  bool ok() const { return static_cast<bool>(read_); }
-  int fd() const { return read_.get(); }
+  // The signals stay blocked: chat_client exits right after, and a late
+  // SIGTERM must not cut short the terminal's restoration.
+  ~SignalPipe() = default;
+  bool ok() const { return static_cast<bool>(read_) && static_cast<bool>(signals_); }
+  int pipe_fd() const { return read_.get(); }
+  int signal_fd() const { return signals_.get(); }
   void wake(char c) const { (void)!::write(write_.get(), &c, 1); }
+  // Everything that woke the main thread, as wake bytes in arrival order per source.
+  std::string drain() const {
+    std::string wakes;
+    signalfd_siginfo info{};
+    while (::read(signals_.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+      const auto sig = static_cast<int>(info.ssi_signo);
+      wakes += sig == SIGWINCH  ? kWakeResize
+               : sig == SIGINT  ? kWakeInterrupt
+               : sig == SIGTERM ? kWakeTerminate
+                                : kWakeHangup;
+    }
+    std::array<char, 64> buf{};
+    ssize_t n;
+    while ((n = ::read(read_.get(), buf.data(), buf.size())) > 0) {
+      wakes.append(buf.data(), static_cast<std::size_t>(n));
+    }
+    return wakes;
+  }
 
  private:
   static constexpr std::array kSignals{SIGWINCH, SIGINT, SIGTERM, SIGHUP};
+  UniqueFd signals_;
   UniqueFd read_;
   UniqueFd write_;
 };
@@ -161,7 +174,8 @@ int run_tty(const Options& options, int sock, const SignalPipe& wake) {
   std::optional<Exit> exit;
   std::array<char, 4096> buf{};
   while (!exit) {
-    std::array<pollfd, 2> fds{pollfd{STDIN_FILENO, POLLIN, 0}, pollfd{wake.fd(), POLLIN, 0}};
+    std::array<pollfd, 3> fds{pollfd{STDIN_FILENO, POLLIN, 0}, pollfd{wake.pipe_fd(), POLLIN, 0},
+                              pollfd{wake.signal_fd(), POLLIN, 0}};
     const int r = ::poll(fds.data(), fds.size(), keys.pending() ? kEscapeTimeoutMs : -1);
     if (r < 0 && errno == EINTR) {
       continue;
@@ -170,16 +184,18 @@ int run_tty(const Options& options, int sock, const SignalPipe& wake) {
       keys.flush();
       continue;
     }
-    if ((fds[1].revents & POLLIN) != 0) {
-      const ssize_t n = ::read(wake.fd(), buf.data(), buf.size());
-      for (ssize_t i = 0; i < n && !exit; ++i) {
-        if (buf[i] == kWakeResize) {
+    if (((fds[1].revents | fds[2].revents) & POLLIN) != 0) {
+      for (const char c : wake.drain()) {
+        if (exit) {
+          break;
+        }
+        if (c == kWakeResize) {
           screen.resize(window_size(STDOUT_FILENO));
-        } else if (buf[i] == kWakeClosed) {
+        } else if (c == kWakeClosed) {
           receiver.stop();
           exit = Exit{close_code(receiver.reason()), ""};
         } else {
-          exit = signal_exit(buf[i]);
+          exit = signal_exit(c);
         }
       }
       if (exit) {
@@ -288,8 +304,9 @@ int run_plain(int sock, const SignalPipe& wake) {
   bool input_done = false;
   std::array<char, 4096> buf{};
   while (!exit) {
-    std::array<pollfd, 2> fds{pollfd{wake.fd(), POLLIN, 0},
-                              pollfd{input_done ? -1 : STDIN_FILENO, POLLIN, 0}};
+    std::array<pollfd, 3> fds{pollfd{wake.pipe_fd(), POLLIN, 0},
+                              pollfd{input_done ? -1 : STDIN_FILENO, POLLIN, 0},
+                              pollfd{wake.signal_fd(), POLLIN, 0}};
     const int r = ::poll(fds.data(), fds.size(), input_done ? kPlainDrainMs : -1);
     if (r < 0 && errno == EINTR) {
       continue;
@@ -298,18 +315,20 @@ int run_plain(int sock, const SignalPipe& wake) {
       exit = Exit{exit_code::kOk, ""};  // drained long enough after end of input
       break;
     }
-    if ((fds[0].revents & POLLIN) != 0) {
-      const ssize_t n = ::read(wake.fd(), buf.data(), buf.size());
-      for (ssize_t i = 0; i < n && !exit; ++i) {
-        if (buf[i] == kWakeClosed) {
+    if (((fds[0].revents | fds[2].revents) & POLLIN) != 0) {
+      for (const char c : wake.drain()) {
+        if (exit) {
+          break;
+        }
+        if (c == kWakeClosed) {
           receiver.stop();
           const CloseReason reason = receiver.reason();
           // After our end of input the server closing is the normal ending.
           exit = Exit{
               input_done && reason == CloseReason::kClosed ? exit_code::kOk : close_code(reason),
               ""};
-        } else if (buf[i] != kWakeResize) {
-          exit = signal_exit(buf[i]);
+        } else if (c != kWakeResize) {
+          exit = signal_exit(c);
         }
       }
       if (exit) {

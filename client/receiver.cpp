@@ -32,7 +32,7 @@ Receiver::~Receiver() {
 }
 
 void Receiver::start() {
-  // Signals are the main thread's business (its self-pipe); this thread blocks them.
+  // Signals are the main thread's business (its signalfd); this thread blocks them.
   sigset_t all;
   sigset_t old;
   sigfillset(&all);
