@@ -76,6 +76,15 @@ std::size_t Server::compute_max_clients(std::size_t requested) const {
 }
 
 void Server::set_limits(Limits limits) {
+  // Connections still waiting for their hello get the new timeout too, counted
+  // from when they connected. Every deadline moves by the same amount, so the
+  // queue stays in order; one already past is handled by the next timer check.
+  const auto delta = limits.hello_timeout - limits_.hello_timeout;
+  if (delta.count() != 0) {
+    for (auto& entry : hello_deadlines_) {
+      entry.first += delta;
+    }
+  }
   limits_ = limits;
   max_clients_ = compute_max_clients(limits_.max_clients);
   hub_.set_config(HubConfig{limits_.history});

@@ -321,6 +321,27 @@ TEST_P(Config, ReloadLoweringMaxClientsRefusesTheNextConnectionAndIsLogged) {
   EXPECT_NE(log.find("event=reload key=max-clients"), std::string::npos) << log;
 }
 
+TEST_P(Config, ReloadShorteningTheHelloTimeoutAppliesToConnectionsAlreadyWaiting) {
+  write_config("hello-timeout = 600\n");
+  ASSERT_NO_FATAL_FAILURE(start_with(config()));
+  TestClient silent = connect();
+  ASSERT_TRUE(silent);
+  // chatd accepts in backlog order: once pat has joined, the silent connection
+  // has been accepted too and is waiting under the 600 s timeout.
+  TestClient pat = join("pat");
+  ASSERT_TRUE(pat);
+  write_config("hello-timeout = 0.3\n");
+  ASSERT_TRUE(reload(chatd()));
+  // Counted from when it connected, the new timeout has nearly run out: the error
+  // comes within the test's patience, ten minutes before the old one would.
+  EXPECT_TRUE(error_then_close(silent, "hello-timeout"));
+  const std::string log = chatd().log();
+  EXPECT_NE(log.find("event=reload key=hello-timeout"), std::string::npos) << log;
+  // A joined client is not affected.
+  ASSERT_TRUE(pat.send_chat("still here"));
+  EXPECT_TRUE(next_is(pat, "chat", {{"nick", "pat"}, {"message", "still here"}}));
+}
+
 TEST_P(Config, ReloadRaisingMaxClientsAdmitsMore) {
   write_config("max-clients = 1\n");
   ASSERT_NO_FATAL_FAILURE(start_with(config()));
