@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tests/extensions/ext_support.hpp"
+#include "tests/integration/py_peer.hpp"
 #include "tests/integration/subprocess.hpp"
 #include "tests/service/service_fixture.hpp"
 
@@ -20,59 +21,16 @@ namespace {
 
 using PyFallback = svc::ServiceTest;
 
-std::string lines_text(const std::vector<std::string>& lines) {
-  std::string out;
-  for (const auto& l : lines) {
-    out += "  | " + l + "\n";
-  }
-  return out;
-}
-
-// A py_client process and every line it printed so far.
-struct Peer {
-  std::string name;
-  std::unique_ptr<Subprocess> process;
-  std::vector<std::string> seen;
-
-  // The next line it prints is `line` (nothing printed in between).
-  ::testing::AssertionResult next(const std::string& line) {
-    auto got = process->read_line();
-    if (!got) {
-      return ::testing::AssertionFailure() << name << " printed nothing more; before:\n"
-                                           << lines_text(seen) << "stderr:\n"
-                                           << process->stderr_text();
-    }
-    seen.push_back(*got);
-    if (*got != line) {
-      return ::testing::AssertionFailure()
-             << name << " printed \"" << *got << "\", expected \"" << line << "\"";
-    }
-    return ::testing::AssertionSuccess();
-  }
-};
-
-Peer start_py_client(const std::string& nick, std::uint16_t port, bool json) {
-  std::string error;
-  std::vector<std::string> argv{PYTHON3_PATH, std::string(INTEROP_DIR) + "/py_client.py"};
-  if (json) {
-    argv.emplace_back("--json");
-  }
-  argv.insert(argv.end(), {nick, "127.0.0.1", std::to_string(port)});
-  Peer p{nick, Subprocess::spawn(argv, error), {}};
-  EXPECT_NE(p.process, nullptr) << error;
-  return p;
-}
-
 TEST_P(PyFallback, PartOneOnlyClientSeesEveryFallbackAsPlainChatJoinAndLeave) {
   const std::string ctl = tmp_.file("chatd.ctl");
   ChatdConfig c = config({"--control-socket=" + ctl});
   c.disable_control_socket = false;
   ASSERT_NO_FATAL_FAILURE(start_with(c));
-  Peer kim = start_py_client("kim", port(), false);
+  PyPeer kim = start_py_client("kim", port(), false);
   ASSERT_NE(kim.process, nullptr);
   ASSERT_TRUE(kim.next("*** kim has joined the chat"));
   // The same peer in --json mode: the raw packets, to prove no part 2 packet reaches it.
-  Peer jay = start_py_client("jay", port(), true);
+  PyPeer jay = start_py_client("jay", port(), true);
   ASSERT_NE(jay.process, nullptr);
   ASSERT_TRUE(kim.next("*** jay has joined the chat"));
   TestClient pat = join_modern(port(), "pat");

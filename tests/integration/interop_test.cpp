@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/integration/py_peer.hpp"
 #include "tests/integration/subprocess.hpp"
 
 #ifdef CHATD_PATH
@@ -18,43 +19,6 @@ namespace {
 
 const std::string kPython = PYTHON3_PATH;
 const std::string kInterop = INTEROP_DIR;
-
-std::string lines_text(const std::vector<std::string>& lines) {
-  std::string out;
-  for (const auto& l : lines) {
-    out += "  | " + l + "\n";
-  }
-  return out;
-}
-
-// A py_client process and the lines it printed.
-struct Peer {
-  std::string name;
-  std::unique_ptr<Subprocess> process;
-  std::vector<std::string> seen;
-
-  // Waits for `line` among the peer's output (earlier lines are kept in `seen`).
-  ::testing::AssertionResult shows(const std::string& line) {
-    if (process->wait_for_line(line, seen)) {
-      return ::testing::AssertionSuccess();
-    }
-    return ::testing::AssertionFailure()
-           << name << " never printed \"" << line << "\"; it printed:\n"
-           << lines_text(seen) << "stderr:\n"
-           << process->stderr_text();
-  }
-  bool say(const std::string& line) { return process->write_stdin(line + "\n"); }
-};
-
-Peer start_py_client(const std::string& nick, std::uint16_t port) {
-  std::string error;
-  Peer p{nick,
-         Subprocess::spawn(
-             {kPython, kInterop + "/py_client.py", nick, "127.0.0.1", std::to_string(port)}, error),
-         {}};
-  EXPECT_NE(p.process, nullptr) << error;
-  return p;
-}
 
 struct PyServer {
   std::unique_ptr<Subprocess> process;
@@ -80,10 +44,10 @@ PyServer start_py_server() {
 
 // Two py_clients chat through the server on `port`: joins, chats (UTF-8), leave.
 void two_py_clients_chat(std::uint16_t port) {
-  Peer alice = start_py_client("alice", port);
+  PyPeer alice = start_py_client("alice", port);
   ASSERT_NE(alice.process, nullptr);
   ASSERT_TRUE(alice.shows("*** alice has joined the chat"));
-  Peer bob = start_py_client("bob", port);
+  PyPeer bob = start_py_client("bob", port);
   ASSERT_NE(bob.process, nullptr);
   ASSERT_TRUE(bob.shows("*** bob has joined the chat"));
   ASSERT_TRUE(alice.shows("*** bob has joined the chat"));
@@ -122,7 +86,7 @@ TEST_P(ChatdInterop, ChatdServesPyClients) {
 TEST_P(ChatdInterop, PyClientSeesRawProtocolClientsOfChatd) {
   // A course client and our own raw client in one room: each sees the other's lines.
   ASSERT_NO_FATAL_FAILURE(start_chatd());
-  Peer alice = start_py_client("alice", port());
+  PyPeer alice = start_py_client("alice", port());
   ASSERT_NE(alice.process, nullptr);
   ASSERT_TRUE(alice.shows("*** alice has joined the chat"));
   std::string error;
@@ -144,12 +108,12 @@ INSTANTIATE_TEST_SUITE_P(EventLoop, ChatdInterop, ::testing::Values("select", "e
 TEST(Interop, ChatClientTalksToPyServer) {
   PyServer server = start_py_server();
   ASSERT_NE(server.port, 0);
-  Peer kim = start_py_client("kim", server.port);
+  PyPeer kim = start_py_client("kim", server.port);
   ASSERT_NE(kim.process, nullptr);
   ASSERT_TRUE(kim.shows("*** kim has joined the chat"));
 
   std::string error;
-  Peer pat{
+  PyPeer pat{
       "chat_client",
       Subprocess::spawn({CHAT_CLIENT_PATH, "pat", "127.0.0.1", std::to_string(server.port)}, error),
       {}};
