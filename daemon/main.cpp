@@ -4,9 +4,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <iostream>
+#include <optional>
+#include <system_error>
 
 #include <spdlog/spdlog.h>
 
@@ -41,9 +45,14 @@ Limits limits_from(const Options& o) {
   l.hello_timeout = std::chrono::milliseconds(static_cast<long long>(o.hello_timeout * 1000.0));
   l.sendq_limit = o.sendq_limit;
   l.history = o.history;
+  l.history_bytes = o.history_bytes;
   l.flood_rate = o.flood_rate;
   l.flood_burst = o.flood_burst;
+  l.flood_bytes_rate = o.flood_bytes_rate;
+  l.flood_bytes_burst = o.flood_bytes_burst;
   l.max_per_address = o.max_per_address;
+  l.memory_budget = o.memory_budget;
+  l.stall_timeout = std::chrono::milliseconds(static_cast<long long>(o.stall_timeout * 1000.0));
   return l;
 }
 
@@ -79,30 +88,18 @@ void reload(const std::vector<std::string>& args, Options& current, Server& serv
     spdlog::error("event=reload-failed detail={}", field(loaded.message));
   } else {
     const Options& next = loaded.options;
-    auto note = [](const char* key, const auto& from, const auto& to) {
-      if (from != to) {
-        spdlog::info("event=reload key={} from={} to={}", key, field(fmt::format("{}", from)),
-                     field(fmt::format("{}", to)));
+    // Each change is logged before the new log level applies, so lowering the
+    // level still leaves a record of the reload.
+    for_each_reloadable([&](const char* key, auto member) {
+      if (current.*member != next.*member) {
+        spdlog::info("event=reload key={} from={} to={}", key,
+                     field(fmt::format("{}", current.*member)),
+                     field(fmt::format("{}", next.*member)));
+        current.*member = next.*member;
       }
-    };
-    note("log-level", current.log_level, next.log_level);
-    note("max-clients", current.max_clients, next.max_clients);
-    note("hello-timeout", current.hello_timeout, next.hello_timeout);
-    note("sendq-limit", current.sendq_limit, next.sendq_limit);
-    note("history", current.history, next.history);
-    note("flood-rate", current.flood_rate, next.flood_rate);
-    note("flood-burst", current.flood_burst, next.flood_burst);
-    note("max-per-address", current.max_per_address, next.max_per_address);
+    });
     spdlog::set_level(level_from(next.log_level));
     server.set_limits(limits_from(next));
-    current.log_level = next.log_level;
-    current.max_clients = next.max_clients;
-    current.hello_timeout = next.hello_timeout;
-    current.sendq_limit = next.sendq_limit;
-    current.history = next.history;
-    current.flood_rate = next.flood_rate;
-    current.flood_burst = next.flood_burst;
-    current.max_per_address = next.max_per_address;
     spdlog::info("event=reloaded max_clients={}", server.effective_max_clients());
   }
   chat::daemon::systemd::notify_ready(status_line(server));
@@ -155,6 +152,11 @@ int run(const std::vector<std::string>& args) {
   const auto backend =
       opts.event_loop == "epoll" ? EventLoop::Backend::kEpoll : EventLoop::Backend::kSelect;
   auto loop = EventLoop::create(backend);
+  if (!loop) {
+    spdlog::critical("event=start-failed detail={}",
+                     field(std::string("cannot create the event loop: ") + std::strerror(errno)));
+    return kExitOsErr;
+  }
 
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC) != 0) {
@@ -177,7 +179,14 @@ int run(const std::vector<std::string>& args) {
   for (const auto& l : listeners) {
     listen_names.push_back(chat::net::local_name(l.get()));
   }
-  Server server(*loop, std::move(listeners), limits_from(opts));
+  std::optional<Server> server_storage;
+  try {
+    server_storage.emplace(*loop, std::move(listeners), limits_from(opts));
+  } catch (const std::system_error& e) {
+    spdlog::critical("event=start-failed detail={}", field(e.what()));
+    return kExitOsErr;
+  }
+  Server& server = *server_storage;
 
   // The control socket: systemd's `ctl` socket, or our own at --control-socket.
   std::optional<gid_t> admin_gid;
@@ -209,7 +218,7 @@ int run(const std::vector<std::string>& args) {
     control->unlink_on_exit(opts.control_socket);
   }
 
-  loop->add(signal_read.get(), kRead, [&](unsigned) {
+  const bool signals_watched = loop->add(signal_read.get(), kRead, [&](unsigned) {
     unsigned char sig = 0;
     while (::read(signal_read.get(), &sig, 1) == 1) {
       if (sig == SIGHUP) {
@@ -223,6 +232,10 @@ int run(const std::vector<std::string>& args) {
       }
     }
   });
+  if (!signals_watched) {
+    spdlog::critical("event=start-failed detail={}", field("cannot watch the signal pipe"));
+    return kExitOsErr;
+  }
 
   const auto watchdog = chat::daemon::systemd::watchdog_interval();
   auto next_ping = Server::Clock::now();

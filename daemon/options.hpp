@@ -17,9 +17,14 @@ struct Options {
   double hello_timeout = 10.0;
   std::size_t sendq_limit = std::size_t{4} * 1024 * 1024;
   std::size_t history = 20;
+  std::size_t history_bytes = std::size_t{128} * 1024;
   double flood_rate = 50.0;
   double flood_burst = 200.0;
-  std::size_t max_per_address = 0;
+  double flood_bytes_rate = 65536.0;
+  double flood_bytes_burst = 1048576.0;
+  std::size_t max_per_address = 16;
+  std::size_t memory_budget = std::size_t{256} * 1024 * 1024;
+  double stall_timeout = 60.0;
   std::string control_socket = "/run/chatd/chatd.ctl";
   std::string admin_group;
   std::string log_level = "info";
@@ -36,6 +41,24 @@ inline constexpr int kExitUnavailable = 69;
 inline constexpr int kExitOsErr = 71;
 inline constexpr int kExitCantCreate = 73;
 inline constexpr int kExitConfig = 78;
+
+// Calls f(key, &Options::member) for each setting a reload (SIGHUP) applies.
+template <typename F>
+void for_each_reloadable(F&& f) {
+  f("log-level", &Options::log_level);
+  f("max-clients", &Options::max_clients);
+  f("hello-timeout", &Options::hello_timeout);
+  f("sendq-limit", &Options::sendq_limit);
+  f("history", &Options::history);
+  f("history-bytes", &Options::history_bytes);
+  f("flood-rate", &Options::flood_rate);
+  f("flood-burst", &Options::flood_burst);
+  f("flood-bytes-rate", &Options::flood_bytes_rate);
+  f("flood-bytes-burst", &Options::flood_bytes_burst);
+  f("max-per-address", &Options::max_per_address);
+  f("memory-budget", &Options::memory_budget);
+  f("stall-timeout", &Options::stall_timeout);
+}
 
 // Adds every option to `app`, bound to `opts`.
 void define_options(CLI::App& app, Options& opts);
