@@ -83,7 +83,7 @@ Server::Server(EventLoop& loop, std::vector<UniqueFd> listeners, Limits limits)
       limits_(limits),
       hub_(*this, hub_config(limits)),
       reserve_fd_(::open("/dev/null", O_RDONLY | O_CLOEXEC)),
-      started_(now()) {
+      started_(Clock::now()) {
   max_clients_ = compute_max_clients(limits_.max_clients);
   for (const auto& l : listeners_) {
     const int fd = l.get();
@@ -574,9 +574,10 @@ void Server::enforce_budget() {
       break;
     }
     ++counters_.budget_drops;
-    spdlog::warn("event=memory-budget session={} peer={} held_bytes={} accounted_bytes={} "
-                 "budget={}",
-                 s->id(), s->peer(), held, accounted_bytes(), limits_.memory_budget);
+    spdlog::warn(
+        "event=memory-budget session={} peer={} held_bytes={} accounted_bytes={} "
+        "budget={}",
+        s->id(), s->peer(), held, accounted_bytes(), limits_.memory_budget);
     if (s->input().buffered() > 0) {
       s->input() = proto::FrameDecoder();  // its unparsed input goes with it
       account_input(*s);

@@ -49,6 +49,7 @@ class Session {
   // Reads what the kernel has (bounded) into the decoder.
   IoResult read_some(std::size_t max_bytes);
   proto::FrameDecoder& input() { return input_; }
+  const proto::FrameDecoder& input() const { return input_; }
   // Reads and discards (kDraining).
   IoResult discard_input();
 
@@ -58,8 +59,8 @@ class Session {
   bool counted = true;         // false for a connection refused with server-full
   unsigned interest = 0;       // what the loop watches for now
   std::chrono::steady_clock::time_point deadline{};  // closing/draining deadline
-  std::string address;  // peer address without the port, for the per-address limit
-  double tokens = 0;    // flood control bucket
+  std::string address;     // peer address without the port, for the per-address limit
+  double tokens = 0;       // flood control bucket
   double byte_tokens = 0;  // flood control bucket in bytes
   std::chrono::steady_clock::time_point refilled{};
   std::size_t accounted_input = 0;  // input().buffered() as the memory budget last saw it
