@@ -272,10 +272,12 @@ int run(const std::vector<std::string>& args) {
 
   spdlog::info(
       "event=start version={} event_loop={} listen={} control={} max_clients={} nofile={} "
-      "fd_setsize={} hello_timeout_ms={} sendq_limit={} history={}",
+      "fd_setsize={} hello_timeout_ms={} sendq_limit={} history={} history_bytes={} "
+      "max_per_address={} memory_budget={} stall_timeout_s={}",
       chat::kVersion, loop->name(), field(fmt::format("{}", fmt::join(listen_names, ","))),
       field(control_path), server.effective_max_clients(), nofile, FD_SETSIZE,
-      limits_from(opts).hello_timeout.count(), opts.sendq_limit, opts.history);
+      limits_from(opts).hello_timeout.count(), opts.sendq_limit, opts.history,
+      opts.history_bytes, opts.max_per_address, opts.memory_budget, opts.stall_timeout);
   chat::daemon::systemd::notify_ready(status_line(server));
   server.run();
   spdlog::info("event=stopped");
