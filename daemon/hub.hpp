@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "daemon/defaults.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/packet.hpp"
@@ -43,8 +44,8 @@ class Outbox {
 };
 
 struct HubConfig {
-  std::size_t history_size = 20;                       // lines per room; 0 turns history off
-  std::size_t history_bytes = std::size_t{128} * 1024;  // bytes per room (frames)
+  std::size_t history_size = defaults::kHistoryLines;   // lines per room; 0 turns history off
+  std::size_t history_bytes = defaults::kHistoryBytes;  // bytes per room (frames)
   // Most bytes of history replayed to one newcomer (the newest lines that fit):
   // the server sets it under its send-queue limit so a replay never overflows it.
   std::size_t replay_bytes = std::size_t{2} * 1024 * 1024;

@@ -6,8 +6,8 @@
 
 #include <cerrno>
 #include <csignal>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <optional>
 #include <system_error>
@@ -42,7 +42,7 @@ extern "C" void on_signal(int signo) {
 Limits limits_from(const Options& o) {
   Limits l;
   l.max_clients = o.max_clients;
-  l.hello_timeout = std::chrono::milliseconds(static_cast<long long>(o.hello_timeout * 1000.0));
+  l.hello_timeout = defaults::to_ms(o.hello_timeout);
   l.sendq_limit = o.sendq_limit;
   l.history = o.history;
   l.history_bytes = o.history_bytes;
@@ -52,7 +52,7 @@ Limits limits_from(const Options& o) {
   l.flood_bytes_burst = o.flood_bytes_burst;
   l.max_per_address = o.max_per_address;
   l.memory_budget = o.memory_budget;
-  l.stall_timeout = std::chrono::milliseconds(static_cast<long long>(o.stall_timeout * 1000.0));
+  l.stall_timeout = defaults::to_ms(o.stall_timeout);
   return l;
 }
 
@@ -276,8 +276,8 @@ int run(const std::vector<std::string>& args) {
       "max_per_address={} memory_budget={} stall_timeout_s={}",
       chat::kVersion, loop->name(), field(fmt::format("{}", fmt::join(listen_names, ","))),
       field(control_path), server.effective_max_clients(), nofile, FD_SETSIZE,
-      limits_from(opts).hello_timeout.count(), opts.sendq_limit, opts.history,
-      opts.history_bytes, opts.max_per_address, opts.memory_budget, opts.stall_timeout);
+      limits_from(opts).hello_timeout.count(), opts.sendq_limit, opts.history, opts.history_bytes,
+      opts.max_per_address, opts.memory_budget, opts.stall_timeout);
   chat::daemon::systemd::notify_ready(status_line(server));
   server.run();
   spdlog::info("event=stopped");

@@ -8,23 +8,25 @@
 
 #include <CLI/CLI.hpp>
 
+#include "daemon/defaults.hpp"
+
 namespace chat::daemon {
 
 struct Options {
   std::optional<std::uint16_t> port;
   std::string bind;
   std::size_t max_clients = 0;
-  double hello_timeout = 10.0;
-  std::size_t sendq_limit = std::size_t{4} * 1024 * 1024;
-  std::size_t history = 20;
-  std::size_t history_bytes = std::size_t{128} * 1024;
-  double flood_rate = 50.0;
-  double flood_burst = 200.0;
-  double flood_bytes_rate = 65536.0;
-  double flood_bytes_burst = 1048576.0;
-  std::size_t max_per_address = 16;
-  std::size_t memory_budget = std::size_t{256} * 1024 * 1024;
-  double stall_timeout = 60.0;
+  double hello_timeout = defaults::kHelloTimeoutSeconds;
+  std::size_t sendq_limit = defaults::kSendqLimit;
+  std::size_t history = defaults::kHistoryLines;
+  std::size_t history_bytes = defaults::kHistoryBytes;
+  double flood_rate = defaults::kFloodRate;
+  double flood_burst = defaults::kFloodBurst;
+  double flood_bytes_rate = defaults::kFloodBytesRate;
+  double flood_bytes_burst = defaults::kFloodBytesBurst;
+  std::size_t max_per_address = defaults::kMaxPerAddress;
+  std::size_t memory_budget = defaults::kMemoryBudget;
+  double stall_timeout = defaults::kStallTimeoutSeconds;
   std::string control_socket = "/run/chatd/chatd.ctl";
   std::string admin_group;
   std::string log_level = "info";

@@ -5,13 +5,14 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "common/unique_fd.hpp"
+#include "daemon/defaults.hpp"
 #include "daemon/event_loop.hpp"
 #include "daemon/hub.hpp"
 #include "daemon/session.hpp"
@@ -20,20 +21,20 @@ namespace chat::daemon {
 
 struct Limits {
   std::size_t max_clients = 0;  // 0: as many as the descriptors allow
-  std::chrono::milliseconds hello_timeout{10000};
-  std::size_t sendq_limit = std::size_t{4} * 1024 * 1024;
-  std::size_t history = 20;
-  std::size_t history_bytes = std::size_t{128} * 1024;  // per room
-  double flood_rate = 50.0;      // packets per second per connection; 0 turns it off
-  double flood_burst = 200.0;    // packets a connection may send at once
-  double flood_bytes_rate = 65536.0;      // bytes per second per connection; 0 turns it off
-  double flood_bytes_burst = 1048576.0;   // bytes a connection may send at once
-  std::size_t max_per_address = 16;  // connections from one address (IPv6: one /64); 0: no limit
+  std::chrono::milliseconds hello_timeout = defaults::to_ms(defaults::kHelloTimeoutSeconds);
+  std::size_t sendq_limit = defaults::kSendqLimit;
+  std::size_t history = defaults::kHistoryLines;
+  std::size_t history_bytes = defaults::kHistoryBytes;  // per room
+  double flood_rate = defaults::kFloodRate;             // packets per second per connection; 0: off
+  double flood_burst = defaults::kFloodBurst;           // packets a connection may send at once
+  double flood_bytes_rate = defaults::kFloodBytesRate;  // bytes per second; 0: off
+  double flood_bytes_burst = defaults::kFloodBytesBurst;   // bytes at once
+  std::size_t max_per_address = defaults::kMaxPerAddress;  // per IP (IPv6: /64); 0: no limit
   // Queued output + history + unparsed input, over all sessions; past it the
   // sessions holding most are dropped. 0 turns it off.
-  std::size_t memory_budget = std::size_t{256} * 1024 * 1024;
+  std::size_t memory_budget = defaults::kMemoryBudget;
   // A session whose queued output makes no progress for this long is dropped; 0: never.
-  std::chrono::milliseconds stall_timeout{60000};
+  std::chrono::milliseconds stall_timeout = defaults::to_ms(defaults::kStallTimeoutSeconds);
 };
 
 // What the server counts besides traffic (shown by `chatctl status`).
@@ -156,7 +157,7 @@ class Server final : public Outbox {
   UniqueFd reserve_fd_;
   Totals totals_;
   Counters counters_;
-  std::size_t input_bytes_ = 0;   // sum of accounted_input over sessions
+  std::size_t input_bytes_ = 0;  // sum of accounted_input over sessions
   std::size_t peak_since_trim_ = 0;
   Clock::time_point next_sweep_{};
   Clock::time_point started_;

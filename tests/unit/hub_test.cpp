@@ -410,6 +410,28 @@ TEST_F(HubTest, KickSendsKickedClosesAndAnnouncesLeave) {
   EXPECT_TRUE(out.take(1).empty()) << "leave exactly once";
 }
 
+// The text a kicked user reads, with and without a reason (a doubled default once
+// made it "kicked by the operator: kicked by the operator").
+TEST_F(HubTest, KickTellsTheUserTheReasonOnceOrNone) {
+  join(1, "pat");
+  join(2, "chris");
+  out.take(1);
+  out.take(2);
+  EXPECT_EQ(hub.kick("pat", ""), Hub::KickResult::kKicked);
+  EXPECT_EQ(as<proto::Error>(out.take(1).at(0)).message, "kicked by the operator");
+  out.take(2);  // pat's leave
+  EXPECT_EQ(hub.kick("chris", "spam"), Hub::KickResult::kKicked);
+  EXPECT_EQ(as<proto::Error>(out.take(2).at(0)).message, "kicked by the operator: spam");
+}
+
+TEST_F(HubTest, SayTooLongForOneFrameSendsNothingAndSaysSo) {
+  join(1, "pat");
+  out.take(1);
+  EXPECT_FALSE(hub.say(std::string(65530, 'x')));
+  EXPECT_TRUE(out.take(1).empty());
+  EXPECT_EQ(hub.say("noon"), std::optional<std::size_t>(1));
+}
+
 TEST_F(HubTest, FatalDecodeErrorsCloseEvenLegacyConnections) {
   join(1, "pat");
   join(2, "chris");
