@@ -357,6 +357,18 @@ TEST(Nick, OrdinaryNamesStayValid) {
   EXPECT_NE(nick_key("王"), nick_key("玉"));
 }
 
+// What changed for existing nicks (PROTOCOL-DECISIONS.md 19), pinned as documented.
+TEST(Nick, FormerlyValidNicksNowRefusedOrColliding) {
+  EXPECT_FALSE(is_valid_nick("\u2764\ufe0f"));                // ❤️ with VS16
+  EXPECT_TRUE(is_valid_nick("\u2764"));                       // ❤
+  EXPECT_FALSE(is_valid_nick("\U0001f469\u200d\U0001f4bb"));  // 👩‍💻 (ZWJ)
+  EXPECT_FALSE(is_valid_nick("\u1eb9\u0301"));                // Yoruba ẹ́
+  EXPECT_EQ(nick_key("\u03a3"), nick_key("\u03c3"));          // Σ σ
+  EXPECT_EQ(nick_key("\u03c2"), nick_key("\u03c3"));          // ς σ
+  EXPECT_EQ(nick_key("\ufb01x"), nick_key("fix"));            // ﬁ
+  EXPECT_NE(nick_key("PAUI"), nick_key("paul"));              // capital I folds to i first
+}
+
 TEST(Room, LookAlikesOfLobbyAreRefusedOrTheSameRoom) {
   EXPECT_FALSE(is_valid_room("lobby\u200b"));
   EXPECT_FALSE(is_valid_room("lob\u00adby"));
