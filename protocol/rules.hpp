@@ -24,7 +24,7 @@ constexpr bool is_control(char32_t c) {
 bool is_unicode_space(char32_t c);
 
 // Non-empty, at most 32 code points, no whitespace, no control characters and
-// none of ": / * @ , # !". Against spoofing (PROTOCOL-DECISIONS.md 19) also none of:
+// none of ": / * @ , # !". Against spoofing (PROTOCOL-DECISIONS.md 26) also none of:
 // default-ignorable, format, bidi-control, unassigned, private-use, or blank-looking
 // code points; a combining mark first, or one that neither belongs to a script nor
 // composes with its base; the forbidden characters or whitespace after NFKC or as a

@@ -637,7 +637,7 @@ TEST_P(Chatd, TakenNickIsNickTakenThenCloseComparedOnCaseFoldedSkeletons) {
 }
 
 // Issue 10 item 7: with pat connected, each look-alike seen accepted is refused, as an
-// invalid nick or as pat's (PROTOCOL-DECISIONS.md 19), and pat never sees it join.
+// invalid nick or as pat's (PROTOCOL-DECISIONS.md 26), and pat never sees it join.
 TEST_P(Chatd, LookAlikesOfAConnectedNickAreRefused) {
   ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient pat = join("pat");

@@ -165,7 +165,7 @@ TEST_F(HubTest, SecondHelloIsBadPacketClosesAndAnnouncesLeave) {
 TEST_F(HubTest, NickTakenComparesCaseFoldedConfusableSkeletons) {
   join(1, "Pat");
   SessionId id = 2;
-  // Case, compatibility forms and confusable letters (PROTOCOL-DECISIONS.md 11, 19).
+  // Case, compatibility forms and confusable letters (PROTOCOL-DECISIONS.md 11, 26).
   for (const std::string nick : {"pAT", "\uff50\uff41\uff54", "p\u0430t"}) {
     hub.connect(id, "peer");
     hub.receive(id, hello(nick));

@@ -357,7 +357,7 @@ TEST(Nick, OrdinaryNamesStayValid) {
   EXPECT_NE(nick_key("王"), nick_key("玉"));
 }
 
-// What changed for existing nicks (PROTOCOL-DECISIONS.md 19), pinned as documented.
+// What changed for existing nicks (PROTOCOL-DECISIONS.md 26), pinned as documented.
 TEST(Nick, FormerlyValidNicksNowRefusedOrColliding) {
   EXPECT_FALSE(is_valid_nick("\u2764\ufe0f"));                // ❤️ with VS16
   EXPECT_TRUE(is_valid_nick("\u2764"));                       // ❤
