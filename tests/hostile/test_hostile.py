@@ -537,40 +537,81 @@ class LogAmplification(HostileTest):
 class Stall(HostileTest):
     """Item 2 (stall): a client that never reads while room traffic flows to it."""
 
+    def sendq_of(self, nick):
+        code, out, _, _ = self.chatd.chatctl("--json", "who")
+        if code != 0:
+            return None
+        return next((u.get("sendq_bytes") for u in json.loads(out).get("users", [])
+                     if u.get("nick") == nick), None)
+
     def test_non_reader_is_dropped_after_the_stall_timeout(self):
         self.start("--stall-timeout=2")
         watcher = self.bystander()
-        talker = self.bystander("talker", "127.0.0.3")
+        talkers = [self.bystander("talker%d" % i, "127.0.0.%d" % (3 + i)) for i in range(6)]
         sleepy = self.client("127.0.0.2", "sleepy", rcvbuf=4096)  # reads its join, then never
-        # 6 lines/s of 8 000 characters: ~48 KB/s, under the default byte rate, and far
-        # below the 4 MiB send queue in the seconds this runs: only a stall rule drops it.
+        # The kernel takes a few MB for a non-reader before chatd holds anything (about
+        # 2.8 MB on loopback with Linux's default tcp_wmem): first fill that, 30 KB lines
+        # from 6 talkers, each under the byte burst (1 MiB) and packet burst, until chatd
+        # reports a send queue for sleepy. Then a steady trickle of 8 KB lines, 6 a second,
+        # far from the 4 MiB send queue limit: only a stall rule can drop sleepy.
+        sent = [0] * len(talkers)
         t0 = time.monotonic()
-        sent = 0
-        dropped_at = None
-        while time.monotonic() - t0 < 7.0:
-            talker.send({"type": "chat", "message": line(sent, 8000)})
-            sent += 1
-            if watcher.received(lambda p: p.get("type") == "leave" and p.get("nick") == "sleepy"):
-                dropped_at = time.monotonic() - t0
+        queued_at = dropped_at = None
+
+        volume = [0]
+
+        def say(k, size):
+            talkers[k].send({"type": "chat", "message": line(sent[k], size)})
+            sent[k] += 1
+            volume[0] += size
+
+        def dropped():
+            return watcher.received(lambda p: p.get("type") == "leave" and p.get("nick") == "sleepy")
+
+        n = 0
+        while queued_at is None and n < 30 * len(talkers) and not dropped():
+            say(n % len(talkers), 30000)
+            n += 1
+            time.sleep(0.004)
+            if n % 6 == 0 and (self.sendq_of("sleepy") or 0) > 0:
+                queued_at = time.monotonic()
+        if queued_at is None:
+            self.problem("sleepy dropped while the kernel's buffers were still filling (%.1f MB "
+                         "sent), before chatd held anything for it: not a stall" % (volume[0] / 1e6)
+                         if dropped() else
+                         "chatd holds nothing for a non-reader after %.1f MB were sent to it"
+                         % (volume[0] / 1e6))
+            self.finish()
+        while time.monotonic() - t0 < 9.0:
+            if dropped():
+                dropped_at = time.monotonic()
                 break
+            say(n % len(talkers), 8000)
+            n += 1
             time.sleep(1 / 6)
         if self.check(dropped_at is not None,
-                      "a client that never reads was not dropped within 7 s "
-                      "(--stall-timeout 2, %d lines of 8 000 sent to it)" % sent):
-            self.check(dropped_at >= 1.9, "sleepy dropped %.2f s after the stream began, before "
-                       "the 2 s stall timeout could have passed" % dropped_at)
-        try:
-            watcher.wait(lambda p: p.get("type") == "chat" and p.get("nick") == "talker"
-                         and p.get("message", "").startswith("%04d" % (sent - 1)), 5.0, "last line")
-        except AssertionError as e:
-            self.problem(str(e))
-        heads = [p["message"][:4] for p in watcher.received(
-            lambda p: p.get("type") == "chat" and p.get("nick") == "talker")]
-        self.check(heads == ["%04d" % i for i in range(sent)],
-                   "watcher got %d of the talker's %d lines (or out of order)" % (len(heads), sent))
+                      "a client that never reads was not dropped within 9 s (--stall-timeout 2; "
+                      "%.1f MB sent to it, chatd's queue for it non-empty for the last %.1f s)"
+                      % (volume[0] / 1e6, time.monotonic() - queued_at)):
+            self.check(dropped_at - queued_at >= 1.5,
+                       "sleepy dropped %.2f s after chatd began to hold data for it, before "
+                       "a 2 s stall timeout could have passed" % (dropped_at - queued_at))
+        for k, t in enumerate(talkers):
+            try:
+                watcher.wait(lambda p: p.get("type") == "chat" and p.get("nick") == t.nick
+                             and p.get("message", "").startswith("%04d" % (sent[k] - 1)), 5.0,
+                             "last line of " + t.nick)
+            except AssertionError as e:
+                self.problem(str(e))
+            heads = [p["message"][:4] for p in watcher.received(
+                lambda p: p.get("type") == "chat" and p.get("nick") == t.nick)]
+            self.check(heads == ["%04d" % i for i in range(sent[k])],
+                       "watcher got %d of %s's %d lines (or out of order)"
+                       % (len(heads), t.nick, sent[k]))
         self.check_latency(watcher, "after the stall")
         self.check_bystander_intact(watcher, "stall")
-        self.check_bystander_intact(talker, "stall")
+        for t in talkers:
+            self.check_bystander_intact(t, "stall")
         self.finish()
 
 
@@ -654,7 +695,7 @@ def main():
                   sanitizer=args.sanitizer)
     ms = args.latency_ms if args.latency_ms is not None else (250 if args.sanitizer else 50)
     CONFIG["latency"] = ms / 1000
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    unittest.main(module=__name__, argv=[sys.argv[0]] + rest, verbosity=2)
 
 
 if __name__ == "__main__":
