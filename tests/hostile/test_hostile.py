@@ -279,7 +279,12 @@ class Memory(HostileTest):
                         w.wait_for(lambda p: p.get("type") == "chat" and p.get("nick") == w.nick,
                                    5.0, "echo %d in heap%d" % (i, r))
             except (AssertionError, OSError) as e:
-                failures.append(str(e))
+                if w.closed or isinstance(e, OSError):
+                    # Dropping a writer that fills rooms is the daemon's right (it is the
+                    # attacker); what matters is RSS and the bystander.
+                    sys.stderr.write("history writer %s dropped: %s\n" % (w.nick, str(e)[:200]))
+                else:
+                    failures.append(str(e))
 
         threads = [threading.Thread(target=write, args=(w, range(k, 100, 4)), daemon=True)
                    for k, w in enumerate(writers)]
