@@ -43,6 +43,8 @@ CONFIG = {"chatd": None, "chatctl": None, "event_loop": "select", "sanitizer": F
           "latency": 0.050}
 
 MIB = 1024 * 1024
+DEFAULT_BUDGET = 256 * MIB  # --memory-budget's default (issue 10: "sized for a small VM")
+RSS_OVERHEAD = 40 * MIB  # code, stacks, allocator slack: what RSS may exceed the budget by
 IDLE_CPU = 0.10  # of one core, over a 1 s window
 BIG = 65000  # characters of text in a "65 KB" line
 
@@ -63,6 +65,7 @@ class HostileTest(unittest.TestCase):
         self.problems = []
         self.chatd = None
         self.to_close = []
+        self.t0 = time.monotonic()
 
     def tearDown(self):
         for c in self.to_close:
@@ -73,6 +76,7 @@ class HostileTest(unittest.TestCase):
                 sys.stderr.write("\n--- chatd stderr (tail) for %s ---\n%s\n"
                                  % (self.id(), self.chatd.log_tail(1500)))
             self.chatd.cleanup()
+        sys.stderr.write("[%s: %.1f s]\n" % (type(self).__name__, time.monotonic() - self.t0))
 
     def start(self, *args):
         self.chatd = Chatd(CONFIG["chatd"], CONFIG["chatctl"], CONFIG["event_loop"], args)
@@ -156,6 +160,10 @@ class HostileTest(unittest.TestCase):
         return c
 
     def finish(self):
+        if self.chatd is not None and self.chatd.alive():
+            budget = next((int(a.split("=")[1]) for a in self.chatd.args
+                           if a.startswith("--memory-budget=")), DEFAULT_BUDGET)
+            self.check_rss("at the end", self.chatd.rss_kib(), (budget + RSS_OVERHEAD) // 1024)
         if self.problems:
             self.fail("\n  - " + "\n  - ".join(self.problems))
 
@@ -205,7 +213,7 @@ class Memory(HostileTest):
     """Item 2: non-reading clients holding self-dms, then rooms full of history."""
 
     BUDGET = 64 * MIB
-    OVERHEAD = 40 * MIB
+    OVERHEAD = RSS_OVERHEAD
 
     def test_memory_stays_within_budget_and_goes_back(self):
         # The per-session send queue is raised above what one attacker queues and flood
@@ -406,6 +414,7 @@ class HistoryReplay(HostileTest):
                            "own line")
             except (AssertionError, OSError) as e:
                 self.problem("newcomer %s after the replay: %s" % (n.nick, e))
+        self.check_idle("after the replays")
         self.check_latency(watcher, "after the replays")
         self.check_bystander_intact(watcher, "history replay")
         self.finish()
@@ -613,6 +622,7 @@ class Stall(HostileTest):
             self.check(heads == ["%04d" % i for i in range(sent[k])],
                        "watcher got %d of %s's %d lines (or out of order)"
                        % (len(heads), t.nick, sent[k]))
+        self.check_idle("after the stall")
         self.check_latency(watcher, "after the stall")
         self.check_bystander_intact(watcher, "stall")
         for t in talkers:
