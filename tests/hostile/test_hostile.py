@@ -160,6 +160,8 @@ class HostileTest(unittest.TestCase):
         return c
 
     def finish(self):
+        if self.chatd is not None and not self.chatd.alive():
+            self.problem("chatd exited during the test (status %s)" % self.chatd.proc.returncode)
         if self.chatd is not None and self.chatd.alive():
             budget = next((int(a.split("=")[1]) for a in self.chatd.args
                            if a.startswith("--memory-budget=")), DEFAULT_BUDGET)
