@@ -438,6 +438,55 @@ class Bystander:
         self.sock.close()
 
 
+class ChildSender:
+    """Writes each (socket, bytes) job from a forked child process, one thread per socket.
+
+    The attack traffic is written from another process so that the bystander's latency
+    measures chatd and not this interpreter: ten threads in sendall() take turns on the
+    GIL, and the bystander's reader thread would queue behind them."""
+
+    def __init__(self, jobs):
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: only the sockets and the prebuilt bytes are used
+            code = 0
+            try:
+                threads = [threading.Thread(target=self._send, args=job) for job in jobs]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+
+    @staticmethod
+    def _send(sock, data):
+        try:
+            sock.sendall(data)
+        except OSError:
+            pass  # dropped by chatd while sending: that is what some attacks expect
+
+    def wait(self, timeout):
+        """True once the child has written everything (or had its sockets closed)."""
+        deadline = time.monotonic() + timeout
+        while self.pid is not None:
+            pid, _ = os.waitpid(self.pid, os.WNOHANG)
+            if pid != 0:
+                self.pid = None
+                break
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def stop(self):
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.pid = None
+
+
 def brief(packets):
     """Packets shortened for a failure message (65 KB strings do not help anyone)."""
     out = []

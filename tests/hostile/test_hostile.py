@@ -6,9 +6,11 @@ Usage: test_hostile.py --chatd PATH --chatctl PATH --event-loop select|epoll
                        [--sanitizer] [--latency-ms N] [unittest arguments...]
 
 What is checked for the bystander (a client on its own address that is not attacking):
-  * echo latency: a chat it sends comes back to itself in under --latency-ms (50 ms;
-    --sanitizer raises the default to 250 ms, since ASan/TSan builds are several times
-    slower: the thresholds are about the bystander, not about absolute speed);
+  * echo latency: a chat it sends comes back to itself: the median of 7 probes under
+    --latency-ms (50 ms; --sanitizer raises the default to 250 ms, since ASan/TSan builds
+    are several times slower: the thresholds are about the bystander, not about absolute
+    speed), and no single probe over 5 times that (a box shared with compilers delays
+    single probes whatever chatd does; a starved bystander is slow on every probe);
   * it stays connected and receives what is sent to it;
   * chatd's CPU returns to idle after the attack (< 10 % of a core over a 1 s window,
     from utime+stime in /proc/PID/stat);
@@ -35,8 +37,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from chatd_harness import (MODERN_CAPS, Bystander, Chatd, Client, Closed, brief,  # noqa: E402
-                           connect, frame, wait_until)
+from chatd_harness import (MODERN_CAPS, Bystander, Chatd, ChildSender, Client,  # noqa: E402
+                           Closed, brief, connect, frame, wait_until)
 from py_client import send_packet  # noqa: E402  (the Part-1 peer, via chatd_harness' path)
 
 CONFIG = {"chatd": None, "chatctl": None, "event_loop": "select", "sanitizer": False,
@@ -46,6 +48,7 @@ MIB = 1024 * 1024
 DEFAULT_BUDGET = 256 * MIB  # --memory-budget's default (issue 10: "sized for a small VM")
 RSS_OVERHEAD = 40 * MIB  # code, stacks, allocator slack: what RSS may exceed the budget by
 IDLE_CPU = 0.10  # of one core, over a 1 s window
+SPIKE = 5  # no single echo probe may take more than this many times the latency limit
 BIG = 65000  # characters of text in a "65 KB" line
 
 
@@ -100,6 +103,12 @@ class HostileTest(unittest.TestCase):
                 c.wait_joined()
         return c
 
+    def child_sender(self, jobs):
+        """Attack traffic written from a child process (see ChildSender)."""
+        sender = ChildSender(jobs)
+        self.addCleanup(sender.stop)
+        return sender
+
     def problem(self, text):
         self.problems.append(text)
 
@@ -108,17 +117,21 @@ class HostileTest(unittest.TestCase):
             self.problem(text)
         return cond
 
-    def check_latency(self, b, when, count=5):
+    def check_latency(self, b, when, count=7):
+        """The median of `count` echo probes under the limit, and none over SPIKE times
+        it: a machine shared with compilers delays single probes by tens of ms whatever
+        chatd does, while a starved bystander is slow on every probe (or gets nothing)."""
         try:
             got = b.probe_many(count)
         except AssertionError as e:
             self.problem("%s: bystander probe failed: %s" % (when, e))
             return
-        worst = max(got)
-        self.check(worst < CONFIG["latency"],
-                   "%s: bystander echo latency %.1f ms >= %.0f ms (probes: %s)"
-                   % (when, worst * 1000, CONFIG["latency"] * 1000,
-                      ", ".join("%.1f" % (x * 1000) for x in got)))
+        median, worst, limit = sorted(got)[len(got) // 2], max(got), CONFIG["latency"]
+        self.check(median < limit and worst < SPIKE * limit,
+                   "%s: bystander echo latency median %.1f ms (limit %.0f), worst %.1f ms (limit "
+                   "%.0f); probes: %s" % (when, median * 1000, limit * 1000, worst * 1000,
+                                          SPIKE * limit * 1000,
+                                          ", ".join("%.1f" % (x * 1000) for x in got)))
 
     def check_idle(self, when):
         if not self.chatd.alive():
@@ -239,21 +252,12 @@ class Memory(HostileTest):
         hogs = [self.client("127.0.0.%d" % (2 + i), "hog%d" % i, caps=["dm"], rcvbuf=4096)
                 for i in range(10)]
 
-        def flood(h):
-            data = b"".join(frame({"type": "dm", "to": h.nick, "message": line(i)})
-                            for i in range(150))
-            try:
-                h.sock.sendall(data)
-            except OSError:
-                pass  # dropped while sending: fine
-
-        senders = [threading.Thread(target=flood, args=(h,), daemon=True) for h in hogs]
-        for t in senders:
-            t.start()
+        sender = self.child_sender([(h.sock, b"".join(frame({"type": "dm", "to": h.nick,
+                                                             "message": line(i)})
+                                                      for i in range(150))) for h in hogs])
         time.sleep(0.5)
         self.check_latency(watcher, "while 10 clients queue self-dms")
-        for t in senders:
-            t.join(timeout=20)
+        self.check(sender.wait(20), "the hogs' self-dms not all written (or refused) in 20 s")
 
         def users():
             code, out, _, _ = chatd.chatctl("--json", "who")
@@ -332,14 +336,7 @@ class ByteFlood(HostileTest):
         flooder = self.bystander("flooder", "127.0.0.2")
         data = b"".join(frame({"type": "chat", "message": line(i)}) for i in range(150))
 
-        def burst():
-            try:
-                flooder.sock.sendall(data)
-            except OSError:
-                pass
-
-        t = threading.Thread(target=burst, daemon=True)
-        t.start()
+        sender = self.child_sender([(flooder.sock, data)])
         time.sleep(0.2)
         self.check_latency(watcher, "during the byte flood")
         flooder_closed = wait_until(lambda: flooder.closed is not None, 5.0)
@@ -349,7 +346,7 @@ class ByteFlood(HostileTest):
             errs = [p.get("code") for p in flooder.errors()]
             self.check("flood" in errs, "flooder closed (%s) without error flood (errors: %s)"
                        % (flooder.closed, errs))
-        t.join(timeout=5)
+        sender.wait(5)
         try:
             if flooder_closed:  # then everything the reader is owed ends with leave(flooder)
                 reader.wait(lambda p: p.get("type") == "leave" and p.get("nick") == "flooder",
@@ -402,12 +399,15 @@ class HistoryReplay(HostileTest):
                 self.problem("newcomer %s: %s" % (n.nick, e))
                 continue
             replay = [p for p in n.seen if p.get("history")]
-            heads = [p.get("message", "")[:4] for p in replay]
+            # A newcomer served after another's line also gets that line: only the
+            # filler's lines are checked for order and gaps.
+            heads = [p.get("message", "")[:4] for p in replay if p.get("nick") == "filler"]
             size = sum(len(frame(p)) for p in replay)
             ok = bool(heads) and heads[-1] == expected_last and heads == [
                 "%04d" % i for i in range(int(heads[0]), 200)]
-            self.check(ok, "newcomer %s: replay is not the newest lines, in order, without a gap: "
-                       "%d lines %s..%s" % (n.nick, len(heads), heads[:1], heads[-1:]))
+            self.check(ok, "newcomer %s: replay is not the filler's newest lines, in order, without "
+                       "a gap: %d lines %s..%s (%d lines in all)"
+                       % (n.nick, len(heads), heads[:1], heads[-1:], len(replay)))
             self.check(size <= 4 * MIB, "newcomer %s: replay of %d bytes exceeds the send queue"
                        % (n.nick, size))
             try:
@@ -511,19 +511,10 @@ class LogAmplification(HostileTest):
         bad = b"".join(frame({"type": "chat", "message": "\x01" + line(i)}) if i % 2 else
                        frame({"type": "dm", "to": line(i), "message": "m"}) for i in range(200))
 
-        def send(c):
-            try:
-                c.sock.sendall(bad)
-            except OSError:
-                pass
-
-        threads = [threading.Thread(target=send, args=(c,), daemon=True) for c in loud]
-        for t in threads:
-            t.start()
+        sender = self.child_sender([(c.sock, bad) for c in loud])
         time.sleep(0.2)
         self.check_latency(watcher, "during the bad packets")
-        for t in threads:
-            t.join(timeout=20)
+        self.check(sender.wait(20), "the bad packets not all written (or refused) in 20 s")
         # Every bad packet has been read when each sender's own next line comes back (or
         # when chatd has closed the sender: closing on a bad packet is allowed).
         still_open = 0
