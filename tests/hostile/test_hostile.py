@@ -10,7 +10,9 @@ What is checked for the bystander (a client on its own address that is not attac
     --latency-ms (50 ms; --sanitizer raises the default to 250 ms, since ASan/TSan builds
     are several times slower: the thresholds are about the bystander, not about absolute
     speed), and no single probe over 5 times that (a box shared with compilers delays
-    single probes whatever chatd does; a starved bystander is slow on every probe);
+    single probes whatever chatd does; a starved bystander is slow on every probe).
+    While an attack runs with flood control turned off by the test (memory, log), chatd
+    must parse everything the attackers send, so only the 5x bound applies then;
   * it stays connected and receives what is sent to it;
   * chatd's CPU returns to idle after the attack (< 10 % of a core over a 1 s window,
     from utime+stime in /proc/PID/stat);
@@ -109,6 +111,10 @@ class HostileTest(unittest.TestCase):
         self.addCleanup(sender.stop)
         return sender
 
+    def note(self, text):
+        """A figure for the record (stderr; ctest shows it with --output-on-failure or -V)."""
+        sys.stderr.write("  [%s] %s\n" % (type(self).__name__, text))
+
     def problem(self, text):
         self.problems.append(text)
 
@@ -117,17 +123,23 @@ class HostileTest(unittest.TestCase):
             self.problem(text)
         return cond
 
-    def check_latency(self, b, when, count=7):
+    def check_latency(self, b, when, count=7, unlimited_input=False):
         """The median of `count` echo probes under the limit, and none over SPIKE times
         it: a machine shared with compilers delays single probes by tens of ms whatever
-        chatd does, while a starved bystander is slow on every probe (or gets nothing)."""
+        chatd does, while a starved bystander is slow on every probe (or gets nothing).
+
+        unlimited_input: the test turned flood control off, so the attackers make chatd
+        parse all they can send (~100 MB); while that lasts only the SPIKE bound applies
+        (the bystander is served, not starved); the median is recorded, not judged."""
         try:
             got = b.probe_many(count)
         except AssertionError as e:
             self.problem("%s: bystander probe failed: %s" % (when, e))
             return
         median, worst, limit = sorted(got)[len(got) // 2], max(got), CONFIG["latency"]
-        self.check(median < limit and worst < SPIKE * limit,
+        self.note("%s: bystander latency median %.1f ms, worst %.1f ms"
+                  % (when, median * 1000, worst * 1000))
+        self.check((median < limit or unlimited_input) and worst < SPIKE * limit,
                    "%s: bystander echo latency median %.1f ms (limit %.0f), worst %.1f ms (limit "
                    "%.0f); probes: %s" % (when, median * 1000, limit * 1000, worst * 1000,
                                           SPIKE * limit * 1000,
@@ -138,6 +150,8 @@ class HostileTest(unittest.TestCase):
             self.problem("%s: chatd is not running (exit %s)" % (when, self.chatd.proc.returncode))
             return
         ok, samples = self.chatd.wait_idle(IDLE_CPU)
+        self.note("%s: chatd CPU %s of a core" % (when, ", ".join("%.1f %%" % (x * 100)
+                                                               for x in samples)))
         self.check(ok, "%s: chatd CPU not back to idle: %s of a core over 1 s windows (limit %d %%)"
                    % (when, ", ".join("%.0f %%" % (s * 100) for s in samples), IDLE_CPU * 100))
 
@@ -148,6 +162,7 @@ class HostileTest(unittest.TestCase):
         self.check(not errs, "%s: bystander %s got errors %s" % (when, b.nick, brief(errs)))
 
     def check_rss(self, when, kib, limit_kib):
+        self.note("%s: chatd RSS %.1f MiB (limit %.1f MiB)" % (when, kib / 1024, limit_kib / 1024))
         if CONFIG["sanitizer"]:
             sys.stderr.write("%s: RSS %d KiB, NOT checked under a sanitizer (limit %d KiB)\n"
                              % (when, kib, limit_kib))
@@ -235,7 +250,7 @@ class Memory(HostileTest):
         # control is off, so that only the memory budget (or the stall timeout) can stop
         # the attackers: 10 x 150 x 65 KB is ~97 MB held for clients that never read.
         chatd = self.start("--memory-budget=%d" % self.BUDGET, "--sendq-limit=%d" % (16 * MIB),
-                           "--stall-timeout=3", "--flood-rate=0", "--flood-bytes-rate=0")
+                           "--stall-timeout=2", "--flood-rate=0", "--flood-bytes-rate=0")
         watcher = self.bystander()
         time.sleep(0.2)
         idle_rss = chatd.rss_kib()
@@ -256,7 +271,7 @@ class Memory(HostileTest):
                                                              "message": line(i)})
                                                       for i in range(150))) for h in hogs])
         time.sleep(0.5)
-        self.check_latency(watcher, "while 10 clients queue self-dms")
+        self.check_latency(watcher, "while 10 clients queue self-dms", unlimited_input=True)
         self.check(sender.wait(20), "the hogs' self-dms not all written (or refused) in 20 s")
 
         def users():
@@ -513,7 +528,7 @@ class LogAmplification(HostileTest):
 
         sender = self.child_sender([(c.sock, bad) for c in loud])
         time.sleep(0.2)
-        self.check_latency(watcher, "during the bad packets")
+        self.check_latency(watcher, "during the bad packets", unlimited_input=True)
         self.check(sender.wait(20), "the bad packets not all written (or refused) in 20 s")
         # Every bad packet has been read when each sender's own next line comes back (or
         # when chatd has closed the sender: closing on a bad packet is allowed).
