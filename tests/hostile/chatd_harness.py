@@ -412,12 +412,12 @@ class Bystander:
         self.latencies.append(t1 - t0)
         return t1 - t0
 
-    def probe_many(self, count=5, gap=0.02):
+    def probe_many(self, count=5, gap=0.02, timeout=2.0):
         """Sends `count` probes one after the other; returns their latencies."""
         got = []
         for _ in range(count):
             time.sleep(gap)
-            got.append(self.probe())
+            got.append(self.probe(timeout))
         return got
 
     def errors(self):

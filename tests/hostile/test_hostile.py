@@ -12,13 +12,19 @@ What is checked for the bystander (a client on its own address that is not attac
     speed), and no single probe over 5 times that (a box shared with compilers delays
     single probes whatever chatd does; a starved bystander is slow on every probe).
     While an attack runs with flood control turned off by the test (memory, log), chatd
-    must parse everything the attackers send, so only the 5x bound applies then;
+    must parse everything the attackers send, so then every probe need only be answered
+    (within 2 s; 10 s under a sanitizer): served, not starved;
   * it stays connected and receives what is sent to it;
   * chatd's CPU returns to idle after the attack (< 10 % of a core over a 1 s window,
     from utime+stime in /proc/PID/stat);
   * chatd's RSS stays within the memory budget plus a fixed overhead, and comes back
     down after the attackers leave (not checked with --sanitizer: sanitizers keep freed
     memory in quarantine, so RSS says nothing there; the test prints that it did not).
+
+--sanitizer also runs the heavy attacks (memory, history, log) at 15 % of their
+volume (--scale), so the suite stays within minutes on an ASan build; the memory test
+then does not require the budget to have dropped anyone (the kernel's socket buffers take
+most of the smaller volume). Figures for the record go to stderr ("[Test] ...").
 
 Options that a test needs from the daemon of issue 10 (--memory-budget, --stall-timeout,
 --flood-bytes-rate, ...) are passed as such: a chatd without them refuses to start and
@@ -44,7 +50,12 @@ from chatd_harness import (MODERN_CAPS, Bystander, Chatd, ChildSender, Client,  
 from py_client import send_packet  # noqa: E402  (the Part-1 peer, via chatd_harness' path)
 
 CONFIG = {"chatd": None, "chatctl": None, "event_loop": "select", "sanitizer": False,
-          "latency": 0.050}
+          "latency": 0.050, "scale": 1.0, "probe_timeout": 2.0}
+
+
+def scaled(n, floor=1):
+    """n attack packets (or rooms), scaled down for slow (sanitizer) builds."""
+    return max(floor, int(n * CONFIG["scale"]))
 
 MIB = 1024 * 1024
 DEFAULT_BUDGET = 256 * MIB  # --memory-budget's default (issue 10: "sized for a small VM")
@@ -129,17 +140,18 @@ class HostileTest(unittest.TestCase):
         chatd does, while a starved bystander is slow on every probe (or gets nothing).
 
         unlimited_input: the test turned flood control off, so the attackers make chatd
-        parse all they can send (~100 MB); while that lasts only the SPIKE bound applies
-        (the bystander is served, not starved); the median is recorded, not judged."""
+        parse all they can send (~100 MB); while that lasts the bystander must be served
+        (every probe answered within the probe timeout, 2 s, 10 s under a sanitizer), not
+        starved; the figures are recorded, not judged."""
         try:
-            got = b.probe_many(count)
+            got = b.probe_many(count, timeout=CONFIG["probe_timeout"])
         except AssertionError as e:
             self.problem("%s: bystander probe failed: %s" % (when, e))
             return
         median, worst, limit = sorted(got)[len(got) // 2], max(got), CONFIG["latency"]
         self.note("%s: bystander latency median %.1f ms, worst %.1f ms"
                   % (when, median * 1000, worst * 1000))
-        self.check((median < limit or unlimited_input) and worst < SPIKE * limit,
+        self.check(unlimited_input or (median < limit and worst < SPIKE * limit),
                    "%s: bystander echo latency median %.1f ms (limit %.0f), worst %.1f ms (limit "
                    "%.0f); probes: %s" % (when, median * 1000, limit * 1000, worst * 1000,
                                           SPIKE * limit * 1000,
@@ -253,8 +265,10 @@ class Memory(HostileTest):
         # chatd must hold ~100 MB, well past the 64 MiB budget, unless the budget drops
         # someone first: budget_drops >= 1 is required. The stall timeout (8 s) is long
         # enough for chatd to read all that, and then drops the hogs the budget left.
+        full = CONFIG["scale"] >= 1.0
         chatd = self.start("--memory-budget=%d" % self.BUDGET, "--sendq-limit=%d" % (16 * MIB),
-                           "--stall-timeout=8", "--flood-rate=0", "--flood-bytes-rate=0")
+                           "--stall-timeout=%d" % (8 if full else 3), "--flood-rate=0",
+                           "--flood-bytes-rate=0")
         watcher = self.bystander()
         time.sleep(0.2)
         idle_rss = chatd.rss_kib()
@@ -273,7 +287,7 @@ class Memory(HostileTest):
 
         sender = self.child_sender([(h.sock, b"".join(frame({"type": "dm", "to": h.nick,
                                                              "message": line(i)})
-                                                      for i in range(200))) for h in hogs])
+                                                      for i in range(scaled(200)))) for h in hogs])
         time.sleep(0.5)
         self.check_latency(watcher, "while 10 clients queue self-dms", unlimited_input=True)
         self.check(sender.wait(20), "the hogs' self-dms not all written (or refused) in 20 s")
@@ -289,7 +303,9 @@ class Memory(HostileTest):
         c = self.counters()
         if c is not None:
             self.note("after the self-dms: counters %s" % c)
-            self.check(c.get("budget_drops", 0) >= 1 and
+            # At a reduced volume (sanitizer builds) the kernel's buffers take most of it
+            # and the budget need not be reached.
+            self.check((c.get("budget_drops", 0) >= 1 or not full) and
                        c.get("budget_drops", 0) + c.get("stalls", 0) >= 10,
                        "counters budget_drops + stalls = %s + %s, want >= 1 + the rest of the 10 "
                        "hogs" % (c.get("budget_drops"), c.get("stalls")))
@@ -322,7 +338,8 @@ class Memory(HostileTest):
                 else:
                     failures.append(str(e))
 
-        threads = [threading.Thread(target=write, args=(w, range(k, 100, 4)), daemon=True)
+        threads = [threading.Thread(target=write, args=(w, range(k, scaled(100, 4), 4)),
+                                    daemon=True)
                    for k, w in enumerate(writers)]
         for t in threads:
             t.start()
@@ -401,11 +418,12 @@ class HistoryReplay(HostileTest):
         filler = self.client("127.0.0.2", "filler", caps=[])
         # Sent from a thread while this one reads the echoes, so the filler is never a
         # slow reader itself.
-        data = b"".join(frame({"type": "chat", "message": line(i)}) for i in range(200))
+        lines = scaled(200, 100)
+        data = b"".join(frame({"type": "chat", "message": line(i)}) for i in range(lines))
         sender = threading.Thread(target=filler.send_raw, args=(data,), daemon=True)
         sender.start()
         try:
-            for i in range(200):
+            for i in range(lines):
                 filler.wait_for(lambda p: p.get("type") == "chat" and p.get("nick") == "filler",
                                 10.0, "echo %d" % i)
         except AssertionError as e:
@@ -415,7 +433,7 @@ class HistoryReplay(HostileTest):
         newcomers = [self.client("127.0.0.%d" % (3 + i)) for i in range(5)]
         for i, n in enumerate(newcomers):
             n.hello("new%d" % i, MODERN_CAPS)
-        expected_last = "%04d" % 199
+        expected_last = "%04d" % (lines - 1)
         for n in newcomers:
             try:
                 n.wait_joined(10.0)
@@ -429,7 +447,7 @@ class HistoryReplay(HostileTest):
             size = sum(len(frame(p)) for p in replay)
             self.note("newcomer %s: replay of %d lines, %d bytes" % (n.nick, len(replay), size))
             ok = bool(heads) and heads[-1] == expected_last and heads == [
-                "%04d" % i for i in range(int(heads[0]), 200)]
+                "%04d" % i for i in range(int(heads[0]), lines)]
             self.check(ok, "newcomer %s: replay is not the filler's newest lines, in order, without "
                        "a gap: %d lines %s..%s (%d lines in all)"
                        % (n.nick, len(heads), heads[:1], heads[-1:], len(replay)))
@@ -535,8 +553,10 @@ class LogAmplification(HostileTest):
         # Two kinds of bad packet, 100 of each per client: a chat with a control character
         # (bad-message) and a dm to a 65 000-character nick (today's no-such-nick error
         # copies that nick into a WARNING line).
+        per_client = scaled(200, 20)
         bad = b"".join(frame({"type": "chat", "message": "\x01" + line(i)}) if i % 2 else
-                       frame({"type": "dm", "to": line(i), "message": "m"}) for i in range(200))
+                       frame({"type": "dm", "to": line(i), "message": "m"})
+                       for i in range(per_client))
 
         sender = self.child_sender([(c.sock, bad) for c in loud])
         time.sleep(0.2)
@@ -557,16 +577,16 @@ class LogAmplification(HostileTest):
                 if not c.closed:
                     self.problem("%s: %s" % (c.nick, e))
         written = self.chatd.log_bytes() - log0
-        self.note("log written for 1 000 bad packets: %d bytes" % written)
-        self.check(written < 1_000_000, "chatd wrote %.1f MB of log for 1 000 bad packets "
-                   "(limit 1 MB)" % (written / 1e6))
+        self.note("log written for %d bad packets: %d bytes" % (5 * per_client, written))
+        self.check(written < 1_000_000, "chatd wrote %.1f MB of log for %d bad packets "
+                   "(limit 1 MB)" % (written / 1e6, 5 * per_client))
         after = self.counters()
         if before is not None and after is not None:
             grew = after.get("protocol_errors", 0) - before.get("protocol_errors", 0)
             self.note("counters.protocol_errors grew by %d (%d of 5 senders still open)"
                       % (grew, still_open))
             # 200 per sender that stayed open, at least one per sender that was closed.
-            want = 200 * still_open + (len(loud) - still_open)
+            want = per_client * still_open + (len(loud) - still_open)
             self.check(grew >= want, "counters.protocol_errors grew by %d, want >= %d (%d of 5 "
                        "senders stayed open; counters: %s)" % (grew, want, still_open, after))
         self.check_idle("after the bad packets")
@@ -733,11 +753,16 @@ def main():
     parser.add_argument("--chatctl", required=True)
     parser.add_argument("--event-loop", default="select", choices=["select", "epoll"])
     parser.add_argument("--sanitizer", action="store_true",
-                        help="sanitizer build: latency default 250 ms, RSS not checked")
+                        help="sanitizer build: latency default 250 ms, RSS not checked, heavy "
+                        "attacks at 15 %% of their volume")
     parser.add_argument("--latency-ms", type=float, default=None)
+    parser.add_argument("--scale", type=float, default=None,
+                        help="volume of the heavy attacks (default 1, 0.15 with --sanitizer)")
     args, rest = parser.parse_known_args()
     CONFIG.update(chatd=args.chatd, chatctl=args.chatctl, event_loop=args.event_loop,
-                  sanitizer=args.sanitizer)
+                  sanitizer=args.sanitizer,
+                  scale=args.scale if args.scale is not None else (0.15 if args.sanitizer else 1.0),
+                  probe_timeout=10.0 if args.sanitizer else 2.0)
     ms = args.latency_ms if args.latency_ms is not None else (250 if args.sanitizer else 50)
     CONFIG["latency"] = ms / 1000
     unittest.main(module=__name__, argv=[sys.argv[0]] + rest, verbosity=2)
