@@ -220,7 +220,7 @@ class OnePacket(HostileTest):
         mallory = self.client("127.0.0.2", "mallory", caps=[])
         mallory.send({"type": "dm", "to": "x" * 65490, "message": "m"})
         try:
-            reply = mallory.wait_for(lambda p: p.get("type") == "error", 2.0, "an error reply")
+            reply = mallory.wait_for(lambda p: p.get("type") == "error", 2.0, "error reply")
             self.check(len(frame(reply)) <= 65537, "error reply too big")
         except AssertionError as e:
             self.problem("attacker's dm with a 65 490-byte 'to' got no error reply: %s" % e)
