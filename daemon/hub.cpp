@@ -42,6 +42,18 @@ Frame trimmed_frame(Reply reply, List Reply::*list) {
   return frame;
 }
 
+// The form for connections without the `time` cap.
+proto::ServerPacket without_ts(proto::ServerPacket packet) {
+  std::visit(
+      [](auto& p) {
+        if constexpr (requires { p.ts; }) {
+          p.ts.reset();
+        }
+      },
+      packet);
+  return packet;
+}
+
 constexpr std::string_view kTooLong = "message too long to relay with your nick in one packet";
 
 }  // namespace
@@ -329,7 +341,7 @@ void Hub::forget(SessionId id, std::string_view reason) {
 
 void Hub::enter_room(SessionId id, Member& m, const std::string& room) {
   const std::string from = m.room;
-  leave_room(id, m, true);
+  leave_room(id, m, true, &room);
   m.room = room;
   rooms_[room].members.push_back(id);
   spdlog::info("event=enter session={} nick={} from={} room={}", id, field(m.nick), field(from),
@@ -338,7 +350,7 @@ void Hub::enter_room(SessionId id, Member& m, const std::string& room) {
   announce_join(m);
 }
 
-void Hub::leave_room(SessionId id, Member& m, bool announce) {
+void Hub::leave_room(SessionId id, Member& m, bool announce, const std::string* moving_to) {
   const auto it = rooms_.find(m.room);
   if (it == rooms_.end()) {
     return;
@@ -346,7 +358,7 @@ void Hub::leave_room(SessionId id, Member& m, bool announce) {
   auto& list = it->second.members;
   list.erase(std::remove(list.begin(), list.end(), id), list.end());
   if (announce) {
-    announce_leave(m);
+    announce_leave(m, moving_to);
   }
   if (list.empty() && it->first != kLobby) {
     rooms_.erase(it);
@@ -359,10 +371,25 @@ void Hub::announce_join(const Member& m) {
   fan_out(rooms_[m.room].members, kCapRooms, native, &fallback);
 }
 
-void Hub::announce_leave(const Member& m) {
+void Hub::announce_leave(const Member& m, const std::string* moving_to) {
   const proto::ServerPacket native = proto::Leave{m.nick, m.room};
   const proto::ServerPacket fallback = proto::Leave{m.nick, std::nullopt};
-  fan_out(rooms_[m.room].members, kCapRooms, native, &fallback);
+  if (moving_to == nullptr) {
+    fan_out(rooms_[m.room].members, kCapRooms, native, &fallback);
+    return;
+  }
+  // A move: members with `rooms` and `moves` also learn where to.
+  std::vector<SessionId> told;
+  std::vector<SessionId> others;
+  for (const SessionId id : rooms_[m.room].members) {
+    const auto it = members_.find(id);
+    const bool both = it != members_.end() &&
+                      (it->second.caps & (kCapRooms | kCapMoves)) == (kCapRooms | kCapMoves);
+    (both ? told : others).push_back(id);
+  }
+  fan_out(others, kCapRooms, native, &fallback);
+  const proto::ServerPacket moved = proto::Leave{m.nick, m.room, *moving_to};
+  fan_out(told, kCapMoves, moved, nullptr);
 }
 
 void Hub::send_history(SessionId id, const Member& m) {
@@ -373,11 +400,15 @@ void Hub::send_history(SessionId id, const Member& m) {
   if (it == rooms_.end()) {
     return;
   }
+  const bool timed = (m.caps & kCapTime) != 0;
   for (const auto& packet : it->second.history) {
     if (const auto* emote = std::get_if<proto::Emote>(&packet); emote && !(m.caps & kCapEmote)) {
-      send(id, make_frame(proto::Chat{"*", emote->nick + " " + emote->message, true}));
-    } else {
+      send(id, make_frame(proto::Chat{"*", emote->nick + " " + emote->message, true,
+                                      timed ? emote->ts : std::nullopt}));
+    } else if (timed) {
       send(id, make_frame(packet));
+    } else {
+      send(id, make_frame(without_ts(packet)));
     }
   }
 }
@@ -386,10 +417,17 @@ void Hub::remember(const std::string& room, proto::ServerPacket packet) {
   if (config_.history_size == 0) {
     return;
   }
+  // Stamped with when it was said, for replays to connections with the `time` cap.
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
   std::visit(
-      [](auto& p) {
+      [now](auto& p) {
         if constexpr (requires { p.history; }) {
           p.history = true;
+        }
+        if constexpr (requires { p.ts; }) {
+          p.ts = now;
         }
       },
       packet);

@@ -87,6 +87,8 @@ class Hub {
     kCapRooms = 8,
     kCapInfo = 16,
     kCapHistory = 32,
+    kCapTime = 64,
+    kCapMoves = 128,
   };
   struct Member {
     std::string peer;
@@ -116,9 +118,10 @@ class Hub {
   void send_error(SessionId id, const Member& m, proto::ErrorCode code, std::string_view text);
   void fail(SessionId id, proto::ErrorCode code, std::string_view text, std::string_view reason);
   void enter_room(SessionId id, Member& m, const std::string& room);
-  void leave_room(SessionId id, Member& m, bool announce);
+  // `moving_to`: the room `m` is entering, told to the `moves` cap (null: leaving the chat).
+  void leave_room(SessionId id, Member& m, bool announce, const std::string* moving_to = nullptr);
   void announce_join(const Member& m);
-  void announce_leave(const Member& m);
+  void announce_leave(const Member& m, const std::string* moving_to = nullptr);
   void send_history(SessionId id, const Member& m);
   void remember(const std::string& room, proto::ServerPacket packet);
   void forget(SessionId id, std::string_view reason);

@@ -24,6 +24,15 @@ std::optional<std::string_view> string_member(const Value& obj, const char* name
   return v == nullptr ? std::nullopt : checked_string(*v);
 }
 
+// An integer member (a time stamp); absent, mistyped or out of range gives nothing.
+std::optional<std::int64_t> int_member(const Value& obj, const char* name) {
+  const Value* v = find_member(obj, name);
+  if (v == nullptr || !v->IsInt64()) {
+    return std::nullopt;
+  }
+  return v->GetInt64();
+}
+
 bool bool_member(const Value& obj, const char* name) {
   const Value* v = find_member(obj, name);
   return v != nullptr && v->IsBool() && v->GetBool();
@@ -189,9 +198,9 @@ Decoded<ServerPacket> decode_server(std::string_view payload) {
     }
     const bool history = bool_member(doc, "history");
     if (type == "chat") {
-      return Chat{std::string(*nick), std::string(*message), history};
+      return Chat{std::string(*nick), std::string(*message), history, int_member(doc, "ts")};
     }
-    return Emote{std::string(*nick), std::string(*message), history};
+    return Emote{std::string(*nick), std::string(*message), history, int_member(doc, "ts")};
   }
   if (type == "join" || type == "leave") {
     const auto nick = string_member(doc, "nick");
@@ -201,7 +210,11 @@ Decoded<ServerPacket> decode_server(std::string_view payload) {
     if (type == "join") {
       return Join{std::string(*nick), room()};
     }
-    return Leave{std::string(*nick), room()};
+    Leave leave{std::string(*nick), room()};
+    if (auto to = string_member(doc, "to")) {
+      leave.to = std::string(*to);
+    }
+    return leave;
   }
   if (type == "dm") {
     const auto from = string_member(doc, "from");
@@ -210,7 +223,7 @@ Decoded<ServerPacket> decode_server(std::string_view payload) {
     if (!from || !to || !message) {
       return missing(!from ? "from" : !to ? "to" : "message");
     }
-    return Dm{std::string(*from), std::string(*to), std::string(*message)};
+    return Dm{std::string(*from), std::string(*to), std::string(*message), int_member(doc, "ts")};
   }
   if (type == "info") {
     const auto message = string_member(doc, "message");
@@ -292,6 +305,13 @@ void put_list(Writer& w, const char* key, const std::vector<std::string>& list) 
   w.EndArray();
 }
 
+void put_ts(Writer& w, const std::optional<std::int64_t>& ts) {
+  if (ts) {
+    w.Key("ts");
+    w.Int64(*ts);
+  }
+}
+
 struct ClientWriter {
   Writer& w;
   void operator()(const Hello& p) const {
@@ -339,6 +359,7 @@ struct ServerWriter {
       w.Key("history");
       w.Bool(true);
     }
+    put_ts(w, p.ts);
   }
   void operator()(const Join& p) const {
     put(w, "type", "join");
@@ -353,12 +374,16 @@ struct ServerWriter {
     if (p.room) {
       put(w, "room", *p.room);
     }
+    if (p.to) {
+      put(w, "to", *p.to);
+    }
   }
   void operator()(const Dm& p) const {
     put(w, "type", "dm");
     put(w, "from", p.from);
     put(w, "to", p.to);
     put(w, "message", p.message);
+    put_ts(w, p.ts);
   }
   void operator()(const Emote& p) const {
     put(w, "type", "emote");
@@ -368,6 +393,7 @@ struct ServerWriter {
       w.Key("history");
       w.Bool(true);
     }
+    put_ts(w, p.ts);
   }
   void operator()(const WhoReply& p) const {
     put(w, "type", "who");
