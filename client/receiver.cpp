@@ -10,6 +10,7 @@
 #include <exception>
 #include <utility>
 
+#include "client/highlight.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/rules.hpp"
@@ -20,11 +21,12 @@ constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
 }
 
 Receiver::Receiver(int sock, std::string nick, Display& display, NickBook& nicks,
-                   std::function<void()> on_close)
+                   SessionState& state, std::function<void()> on_close)
     : sock_(sock),
       nick_(std::move(nick)),
       display_(display),
       nicks_(nicks),
+      state_(state),
       on_close_(std::move(on_close)) {}
 
 Receiver::~Receiver() {
@@ -68,9 +70,45 @@ void Receiver::handle(std::string_view payload) {
     return;  // malformed or unknown packets are ignored (forward compatibility)
   }
   last_was_error_ = std::holds_alternative<proto::Error>(*packet);
+  if (first_packet_ && !std::holds_alternative<proto::Welcome>(*packet)) {
+    state_.part1();  // a Part-2 server always answers hello with welcome first
+  }
+  first_packet_ = false;
   track(*packet);
   if (auto line = render(*packet)) {
+    annotate(*packet, *line);
     display_.add_line(*line);
+  }
+}
+
+void Receiver::annotate(const proto::ServerPacket& packet, Line& line) const {
+  std::visit(
+      [&line](const auto& p) {
+        if constexpr (requires { p.ts; }) {
+          if (p.ts && *p.ts > 0) {
+            line.ts_ms = *p.ts;
+          }
+        }
+      },
+      packet);
+  if (const auto* chat = std::get_if<proto::Chat>(&packet)) {
+    // A Part-1 server relays a DM as chat from "pat -> chris".
+    const std::string dm_suffix = " -> " + nick_;
+    if (chat->nick.size() > dm_suffix.size() && chat->nick.ends_with(dm_suffix) &&
+        !chat->nick.starts_with(nick_ + " -> ")) {
+      line.alert = Line::Alert::kDm;
+    } else if (proto::nick_key(chat->nick) != proto::nick_key(nick_) &&
+               mentions(chat->message, nick_)) {
+      line.alert = Line::Alert::kMention;
+    }
+  } else if (const auto* emote = std::get_if<proto::Emote>(&packet)) {
+    if (proto::nick_key(emote->nick) != proto::nick_key(nick_) && mentions(emote->message, nick_)) {
+      line.alert = Line::Alert::kMention;
+    }
+  } else if (const auto* dm = std::get_if<proto::Dm>(&packet)) {
+    if (proto::nick_key(dm->from) != proto::nick_key(nick_)) {
+      line.alert = Line::Alert::kDm;
+    }
   }
 }
 
@@ -85,10 +123,19 @@ void Receiver::track(const proto::ServerPacket& packet) {
     if (!welcome->nick.empty()) {
       nick_ = welcome->nick;
     }
+    state_.welcome(welcome->caps, welcome->room);
     display_.set_room(welcome->room);
+    if (!rejoin_.empty() && rejoin_ != welcome->room) {
+      // One small frame: a single send(), so it cannot interleave with a line being sent.
+      const std::string frame =
+          proto::encode_frame(proto::encode(proto::ClientPacket{proto::EnterRequest{rejoin_}}));
+      (void)::send(sock_, frame.data(), frame.size(), MSG_NOSIGNAL);
+    }
+    rejoin_.clear();
   } else if (const auto* join = std::get_if<proto::Join>(&packet)) {
     seen(join->nick);
     if (join->room && join->nick == nick_) {
+      state_.set_room(*join->room);
       display_.set_room(*join->room);  // our own join: we are in that room now
     }
   } else if (const auto* leave = std::get_if<proto::Leave>(&packet)) {
