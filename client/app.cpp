@@ -39,6 +39,7 @@
 #include "common/unique_fd.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/frame.hpp"
+#include "protocol/rules.hpp"
 
 namespace chat::client {
 namespace {
@@ -575,6 +576,58 @@ int run_tty(const Options& options, UniqueFd first_sock, const SignalPipe& wake)
   return exit->code;
 }
 
+// Plain mode: a bot's line made sendable, so one stray byte cannot get it refused
+// (bad-message) or disconnected: escape sequences removed, tabs expanded to the
+// next multiple of 8 columns, other controls dropped, invalid UTF-8 as U+FFFD.
+std::string clean_for_sending(std::string_view raw) {
+  std::string out;
+  std::size_t col = 0;
+  std::size_t i = 0;
+  while (i < raw.size()) {
+    const auto c = static_cast<unsigned char>(raw[i]);
+    if (c == 0x1B) {
+      ++i;
+      if (i < raw.size() && raw[i] == '[') {  // CSI: parameters, then a final byte
+        ++i;
+        while (i < raw.size() && (raw[i] < 0x40 || raw[i] > 0x7E)) {
+          ++i;
+        }
+        ++i;
+      } else if (i < raw.size() && raw[i] == ']') {  // OSC: up to BEL or ESC backslash
+        while (i < raw.size() && raw[i] != '\a' && raw[i] != '\x1b') {
+          ++i;
+        }
+        i += i < raw.size() && raw[i] == '\x1b' ? 2 : 1;
+      } else {
+        ++i;  // ESC and one character
+      }
+      continue;
+    }
+    if (c == '\t') {
+      do {
+        out += ' ';
+        ++col;
+      } while (col % 8 != 0);
+      ++i;
+      continue;
+    }
+    std::size_t k = i;
+    const auto cp = proto::next_code_point(raw, k);
+    if (!cp) {
+      out += "\xEF\xBF\xBD";
+      ++col;
+      ++i;
+      continue;
+    }
+    if (!proto::is_control(*cp)) {
+      out.append(raw.substr(i, k - i));
+      ++col;
+    }
+    i = k;
+  }
+  return out;
+}
+
 int run_plain(const Options& options, int sock, const SignalPipe& wake) {
   PlainDisplay display(STDOUT_FILENO,
                        options.stamps_given ? options.look.stamps : Look::Stamps::kOff);
@@ -582,6 +635,7 @@ int run_plain(const Options& options, int sock, const SignalPipe& wake) {
   SessionState state;
   Receiver receiver(sock, options.nick, display, nicks, state, [&wake] { wake.wake(kWakeClosed); });
   bool refused = false;  // a line could not be sent: the exit says so at the end
+  std::size_t line_number = 0;
   receiver.start();
 
   std::optional<Exit> exit;
@@ -639,9 +693,11 @@ int run_plain(const Options& options, int sock, const SignalPipe& wake) {
       if (!line.empty() && line.back() == '\r') {
         line.pop_back();
       }
-      LineResult result = run_line(line, sock, display, state);
+      ++line_number;
+      LineResult result = run_line(clean_for_sending(line), sock, display, state);
       if (result.too_long) {
-        std::fprintf(stderr, "chat_client: an input line is too long for one packet; not sent\n");
+        std::fprintf(stderr, "chat_client: input line %zu is too long for one packet; not sent\n",
+                     line_number);
         refused = true;
       }
       exit = std::move(result.exit);

@@ -174,14 +174,14 @@ void Receiver::run() {
     decoder.commit(static_cast<std::size_t>(n));
     std::string_view payload;
     proto::FrameDecoder::Status status;
-    while ((status = decoder.next(payload)) == proto::FrameDecoder::Status::kFrame) {
+    while ((status = decoder.next(payload)) != proto::FrameDecoder::Status::kNeedMore) {
+      if (status == proto::FrameDecoder::Status::kEmptyFrame) {
+        // Malformed like any other bad frame, and the framing is intact: skip it.
+        decoder.skip_empty_frame();
+        display_.add_line(Line{"*** the server sent an empty frame; skipped"});
+        continue;
+      }
       handle(payload);
-    }
-    if (status == proto::FrameDecoder::Status::kEmptyFrame) {
-      reason_ = CloseReason::kProtocol;
-      farewell = "*** error: the server sent an empty frame; disconnecting";
-      ::shutdown(sock_, SHUT_RDWR);
-      break;
     }
   }
   if (stopping_) {

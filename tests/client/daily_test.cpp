@@ -390,5 +390,49 @@ TEST(ChatClientDaily, BackoffGrowsWhileTheServerStaysAway) {
   EXPECT_EQ(client.wait_exit(), 0);
 }
 
+// ---- item 6: any server -------------------------------------------------------
+
+TEST(ChatClientDaily, EmptyFrameIsSkippedWithANoticeNotADisconnect) {
+  Session s({"--timestamps=off"});
+  ASSERT_TRUE(s.ok);
+  s.server.send_raw(std::string("\0\0", 2));
+  s.server.send(packet(proto::Chat{"chris", "still here"}));
+  EXPECT_TRUE(s.client->wait_row(kLastLineRow, "chris: still here")) << s.client->dump();
+  EXPECT_TRUE(s.client->wait_text("*** the server sent an empty frame; skipped"));
+}
+
+TEST(ChatClientDaily, AgainstAPart1ServerExtensionsAnswerLocally) {
+  Session s({"--timestamps=off"});
+  ASSERT_TRUE(s.ok);
+  s.server.send(packet(proto::Join{"pat", std::nullopt}));  // no welcome: Part 1
+  ASSERT_TRUE(s.client->wait_text("*** pat has joined the chat"));
+  s.client->type("/who\r");
+  EXPECT_TRUE(s.client->wait_row(kLastLineRow, "*** /who is not supported by this server"));
+  s.client->type("/me waves\r");
+  EXPECT_EQ(chat_text(s.server.read_frame()), "*waves*");
+}
+
+// ---- item 7: pipe mode for bots -------------------------------------------------
+
+TEST(ChatClientDaily, PipeModeMakesBotLinesSendable) {
+  FakeServer server;
+  PipedClient bot({"bot", "127.0.0.1", server.port()});
+  ASSERT_TRUE(server.accept());
+  ASSERT_TRUE(server.read_frame().has_value());
+  bot.write_stdin(
+      "a\tb\x1b[31mred\x1b[0m \xff\x1b]0;title\x07"
+      "end\x01\n");
+  EXPECT_EQ(chat_text(server.read_frame()),
+            "a       bred \xEF\xBF\xBD"
+            "end");
+  bot.write_stdin(std::string(70000, 'z') + "\nafter\n");
+  EXPECT_EQ(chat_text(server.read_frame()), "after");
+  bot.close_stdin();
+  EXPECT_TRUE(server.read_eof());
+  server.close_client();
+  EXPECT_EQ(bot.wait_exit(), 65);
+  EXPECT_NE(bot.read_all_stderr().find("input line 2 is too long"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace chat::test
