@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -300,13 +301,14 @@ std::chrono::milliseconds backoff(int attempt, std::minstd_rand& rng) {
   return std::chrono::milliseconds(jitter(rng));
 }
 
-int run_tty(const Options& options, UniqueFd first_sock, const SignalPipe& wake) {
+int run_tty(const Options& options, UniqueFd first_sock, const SignalPipe& wake, LogFile* log) {
   RawMode raw(STDIN_FILENO);
   if (!raw.ok()) {
     std::fprintf(stderr, "chat_client: cannot put the terminal in raw mode\n");
     return exit_code::kOsError;
   }
   Screen screen(STDOUT_FILENO, options.nick, window_size(STDOUT_FILENO), options.look);
+  screen.set_log(log);
   screen.start();
   NickBook nicks;
   // One connection at a time; after a drop the UI (and the line being typed) stays
@@ -628,9 +630,10 @@ std::string clean_for_sending(std::string_view raw) {
   return out;
 }
 
-int run_plain(const Options& options, int sock, const SignalPipe& wake) {
+int run_plain(const Options& options, int sock, const SignalPipe& wake, LogFile* log) {
   PlainDisplay display(STDOUT_FILENO,
                        options.stamps_given ? options.look.stamps : Look::Stamps::kOff);
+  display.set_log(log);
   NickBook nicks;
   SessionState state;
   Receiver receiver(sock, options.nick, display, nicks, state, [&wake] { wake.wake(kWakeClosed); });
@@ -766,6 +769,16 @@ int run_client(const Options& options) {
       return exit_code::kConfig;
     }
   }
+  std::unique_ptr<LogFile> log;
+  if (!options.log_file.empty()) {
+    std::FILE* file = std::fopen(options.log_file.c_str(), "ae");
+    if (file == nullptr) {
+      std::fprintf(stderr, "chat_client: cannot open the log file %s: %s\n",
+                   options.log_file.c_str(), std::strerror(errno));
+      return exit_code::kCantCreate;
+    }
+    log = std::make_unique<LogFile>(file);
+  }
   std::string error;
   UniqueFd sock = connect_with_timeout(options.host, options.port, kConnectTimeoutMs, error);
   if (!sock) {
@@ -783,9 +796,9 @@ int run_client(const Options& options) {
     return exit_code::kUnavailable;
   }
   if (::isatty(STDIN_FILENO) == 1 && ::isatty(STDOUT_FILENO) == 1 && !dumb_terminal()) {
-    return run_tty(options, std::move(sock), wake);
+    return run_tty(options, std::move(sock), wake, log.get());
   }
-  return run_plain(options, sock.get(), wake);
+  return run_plain(options, sock.get(), wake, log.get());
 }
 
 }  // namespace chat::client

@@ -9,6 +9,23 @@
 #include "client/app.hpp"
 #include "version.hpp"
 
+namespace {
+
+// $XDG_CONFIG_HOME/chat_client/config, falling back to ~/.config as the XDG spec says.
+std::string default_config_path() {
+  const char* xdg = std::getenv("XDG_CONFIG_HOME");
+  if (xdg != nullptr && *xdg == '/') {
+    return std::string(xdg) + "/chat_client/config";
+  }
+  const char* home = std::getenv("HOME");
+  if (home != nullptr && *home != '\0') {
+    return std::string(home) + "/.config/chat_client/config";
+  }
+  return "";
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   chat::client::Options options;
   CLI::App app{
@@ -47,6 +64,14 @@ int main(int argc, char** argv) {
                "when the connection drops, exit with 69 instead of reconnecting");
   app.add_option("--scrollback", options.look.scrollback, "lines kept for PgUp/PgDn (default 2000)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
+  std::string log_file;
+  app.add_option("--log-file", log_file,
+                 "append every line shown, with date and time, to this file");
+  // Same keys as the long options (`timestamps = "HH:MM:SS"`, `no-reconnect = true`);
+  // a missing default file is fine, options on the command line win.
+  app.set_config("--config", default_config_path(),
+                 "read options from this file (default $XDG_CONFIG_HOME/chat_client/config,\n"
+                 "else ~/.config/chat_client/config)");
   app.set_version_flag("--version", std::string("chat_client ") + chat::kVersion);
   try {
     app.parse(argc, argv);
@@ -70,6 +95,7 @@ int main(int argc, char** argv) {
   using chat::client::Look;
   options.stamps_given = app.count("--timestamps") > 0;
   options.reconnect = !no_reconnect;
+  options.log_file = log_file;
   options.look.stamps = stamps == "off"     ? Look::Stamps::kOff
                         : stamps == "HH:MM" ? Look::Stamps::kMinutes
                                             : Look::Stamps::kSeconds;

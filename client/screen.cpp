@@ -49,6 +49,20 @@ std::string time_stamp(Look::Stamps stamps, std::int64_t ts_ms) {
   return std::string(buf, n);
 }
 
+void LogFile::write(const Line& line) {
+  const std::time_t t = static_cast<std::time_t>((line.ts_ms != 0 ? line.ts_ms : now_ms()) / 1000);
+  std::tm local{};
+  char stamp[32] = "";
+  if (::localtime_r(&t, &local) != nullptr) {
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &local);
+  }
+  const std::string text =
+      std::string(stamp) + (line.history ? " [history] " : " ") + line.text + "\n";
+  std::lock_guard lock(mu_);
+  std::fwrite(text.data(), 1, text.size(), file_);
+  std::fflush(file_);
+}
+
 Screen::Screen(int out_fd, std::string nick, WinSize size, Look look)
     : fd_(out_fd), nick_(std::move(nick)), size_(size), look_(look) {
   size_.rows = std::max(size_.rows, kMinRows);
@@ -188,6 +202,9 @@ void Screen::add_line(const Line& line) {
   if (kept_.back().ts_ms == 0) {
     kept_.back().ts_ms = now_ms();
   }
+  if (log_ != nullptr) {
+    log_->write(kept_.back());
+  }
   if (kept_.size() > std::max<std::size_t>(look_.scrollback, 1)) {
     kept_.pop_front();
   }
@@ -267,6 +284,9 @@ void Screen::finish(const std::string& farewell) {
 
 void PlainDisplay::add_line(const Line& line) {
   std::lock_guard lock(mu_);
+  if (log_ != nullptr) {
+    log_->write(line);
+  }
   const std::string stamp = time_stamp(stamps_, line.ts_ms != 0 ? line.ts_ms : now_ms());
   (void)write_all(fd_, stamp + (line.history ? "[history] " : "") + line.text + "\n");
 }

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -25,13 +26,32 @@ struct Look {
 // "[12:34] " for `ts_ms` in local time, or "" when stamps are off.
 std::string time_stamp(Look::Stamps stamps, std::int64_t ts_ms);
 
+// --log-file: every line shown, appended with its date and time, one write each.
+class LogFile {
+ public:
+  explicit LogFile(std::FILE* file) : file_(file) {}
+  LogFile(const LogFile&) = delete;
+  LogFile& operator=(const LogFile&) = delete;
+  ~LogFile() { std::fclose(file_); }
+  void write(const Line& line);
+
+ private:
+  std::mutex mu_;
+  std::FILE* file_;
+};
+
 // Shared by the receiver thread (lines, room changes) and the main thread.
 class Display {
  public:
   virtual ~Display() = default;
+  // Where shown lines are also logged; set before any line arrives.
+  void set_log(LogFile* log) { log_ = log; }
   virtual void add_line(const Line& line) = 0;
   // The room the user is in; shown in the prompt when it is not the lobby.
   virtual void set_room(const std::string& room) = 0;
+
+ protected:
+  LogFile* log_ = nullptr;
 };
 
 // The terminal UI. Rows 1..R-1 are a scroll region for the conversation; row R

@@ -2,7 +2,11 @@
 // stamps, mentions and colours, scrollback. The server is played by the test.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -432,6 +436,54 @@ TEST(ChatClientDaily, PipeModeMakesBotLinesSendable) {
   server.close_client();
   EXPECT_EQ(bot.wait_exit(), 65);
   EXPECT_NE(bot.read_all_stderr().find("input line 2 is too long"), std::string::npos);
+}
+
+// ---- item 8: config file and log file -------------------------------------------
+
+// A temporary XDG_CONFIG_HOME with a chat_client/config, removed afterwards.
+struct ConfigDir {
+  explicit ConfigDir(const std::string& config) {
+    char tmpl[] = "/tmp/chat-client-test-XXXXXX";
+    path = ::mkdtemp(tmpl);
+    std::filesystem::create_directories(path + "/chat_client");
+    std::ofstream(path + "/chat_client/config") << config;
+  }
+  ~ConfigDir() { std::filesystem::remove_all(path); }
+  std::string path;
+};
+
+TEST(ChatClientDaily, ConfigFileSetsOptionsAndTheCommandLineWins) {
+  ConfigDir dir("timestamps = \"HH:MM:SS\"\nbell = \"off\"\n");
+  {
+    Session s({}, {"XDG_CONFIG_HOME=" + dir.path});
+    ASSERT_TRUE(s.ok);
+    s.server.send(packet(proto::Chat{"chris", "old", true, kThen}));
+    EXPECT_TRUE(s.client->wait_row(kLastLineRow, "[22:13:20] chris: old")) << s.client->dump();
+    s.server.send(packet(proto::Dm{"eve", "pat", "psst"}));
+    ASSERT_TRUE(s.client->wait_text("eve -> pat: psst"));
+    EXPECT_EQ(s.bells(), 0);
+  }
+  Session s({"--timestamps=off"}, {"XDG_CONFIG_HOME=" + dir.path});
+  ASSERT_TRUE(s.ok);
+  s.server.send(packet(proto::Chat{"chris", "old", true, kThen}));
+  EXPECT_TRUE(s.client->wait_row(kLastLineRow, "chris: old")) << s.client->dump();
+}
+
+TEST(ChatClientDaily, LogFileGetsEveryLineWithDateAndTime) {
+  ConfigDir dir("");
+  const std::string log = dir.path + "/chat.log";
+  Session s({"--timestamps=off", "--log-file=" + log});
+  ASSERT_TRUE(s.ok);
+  s.server.send(packet(proto::Chat{"chris", "old", true, kThen}));
+  s.server.send(packet(proto::Chat{"chris", "new"}));
+  ASSERT_TRUE(s.client->wait_row(kLastLineRow, "chris: new"));
+  std::stringstream text;
+  text << std::ifstream(log).rdbuf();
+  EXPECT_NE(text.str().find("2023-11-14 22:13:20 [history] chris: old\n"), std::string::npos)
+      << text.str();
+  EXPECT_TRUE(
+      std::regex_search(text.str(), std::regex(R"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d chris: new\n)")))
+      << text.str();
 }
 
 }  // namespace
