@@ -37,12 +37,12 @@ int main(int argc, char** argv) {
       "chat_client"};
   app.footer(
       "Exit status: 0 /q, Ctrl-D or end of input; 64 usage error; 65 plain mode: an\n"
-      "input line was too long to send; 69 cannot connect\n"
-      "(refused, unknown host) or the server closed the connection; 70 internal\n"
-      "error; 71 cannot set up the terminal; 76 the server refused us (an error,\n"
-      "then the close: nick invalid or taken, server full, kicked); 78 the locale\n"
-      "is not UTF-8; 129 hangup;\n"
-      "130 Ctrl-C or SIGINT; 143 SIGTERM.");
+      "input line was too long to send; 69 cannot connect (refused, unknown host,\n"
+      "timeout) or the server closed the connection (plain mode, --no-reconnect);\n"
+      "70 internal error; 71 cannot set up the terminal; 73 cannot open the log\n"
+      "file; 76 the server refused us (an error, then the close: nick invalid or\n"
+      "taken, server full, kicked); 78 the locale is not UTF-8; 129 hangup; 130\n"
+      "Ctrl-C or SIGINT; 143 SIGTERM.");
   app.add_option("NICK", options.nick, "your nick (the server checks it)")->required();
   app.add_option("HOST", options.host, "server name or address")->required();
   app.add_option("PORT", options.port, "server port, 1 to 65535")->required();
