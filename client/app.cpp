@@ -61,6 +61,8 @@ constexpr int kEscapeTimeoutMs = 50;
 // Confirmed pasted lines go out one per interval: 10/s stays far under chatd's
 // default flood limit (50/s) and reads as a burst, not a flood, to the others.
 constexpr auto kPasteInterval = std::chrono::milliseconds(100);
+// A line of ours not echoed for this long: the server has stopped answering (or lags).
+constexpr auto kLagNotice = std::chrono::milliseconds(4000);
 
 // Wake-ups for the main thread: the signals it handles, read from a signalfd (they
 // are blocked in every thread, so none interrupts anything and no handler runs
@@ -233,7 +235,7 @@ struct LineResult {
 };
 
 // Runs one typed line.
-LineResult run_line(std::string_view line, int sock, Display& display, const SessionState& state) {
+LineResult run_line(std::string_view line, int sock, Display& display, SessionState& state) {
   const Action action = interpret(line, context_of(state));
   if (std::holds_alternative<SendAction>(action) && sock < 0) {
     display.add_line(Line{"*** not connected; the line is kept"});
@@ -250,6 +252,11 @@ LineResult run_line(std::string_view line, int sock, Display& display, const Ses
     }
     // A failed send means the connection is gone; the receiver reports that.
     (void)send_frame(sock, frame);
+    if (!std::holds_alternative<proto::WhoRequest>(send->packet) &&
+        !std::holds_alternative<proto::RoomsRequest>(send->packet) &&
+        !std::holds_alternative<proto::EnterRequest>(send->packet)) {
+      state.line_sent(std::chrono::steady_clock::now());  // its echo is due
+    }
   } else if (std::holds_alternative<QuitAction>(action)) {
     return {Exit{exit_code::kOk, ""}};
   } else if (const auto* local = std::get_if<LocalAction>(&action)) {
@@ -377,6 +384,10 @@ int run_tty(const Options& options, UniqueFd first_sock, const SignalPipe& wake,
     if (retry_at) {
       wake_at(*retry_at);
     }
+    const auto lag_due = conn ? state->overdue_at(kLagNotice) : std::nullopt;
+    if (lag_due) {
+      wake_at(*lag_due);
+    }
     const int r = ::poll(fds.data(), fds.size(), timeout);
     if (r < 0 && errno == EINTR) {
       continue;
@@ -389,6 +400,12 @@ int run_tty(const Options& options, UniqueFd first_sock, const SignalPipe& wake,
     }
     if (retry_at && now >= *retry_at) {
       reconnect();
+    }
+    if (lag_due && now >= *lag_due) {
+      state->overdue_shown();
+      screen.add_line(Line{"*** no answer from the server for " +
+                           std::to_string(kLagNotice.count() / 1000) +
+                           " s: your last line is not confirmed yet"});
     }
     if (r == 0) {
       if (keys.pending()) {

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <exception>
@@ -75,10 +76,31 @@ void Receiver::handle(std::string_view payload) {
   }
   first_packet_ = false;
   track(*packet);
+  if (is_answer(*packet)) {
+    if (const auto lag = state_.answered(std::chrono::steady_clock::now())) {
+      display_.add_line(Line{"*** the server answers again (" +
+                             std::to_string((lag->count() + 500) / 1000) + " s late)"});
+    }
+  }
   if (auto line = render(*packet)) {
     annotate(*packet, *line);
     display_.add_line(*line);
   }
+}
+
+bool Receiver::is_answer(const proto::ServerPacket& packet) const {
+  // Our own line coming back (every server echoes chat to its sender), or a refusal.
+  if (const auto* chat = std::get_if<proto::Chat>(&packet)) {
+    return chat->nick == nick_ || chat->nick.starts_with(nick_ + " -> ") ||
+           (chat->nick == "*" && chat->message.starts_with(nick_ + " "));  // emote fallback
+  }
+  if (const auto* emote = std::get_if<proto::Emote>(&packet)) {
+    return emote->nick == nick_;
+  }
+  if (const auto* dm = std::get_if<proto::Dm>(&packet)) {
+    return dm->from == nick_;
+  }
+  return std::holds_alternative<proto::Error>(packet);
 }
 
 void Receiver::annotate(const proto::ServerPacket& packet, Line& line) const {

@@ -48,6 +48,8 @@ class Receiver {
   void handle(std::string_view payload);
   // Room and nick bookkeeping a packet implies.
   void track(const proto::ServerPacket& packet);
+  // Whether `packet` shows the server answered a line of ours (see SessionState lag).
+  bool is_answer(const proto::ServerPacket& packet) const;
   // Time stamp and mention/DM alert of a rendered line.
   void annotate(const proto::ServerPacket& packet, Line& line) const;
 

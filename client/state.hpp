@@ -2,7 +2,9 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,7 +38,41 @@ class SessionState {
     return view_;
   }
 
+  // Lag: a line of ours (chat, emote, dm) went out and the server has not echoed it.
+  using Time = std::chrono::steady_clock::time_point;
+  void line_sent(Time at) {
+    std::lock_guard lock(mu_);
+    if (!awaiting_) {
+      awaiting_ = at;
+    }
+  }
+  // Our echo (or an error) came back: the lag, if the overdue notice had been shown.
+  std::optional<std::chrono::milliseconds> answered(Time now) {
+    std::lock_guard lock(mu_);
+    std::optional<std::chrono::milliseconds> lag;
+    if (awaiting_ && overdue_shown_) {
+      lag = std::chrono::duration_cast<std::chrono::milliseconds>(now - *awaiting_);
+    }
+    awaiting_.reset();
+    overdue_shown_ = false;
+    return lag;
+  }
+  // When the overdue notice is due (nothing while not waiting or already shown).
+  std::optional<Time> overdue_at(std::chrono::milliseconds after) const {
+    std::lock_guard lock(mu_);
+    if (!awaiting_ || overdue_shown_) {
+      return std::nullopt;
+    }
+    return *awaiting_ + after;
+  }
+  void overdue_shown() {
+    std::lock_guard lock(mu_);
+    overdue_shown_ = true;
+  }
+
  private:
+  std::optional<Time> awaiting_;
+  bool overdue_shown_ = false;
   mutable std::mutex mu_;
   View view_;
 };
