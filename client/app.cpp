@@ -754,7 +754,7 @@ std::string locale_charset() {
 }
 
 // UTF-8, or the C locale's ASCII (which names no terminal encoding: assume UTF-8).
-bool utf8_compatible(std::string charset) {
+bool utf8_compatible(const std::string& charset) {
   std::string key;
   for (const char c : charset) {
     if (c != '-' && c != '_') {
