@@ -54,6 +54,24 @@ proto::ServerPacket without_ts(proto::ServerPacket packet) {
   return packet;
 }
 
+// The form for connections with the `time` cap: when the server received it.
+proto::ServerPacket with_ts(proto::ServerPacket packet, std::int64_t ts) {
+  std::visit(
+      [ts](auto& p) {
+        if constexpr (requires { p.ts; }) {
+          p.ts = ts;
+        }
+      },
+      packet);
+  return packet;
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 constexpr std::string_view kTooLong = "message too long to relay with your nick in one packet";
 
 }  // namespace
@@ -215,14 +233,12 @@ void Hub::on_hello(SessionId id, Member& m, proto::Hello hello) {
 void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
   if (auto* chat = std::get_if<proto::ChatRequest>(&packet)) {
     proto::ServerPacket out = proto::Chat{m.nick, std::move(chat->message), false};
-    const Frame frame = make_frame(out);
-    if (!frame) {
+    if (!fits(out)) {
       send_error(id, m, ErrorCode::kBadMessage, kTooLong);
       return;
     }
-    for (const SessionId to : rooms_[m.room].members) {
-      send(to, frame);
-    }
+    // No cap selects a form: everyone gets `out` (stamped for the time cap).
+    fan_out_timed(rooms_[m.room].members, 0, out, &out);
     remember(m.room, std::move(out));
   } else if (auto* emote = std::get_if<proto::EmoteRequest>(&packet)) {
     const proto::ServerPacket fallback = proto::Chat{"*", m.nick + " " + emote->message, false};
@@ -231,7 +247,7 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
       send_error(id, m, ErrorCode::kBadMessage, kTooLong);
       return;
     }
-    fan_out(rooms_[m.room].members, kCapEmote, native, &fallback);
+    fan_out_timed(rooms_[m.room].members, kCapEmote, native, &fallback);
     remember(m.room, std::move(native));
   } else if (auto* dm = std::get_if<proto::DmRequest>(&packet)) {
     const auto target = nicks_.find(proto::nick_key(dm->to));
@@ -250,7 +266,7 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
     if (target->second != id) {
       recipients.push_back(id);
     }
-    fan_out(recipients, kCapDm, native, &fallback);
+    fan_out_timed(recipients, kCapDm, native, &fallback);
   } else if (std::holds_alternative<proto::WhoRequest>(packet)) {
     if ((m.caps & kCapWho) == 0) {
       return;  // no fallback: the event does not reach this connection
@@ -392,6 +408,31 @@ void Hub::announce_leave(const Member& m, const std::string* moving_to) {
   fan_out(told, kCapMoves, moved, nullptr);
 }
 
+void Hub::fan_out_timed(const std::vector<SessionId>& to, unsigned cap,
+                        const proto::ServerPacket& native, const proto::ServerPacket* fallback) {
+  std::vector<SessionId> timed;
+  std::vector<SessionId> plain;
+  for (const SessionId id : to) {
+    const auto it = members_.find(id);
+    if (it != members_.end()) {
+      ((it->second.caps & kCapTime) != 0 ? timed : plain).push_back(id);
+    }
+  }
+  fan_out(plain, cap, native, fallback);
+  if (timed.empty()) {
+    return;
+  }
+  const std::int64_t now = now_ms();
+  const proto::ServerPacket native_ts = with_ts(native, now);
+  const proto::ServerPacket fallback_ts = with_ts(fallback != nullptr ? *fallback : native, now);
+  // A line that fits only without its stamp still reaches them, unstamped.
+  if (fits(native_ts) && (fallback == nullptr || fits(fallback_ts))) {
+    fan_out(timed, cap, native_ts, fallback != nullptr ? &fallback_ts : nullptr);
+  } else {
+    fan_out(timed, cap, native, fallback);
+  }
+}
+
 void Hub::send_history(SessionId id, const Member& m) {
   if ((m.caps & kCapHistory) == 0) {
     return;
@@ -418,9 +459,7 @@ void Hub::remember(const std::string& room, proto::ServerPacket packet) {
     return;
   }
   // Stamped with when it was said, for replays to connections with the `time` cap.
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
+  const std::int64_t now = now_ms();
   std::visit(
       [now](auto& p) {
         if constexpr (requires { p.history; }) {

@@ -108,6 +108,10 @@ class Hub {
   void fan_out(const std::vector<SessionId>& to, unsigned cap, const proto::ServerPacket& native,
                const proto::ServerPacket* fallback);
 
+  // fan_out, with `ts` added for members with the `time` cap (each form encoded once).
+  void fan_out_timed(const std::vector<SessionId>& to, unsigned cap,
+                     const proto::ServerPacket& native, const proto::ServerPacket* fallback);
+
   void on_hello(SessionId id, Member& m, proto::Hello hello);
   void on_packet(SessionId id, Member& m, proto::ClientPacket packet);
   void send(SessionId id, const Frame& frame) {

@@ -505,8 +505,8 @@ TEST(HubHistory, LoweringTheSizeTrimsEveryRoomAtOnce) {
 namespace chat::daemon {
 namespace {
 
-// Issue 13: the `time` cap stamps replayed history with when it was said.
-TEST_F(HubTest, HistoryCarriesTsOnlyForTheTimeCap) {
+// Issue 13: the `time` cap stamps replayed history, and live lines, with when they were said.
+TEST_F(HubTest, TimeCapStampsHistoryAndLiveLines) {
   join(1, "pat");
   const auto before = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
@@ -523,9 +523,20 @@ TEST_F(HubTest, HistoryCarriesTsOnlyForTheTimeCap) {
   EXPECT_GE(*stamped.ts, before);
   EXPECT_LE(*stamped.ts, before + 60000);
   EXPECT_FALSE(as<proto::Chat>(plain[1]).ts.has_value());
-  // Live chat is not stamped (the arrival time is the client's clock).
+  // Live chat, emote and dm are stamped for the time cap only.
+  out.take(1);
   hub.receive(1, chat("live"));
-  EXPECT_FALSE(as<proto::Chat>(out.take(2).back()).ts.has_value());
+  const auto live = as<proto::Chat>(out.take(2).back());
+  ASSERT_TRUE(live.ts.has_value());
+  EXPECT_GE(*live.ts, *stamped.ts);
+  EXPECT_FALSE(as<proto::Chat>(out.take(3).back()).ts.has_value());
+  EXPECT_EQ(proto::encode(out.take(1).back()), R"({"type":"chat","nick":"pat","message":"live"})");
+  hub.receive(3, R"({"type":"emote","message":"waves"})");
+  EXPECT_TRUE(as<proto::Chat>(out.take(2).back()).ts.has_value());  // emote's fallback form
+  EXPECT_FALSE(as<proto::Chat>(out.take(3).back()).ts.has_value());
+  hub.receive(3, R"({"type":"dm","to":"chris","message":"psst"})");
+  EXPECT_TRUE(as<proto::Chat>(out.take(2).back()).ts.has_value());  // dm's fallback form
+  EXPECT_FALSE(as<proto::Chat>(out.take(3).back()).ts.has_value());
 }
 
 // Issue 13: the `moves` cap tells a room's members where a mover went.
