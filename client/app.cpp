@@ -327,6 +327,7 @@ int run_tty(const Options& options, UniqueFd first_sock, const SignalPipe& wake,
       std::make_unique<Receiver>(conn.get(), options.nick, screen, nicks, *state, on_close);
   receiver->start();
   int attempt = 0;
+  bool reconnected = false;  // this connection replaced a dropped one
   std::optional<std::chrono::steady_clock::time_point> retry_at;
   std::string last_room;
   std::minstd_rand rng(std::random_device{}());
@@ -354,8 +355,8 @@ int run_tty(const Options& options, UniqueFd first_sock, const SignalPipe& wake,
         std::make_unique<Receiver>(conn.get(), options.nick, screen, nicks, *state, on_close);
     receiver->rejoin(last_room);
     receiver->start();
+    reconnected = true;
     screen.add_line(Line{"*** reconnected to " + options.host + " port " + options.port});
-    attempt = 0;
   };
 
   LineEditor editor;
@@ -392,6 +393,9 @@ int run_tty(const Options& options, UniqueFd first_sock, const SignalPipe& wake,
     if (r < 0 && errno == EINTR) {
       continue;
     }
+    if (attempt > 0 && conn && (state->view().welcomed || state->view().part1)) {
+      attempt = 0;  // really back: the next drop starts the backoff again
+    }
     const auto now = std::chrono::steady_clock::now();
     if (!outgoing.empty() && conn && now >= next_send) {
       send_pasted(outgoing.front(), conn.get(), screen);
@@ -423,7 +427,11 @@ int run_tty(const Options& options, UniqueFd first_sock, const SignalPipe& wake,
         } else if (c == kWakeClosed) {
           receiver->stop();
           // Dropped (not refused: kicked, nick taken...): try again, keeping the UI.
-          if (options.reconnect && receiver->reason() == CloseReason::kClosed) {
+          // After a drop the server may still hold our old session's nick for a while
+          // (a half-open connection it has not noticed): keep trying then too.
+          const bool old_nick_held = reconnected && receiver->reason() == CloseReason::kRejected &&
+                                     receiver->last_error_code() == "nick-taken";
+          if (options.reconnect && (receiver->reason() == CloseReason::kClosed || old_nick_held)) {
             last_room = state->view().room;
             conn.reset();
             schedule();

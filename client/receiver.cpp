@@ -71,8 +71,12 @@ void Receiver::handle(std::string_view payload) {
     return;  // malformed or unknown packets are ignored (forward compatibility)
   }
   last_was_error_ = std::holds_alternative<proto::Error>(*packet);
-  if (first_packet_ && !std::holds_alternative<proto::Welcome>(*packet)) {
-    state_.part1();  // a Part-2 server always answers hello with welcome first
+  if (const auto* error = std::get_if<proto::Error>(&*packet)) {
+    last_error_code_ = error->code;
+  }
+  if (first_packet_ && !std::holds_alternative<proto::Welcome>(*packet) &&
+      !std::holds_alternative<proto::Error>(*packet)) {
+    state_.part1();  // a Part-2 server answers hello with welcome first (or refuses)
   }
   first_packet_ = false;
   track(*packet);

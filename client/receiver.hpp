@@ -42,6 +42,8 @@ class Receiver {
   void stop();
   // Valid after stop().
   CloseReason reason() const { return reason_; }
+  // The code of the last error packet received ("nick-taken"...); valid after stop().
+  const std::string& last_error_code() const { return last_error_code_; }
 
  private:
   void run();
@@ -64,6 +66,7 @@ class Receiver {
   std::atomic<bool> quiet_{false};
   CloseReason reason_ = CloseReason::kNone;  // written by the thread, read after join
   bool last_was_error_ = false;
+  std::string last_error_code_;
   bool first_packet_ = true;
   std::string rejoin_;
 };

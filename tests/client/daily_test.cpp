@@ -380,6 +380,24 @@ TEST(ChatClientDaily, DroppedConnectionReconnectsRejoinsAndKeepsTheLine) {
   EXPECT_EQ(chat_text(s.server.read_frame()), "typed meanwhile");
 }
 
+TEST(ChatClientDaily, AfterADropNickTakenIsRetriedNotFatal) {
+  Session s({"--timestamps=off"});
+  ASSERT_TRUE(s.ok);
+  s.server.close_client();
+  ASSERT_TRUE(s.client->wait_text("*** reconnecting in 1 s (attempt 1)"));
+  ASSERT_TRUE(s.server.accept());
+  ASSERT_TRUE(s.server.read_frame().has_value());
+  // The server has not noticed the old connection yet.
+  s.server.send(proto::encode_error(proto::ErrorCode::kNickTaken, "nick pat is already connected"));
+  s.server.close_client();
+  EXPECT_TRUE(s.client->wait_text("*** reconnecting in 2 s (attempt 2)")) << s.client->dump();
+  ASSERT_TRUE(s.server.accept());
+  ASSERT_TRUE(s.server.read_frame().has_value());
+  s.welcome();
+  s.client->type("back\r");
+  EXPECT_EQ(chat_text(s.server.read_frame()), "back");
+}
+
 TEST(ChatClientDaily, ASilentServerIsReportedAndItsReturnToo) {
   Session s({"--timestamps=off"});
   ASSERT_TRUE(s.ok);
