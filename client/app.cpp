@@ -190,8 +190,14 @@ bool send_frame(int sock, const std::string& frame) {
   return !frame.empty();
 }
 
+// The wire bytes of one packet; "" when its payload does not fit in one frame.
+// (The one place this file frames: main's Frame::make replaces it on merge.)
+std::string frame_of(const std::string& payload) {
+  return proto::encode_frame(payload);
+}
+
 bool send_packet(int sock, const proto::ClientPacket& packet) {
-  return send_frame(sock, proto::encode_frame(proto::encode(packet)));
+  return send_frame(sock, frame_of(proto::encode(packet)));
 }
 
 // What the receiver has learnt, as the command interpreter needs it.
@@ -243,7 +249,7 @@ LineResult run_line(std::string_view line, int sock, Display& display, SessionSt
   }
   if (const auto* send = std::get_if<SendAction>(&action)) {
     const std::string payload = proto::encode(send->packet);
-    const std::string frame = proto::encode_frame(payload);
+    const std::string frame = frame_of(payload);
     if (frame.empty()) {
       display.add_line(Line{"*** line too long: " + std::to_string(payload.size()) +
                             " bytes as a packet, the limit is " +
@@ -292,7 +298,7 @@ std::vector<std::string> split_lines(std::string_view text) {
 
 // Sends one confirmed pasted line: always a chat, never a command.
 void send_pasted(const std::string& line, int sock, Display& display) {
-  const std::string frame = proto::encode_frame(proto::encode(proto::ChatRequest{line}));
+  const std::string frame = frame_of(proto::encode(proto::ChatRequest{line}));
   if (frame.empty()) {
     display.add_line(Line{"*** pasted line too long for one packet; not sent"});
     return;
