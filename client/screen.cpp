@@ -220,7 +220,9 @@ void Screen::add_line(const Line& line) {
   }
   if (scroll_ > 0) {
     // Scrolled back: the view stays on what the user is reading.
-    scroll_ = std::min(scroll_ + 1, kept_.size());
+    // (Once the scrollback is full the oldest line goes: the view stops at the top.)
+    const auto room = static_cast<std::size_t>(size_.rows - 2);
+    scroll_ = std::min(scroll_ + 1, kept_.size() > room ? kept_.size() - room : 0);
   } else {
     print_locked(out, kept_.back());
     draw_input_locked(out);
