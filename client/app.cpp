@@ -2,29 +2,45 @@
 #include "client/app.hpp"
 
 #include <fcntl.h>
+#include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <langinfo.h>
+
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
+#include <chrono>
+#include <clocale>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <memory>
 #include <optional>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "client/commands.hpp"
 #include "client/keys.hpp"
 #include "client/line_editor.hpp"
 #include "client/receiver.hpp"
 #include "client/screen.hpp"
+#include "client/state.hpp"
 #include "client/terminal.hpp"
 #include "common/net.hpp"
 #include "common/unique_fd.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/frame.hpp"
+#include "protocol/rules.hpp"
 
 namespace chat::client {
 namespace {
@@ -42,6 +58,11 @@ constexpr char kWakeClosed = 'C';
 constexpr int kPlainDrainMs = 1000;
 // A lone ESC is a key press when nothing follows it this quickly.
 constexpr int kEscapeTimeoutMs = 50;
+// Confirmed pasted lines go out one per interval: 10/s stays far under chatd's
+// default flood limit (50/s) and reads as a burst, not a flood, to the others.
+constexpr auto kPasteInterval = std::chrono::milliseconds(100);
+// A line of ours not echoed for this long: the server has stopped answering (or lags).
+constexpr auto kLagNotice = std::chrono::milliseconds(4000);
 
 // Wake-ups for the main thread: the signals it handles, read from a signalfd (they
 // are blocked in every thread, so none interrupts anything and no handler runs
@@ -103,12 +124,59 @@ class SignalPipe {
   UniqueFd write_;
 };
 
-bool send_packet(int sock, const proto::ClientPacket& packet) {
-  const auto frame = proto::Frame::make(proto::encode(packet));
-  if (!frame) {
-    return false;  // too long for one frame: nothing is sent
+// How long a connection attempt may take before it counts as failed.
+constexpr int kConnectTimeoutMs = 10000;
+
+// A connected, blocking TCP socket to host:port, or empty and `error` set; the
+// connect itself is bounded by `timeout_ms` (the kernel's own limit is minutes).
+UniqueFd connect_with_timeout(const std::string& host, const std::string& port, int timeout_ms,
+                              std::string& error) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (const int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0) {
+    error = "cannot resolve " + host + ": " + ::gai_strerror(rc);
+    return UniqueFd{};
   }
-  std::string_view rest = frame->bytes();
+  int last_errno = ETIMEDOUT;
+  UniqueFd fd;
+  for (addrinfo* ai = res; ai != nullptr && !fd; ai = ai->ai_next) {
+    UniqueFd s(
+        ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol));
+    if (!s) {
+      last_errno = errno;
+      continue;
+    }
+    int rc = ::connect(s.get(), ai->ai_addr, ai->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      pollfd p{s.get(), POLLOUT, 0};
+      rc = -1;
+      errno = ETIMEDOUT;
+      if (::poll(&p, 1, timeout_ms) == 1) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        ::getsockopt(s.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+        rc = err == 0 ? 0 : -1;
+        errno = err;
+      }
+    }
+    if (rc == 0) {
+      ::fcntl(s.get(), F_SETFL, ::fcntl(s.get(), F_GETFL) & ~O_NONBLOCK);
+      fd = std::move(s);
+    } else {
+      last_errno = errno;
+    }
+  }
+  ::freeaddrinfo(res);
+  if (!fd) {
+    error = "cannot connect to " + host + " port " + port + ": " + std::strerror(last_errno);
+  }
+  return fd;
+}
+
+bool send_frame(int sock, const std::string& frame) {
+  std::string_view rest = frame;
   while (!rest.empty()) {
     const ssize_t n = ::send(sock, rest.data(), rest.size(), MSG_NOSIGNAL);
     if (n < 0) {
@@ -119,7 +187,30 @@ bool send_packet(int sock, const proto::ClientPacket& packet) {
     }
     rest.remove_prefix(static_cast<std::size_t>(n));
   }
-  return true;
+  return !frame.empty();
+}
+
+// The wire bytes of one packet; "" when its payload does not fit in one frame.
+// (The one place this file frames: main's Frame::make replaces it on merge.)
+std::string frame_of(const std::string& payload) {
+  const auto frame = proto::Frame::make(payload);
+  return frame ? std::string(frame->bytes()) : std::string();  // "": too long for a frame
+}
+
+bool send_packet(int sock, const proto::ClientPacket& packet) {
+  return send_frame(sock, frame_of(proto::encode(packet)));
+}
+
+// What the receiver has learnt, as the command interpreter needs it.
+Context context_of(const SessionState& state) {
+  SessionState::View view = state.view();
+  Context context{std::move(view.room), std::nullopt};
+  if (view.welcomed) {
+    context.caps = std::move(view.caps);
+  } else if (view.part1) {
+    context.caps = std::vector<std::string>{};
+  }
+  return context;
 }
 
 int close_code(CloseReason reason) {
@@ -144,47 +235,193 @@ std::optional<Exit> signal_exit(char c) {
   }
 }
 
-// Runs one typed line; an exit when it quits.
-std::optional<Exit> run_line(std::string_view line, int sock, Display& display) {
-  const Action action = interpret(line);
+// What became of a typed line.
+struct LineResult {
+  std::optional<Exit> exit;
+  bool too_long = false;  // refused (does not fit in one frame, or not connected); nothing sent
+};
+
+// Runs one typed line.
+LineResult run_line(std::string_view line, int sock, Display& display, SessionState& state) {
+  const Action action = interpret(line, context_of(state));
+  if (std::holds_alternative<SendAction>(action) && sock < 0) {
+    display.add_line(Line{"*** not connected; the line is kept"});
+    return {std::nullopt, true};
+  }
   if (const auto* send = std::get_if<SendAction>(&action)) {
+    const std::string payload = proto::encode(send->packet);
+    const std::string frame = frame_of(payload);
+    if (frame.empty()) {
+      display.add_line(Line{"*** line too long: " + std::to_string(payload.size()) +
+                            " bytes as a packet, the limit is " +
+                            std::to_string(proto::kMaxPayload) + "; nothing sent"});
+      return {std::nullopt, true};
+    }
     // A failed send means the connection is gone; the receiver reports that.
-    (void)send_packet(sock, send->packet);
+    (void)send_frame(sock, frame);
+    if (!std::holds_alternative<proto::WhoRequest>(send->packet) &&
+        !std::holds_alternative<proto::RoomsRequest>(send->packet) &&
+        !std::holds_alternative<proto::EnterRequest>(send->packet)) {
+      state.line_sent(std::chrono::steady_clock::now());  // its echo is due
+    }
   } else if (std::holds_alternative<QuitAction>(action)) {
-    return Exit{exit_code::kOk, ""};
+    return {Exit{exit_code::kOk, ""}};
   } else if (const auto* local = std::get_if<LocalAction>(&action)) {
     for (const auto& l : local->lines) {
       display.add_line(Line{l});
     }
   }
-  return std::nullopt;
+  return {};
 }
 
-int run_tty(const Options& options, int sock, const SignalPipe& wake) {
+// A pasted line as the editor would hold it: no controls, tabs as spaces.
+std::u32string clean_text(std::string_view text) {
+  LineEditor clean;
+  clean.insert(text);
+  return clean.code_points();
+}
+
+// A pasted block split at its newlines (CR LF, CR or LF).
+std::vector<std::string> split_lines(std::string_view text) {
+  std::vector<std::string> lines(1);
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r' || text[i] == '\n') {
+      if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+        ++i;
+      }
+      lines.emplace_back();
+    } else {
+      lines.back() += text[i];
+    }
+  }
+  return lines;
+}
+
+// Sends one confirmed pasted line: always a chat, never a command.
+void send_pasted(const std::string& line, int sock, Display& display) {
+  const std::string frame = frame_of(proto::encode(proto::ChatRequest{line}));
+  if (frame.empty()) {
+    display.add_line(Line{"*** pasted line too long for one packet; not sent"});
+    return;
+  }
+  (void)send_frame(sock, frame);
+}
+
+// Reconnect delays: 1 s doubling to 30 s, each drawn from 75-125 % of that so a
+// restarted server is not hit by every client in the same instant.
+std::chrono::milliseconds backoff(int attempt, std::minstd_rand& rng) {
+  const long base = std::min<long>(30000, 1000L << std::min(attempt - 1, 5));
+  std::uniform_int_distribution<long> jitter(base * 3 / 4, base * 5 / 4 - 1);
+  return std::chrono::milliseconds(jitter(rng));
+}
+
+int run_tty(const Options& options, UniqueFd first_sock, const SignalPipe& wake, LogFile* log) {
   RawMode raw(STDIN_FILENO);
   if (!raw.ok()) {
     std::fprintf(stderr, "chat_client: cannot put the terminal in raw mode\n");
     return exit_code::kOsError;
   }
-  Screen screen(STDOUT_FILENO, options.nick, window_size(STDOUT_FILENO));
+  Screen screen(STDOUT_FILENO, options.nick, window_size(STDOUT_FILENO), options.look);
+  screen.set_log(log);
   screen.start();
   NickBook nicks;
-  Receiver receiver(sock, options.nick, screen, nicks, [&wake] { wake.wake(kWakeClosed); });
-  receiver.start();
+  // One connection at a time; after a drop the UI (and the line being typed) stays
+  // while a new connection, state and receiver are made.
+  UniqueFd conn = std::move(first_sock);
+  auto state = std::make_unique<SessionState>();
+  const auto on_close = [&wake] { wake.wake(kWakeClosed); };
+  auto receiver =
+      std::make_unique<Receiver>(conn.get(), options.nick, screen, nicks, *state, on_close);
+  receiver->start();
+  int attempt = 0;
+  bool reconnected = false;  // this connection replaced a dropped one
+  std::optional<std::chrono::steady_clock::time_point> retry_at;
+  std::string last_room;
+  std::minstd_rand rng(std::random_device{}());
+  const auto schedule = [&] {
+    ++attempt;
+    const auto delay = backoff(attempt, rng);
+    retry_at = std::chrono::steady_clock::now() + delay;
+    screen.add_line(Line{"*** reconnecting in " +
+                         std::to_string(std::max<long>(1, std::lround(delay.count() / 1000.0))) +
+                         " s (attempt " + std::to_string(attempt) + ")"});
+  };
+  const auto reconnect = [&] {
+    retry_at.reset();
+    std::string error;
+    UniqueFd next = connect_with_timeout(options.host, options.port, kConnectTimeoutMs, error);
+    if (!next || !send_packet(next.get(), proto::Hello{options.nick, proto::known_caps()})) {
+      screen.add_line(Line{"*** " + (error.empty() ? std::string("cannot send hello") : error)});
+      schedule();
+      return;
+    }
+    receiver.reset();  // stopped already; it holds the old state
+    conn = std::move(next);
+    state = std::make_unique<SessionState>();
+    receiver =
+        std::make_unique<Receiver>(conn.get(), options.nick, screen, nicks, *state, on_close);
+    receiver->rejoin(last_room);
+    receiver->start();
+    reconnected = true;
+    screen.add_line(Line{"*** reconnected to " + options.host + " port " + options.port});
+  };
 
   LineEditor editor;
   KeyDecoder keys;
   std::optional<Exit> exit;
   std::array<char, 4096> buf{};
+  // A multi-line paste waits for a yes (Enter) or a no (Ctrl-C), then goes out paced.
+  std::vector<std::string> to_confirm;
+  std::u32string before_paste;
+  std::deque<std::string> outgoing;
+  auto next_send = std::chrono::steady_clock::now();
   while (!exit) {
     std::array<pollfd, 3> fds{pollfd{STDIN_FILENO, POLLIN, 0}, pollfd{wake.pipe_fd(), POLLIN, 0},
                               pollfd{wake.signal_fd(), POLLIN, 0}};
-    const int r = ::poll(fds.data(), fds.size(), keys.pending() ? kEscapeTimeoutMs : -1);
+    int timeout = keys.pending() ? kEscapeTimeoutMs : -1;
+    const auto wake_at = [&timeout](std::chrono::steady_clock::time_point when) {
+      const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            when - std::chrono::steady_clock::now())
+                            .count();
+      const int until = static_cast<int>(std::clamp<std::int64_t>(wait, 0, 1000));
+      timeout = timeout < 0 ? until : std::min(timeout, until);
+    };
+    if (!outgoing.empty() && conn) {
+      wake_at(next_send);
+    }
+    if (retry_at) {
+      wake_at(*retry_at);
+    }
+    const auto lag_due = conn ? state->overdue_at(kLagNotice) : std::nullopt;
+    if (lag_due) {
+      wake_at(*lag_due);
+    }
+    const int r = ::poll(fds.data(), fds.size(), timeout);
     if (r < 0 && errno == EINTR) {
       continue;
     }
+    if (attempt > 0 && conn && (state->view().welcomed || state->view().part1)) {
+      attempt = 0;  // really back: the next drop starts the backoff again
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (!outgoing.empty() && conn && now >= next_send) {
+      send_pasted(outgoing.front(), conn.get(), screen);
+      outgoing.pop_front();
+      next_send = now + kPasteInterval;
+    }
+    if (retry_at && now >= *retry_at) {
+      reconnect();
+    }
+    if (lag_due && now >= *lag_due) {
+      state->overdue_shown();
+      screen.add_line(Line{"*** no answer from the server for " +
+                           std::to_string(kLagNotice.count() / 1000) +
+                           " s: your last line is not confirmed yet"});
+    }
     if (r == 0) {
-      keys.flush();
+      if (keys.pending()) {
+        keys.flush();
+      }
       continue;
     }
     if (((fds[1].revents | fds[2].revents) & POLLIN) != 0) {
@@ -195,8 +432,19 @@ int run_tty(const Options& options, int sock, const SignalPipe& wake) {
         if (c == kWakeResize) {
           screen.resize(window_size(STDOUT_FILENO));
         } else if (c == kWakeClosed) {
-          receiver.stop();
-          exit = Exit{close_code(receiver.reason()), ""};
+          receiver->stop();
+          // Dropped (not refused: kicked, nick taken...): try again, keeping the UI.
+          // After a drop the server may still hold our old session's nick for a while
+          // (a half-open connection it has not noticed): keep trying then too.
+          const bool old_nick_held = reconnected && receiver->reason() == CloseReason::kRejected &&
+                                     receiver->last_error_code() == "nick-taken";
+          if (options.reconnect && (receiver->reason() == CloseReason::kClosed || old_nick_held)) {
+            last_room = state->view().room;
+            conn.reset();
+            schedule();
+          } else {
+            exit = Exit{close_code(receiver->reason()), ""};
+          }
         } else {
           exit = signal_exit(c);
         }
@@ -217,12 +465,72 @@ int run_tty(const Options& options, int sock, const SignalPipe& wake) {
       break;
     }
     for (const Key& key : keys.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)))) {
+      if (!to_confirm.empty()) {
+        // Only the answer counts while a paste waits for one.
+        if (key.kind == Key::Kind::kEnter) {
+          screen.add_line(
+              Line{"*** sending " + std::to_string(to_confirm.size()) + " pasted lines"});
+          outgoing.insert(outgoing.end(), to_confirm.begin(), to_confirm.end());
+          to_confirm.clear();
+        } else if (key.kind == Key::Kind::kInterrupt) {
+          screen.add_line(Line{"*** paste cancelled; nothing sent"});
+          editor.set(before_paste, std::u32string::npos);
+          to_confirm.clear();
+        }
+        continue;
+      }
       switch (key.kind) {
         case Key::Kind::kText:
           editor.insert(key.cp);
           break;
-        case Key::Kind::kEnter:
-          exit = run_line(editor.take_line(), sock, screen);
+        case Key::Kind::kEnter: {
+          screen.bottom();
+          const std::string line = editor.take_line();
+          LineResult result = run_line(line, conn.get(), screen, *state);
+          if (result.too_long) {
+            editor.set(from_utf8(line), std::u32string::npos);  // kept to shorten, not lost
+          }
+          exit = std::move(result.exit);
+          break;
+        }
+        case Key::Kind::kPaste: {
+          // Inserted as text where the cursor is: a pasted Tab is a space, not completion.
+          const std::u32string& now = editor.code_points();
+          const std::string whole = to_utf8(now.substr(0, editor.cursor())) + key.text +
+                                    to_utf8(now.substr(editor.cursor()));
+          std::vector<std::string> pieces = split_lines(whole);
+          if (pieces.size() == 1) {
+            const std::size_t at = editor.cursor() + clean_text(key.text).size();
+            editor.set(clean_text(whole), at);
+            break;
+          }
+          const std::u32string rest = clean_text(pieces.back());
+          pieces.pop_back();
+          std::vector<std::string> lines;
+          for (const auto& piece : pieces) {
+            const std::string line = to_utf8(clean_text(piece));
+            if (!std::holds_alternative<std::monostate>(interpret(line))) {
+              lines.push_back(line);  // blank lines are not sent
+            }
+          }
+          if (lines.size() == 1 && rest.empty()) {
+            editor.set(from_utf8(lines.front()), std::u32string::npos);  // one line: Enter sends
+          } else if (lines.empty()) {
+            editor.set(rest, std::u32string::npos);
+          } else {
+            before_paste = now;
+            to_confirm = std::move(lines);
+            editor.set(rest, std::u32string::npos);
+            screen.add_line(Line{"*** paste of " + std::to_string(to_confirm.size()) +
+                                 " lines: Enter sends them as messages, Ctrl-C cancels"});
+          }
+          break;
+        }
+        case Key::Kind::kPageUp:
+          screen.page(-1);
+          break;
+        case Key::Kind::kPageDown:
+          screen.page(+1);
           break;
         case Key::Kind::kBackspace:
           editor.backspace();
@@ -247,6 +555,7 @@ int run_tty(const Options& options, int sock, const SignalPipe& wake) {
           break;
         case Key::Kind::kEnd:
           editor.end();
+          screen.bottom();
           break;
         case Key::Kind::kTab: {
           Completion c = complete(editor.code_points(), editor.cursor(), nicks.snapshot());
@@ -261,7 +570,12 @@ int run_tty(const Options& options, int sock, const SignalPipe& wake) {
           break;
         }
         case Key::Kind::kInterrupt:
-          exit = Exit{exit_code::kInterrupted, "*** interrupted"};
+          // As in shells: Ctrl-C drops the line being typed; on an empty line it quits.
+          if (editor.empty()) {
+            exit = Exit{exit_code::kInterrupted, "*** interrupted"};
+          } else {
+            editor.set({}, 0);
+          }
           break;
         case Key::Kind::kEof:
           if (editor.empty()) {
@@ -291,15 +605,72 @@ int run_tty(const Options& options, int sock, const SignalPipe& wake) {
       screen.set_input(editor.code_points(), editor.cursor());
     }
   }
-  receiver.stop();  // before the screen is restored: no line may follow the restore
+  receiver->stop();  // before the screen is restored: no line may follow the restore
   screen.finish(exit->farewell);
   return exit->code;
 }
 
-int run_plain(int sock, const SignalPipe& wake) {
-  PlainDisplay display(STDOUT_FILENO);
+// Plain mode: a bot's line made sendable, so one stray byte cannot get it refused
+// (bad-message) or disconnected: escape sequences removed, tabs expanded to the
+// next multiple of 8 columns, other controls dropped, invalid UTF-8 as U+FFFD.
+std::string clean_for_sending(std::string_view raw) {
+  std::string out;
+  std::size_t col = 0;
+  std::size_t i = 0;
+  while (i < raw.size()) {
+    const auto c = static_cast<unsigned char>(raw[i]);
+    if (c == 0x1B) {
+      ++i;
+      if (i < raw.size() && raw[i] == '[') {  // CSI: parameters, then a final byte
+        ++i;
+        while (i < raw.size() && (raw[i] < 0x40 || raw[i] > 0x7E)) {
+          ++i;
+        }
+        ++i;
+      } else if (i < raw.size() && raw[i] == ']') {  // OSC: up to BEL or ESC backslash
+        while (i < raw.size() && raw[i] != '\a' && raw[i] != '\x1b') {
+          ++i;
+        }
+        i += i < raw.size() && raw[i] == '\x1b' ? 2 : 1;
+      } else {
+        ++i;  // ESC and one character
+      }
+      continue;
+    }
+    if (c == '\t') {
+      do {
+        out += ' ';
+        ++col;
+      } while (col % 8 != 0);
+      ++i;
+      continue;
+    }
+    std::size_t k = i;
+    const auto cp = proto::next_code_point(raw, k);
+    if (!cp) {
+      out += "\xEF\xBF\xBD";
+      ++col;
+      ++i;
+      continue;
+    }
+    if (!proto::is_control(*cp)) {
+      out.append(raw.substr(i, k - i));
+      ++col;
+    }
+    i = k;
+  }
+  return out;
+}
+
+int run_plain(const Options& options, int sock, const SignalPipe& wake, LogFile* log) {
+  PlainDisplay display(STDOUT_FILENO,
+                       options.stamps_given ? options.look.stamps : Look::Stamps::kOff);
+  display.set_log(log);
   NickBook nicks;
-  Receiver receiver(sock, "", display, nicks, [&wake] { wake.wake(kWakeClosed); });
+  SessionState state;
+  Receiver receiver(sock, options.nick, display, nicks, state, [&wake] { wake.wake(kWakeClosed); });
+  bool refused = false;  // a line could not be sent: the exit says so at the end
+  std::size_t line_number = 0;
   receiver.start();
 
   std::optional<Exit> exit;
@@ -357,7 +728,14 @@ int run_plain(int sock, const SignalPipe& wake) {
       if (!line.empty() && line.back() == '\r') {
         line.pop_back();
       }
-      exit = run_line(line, sock, display);
+      ++line_number;
+      LineResult result = run_line(clean_for_sending(line), sock, display, state);
+      if (result.too_long) {
+        std::fprintf(stderr, "chat_client: input line %zu is too long for one packet; not sent\n",
+                     line_number);
+        refused = true;
+      }
+      exit = std::move(result.exit);
     }
     if (n <= 0 && !exit) {
       // End of input: tell the server we are done and print what it still sends.
@@ -367,14 +745,74 @@ int run_plain(int sock, const SignalPipe& wake) {
     }
   }
   receiver.stop();
-  return exit->code;
+  return exit->code == exit_code::kOk && refused ? exit_code::kDataErr : exit->code;
+}
+
+// The character set the terminal speaks, as the locale says; "" when it does not.
+std::string locale_charset() {
+  if (const char* set = std::setlocale(LC_CTYPE, ""); set != nullptr) {
+    std::string charset = ::nl_langinfo(CODESET);
+    std::setlocale(LC_CTYPE, "C");  // nothing else here depends on the locale
+    return charset;
+  }
+  // A locale that is not installed still names what the terminal sends.
+  for (const char* name : {"LC_ALL", "LC_CTYPE", "LANG"}) {
+    const char* value = std::getenv(name);
+    if (value != nullptr && *value != '\0') {
+      const std::string_view v = value;
+      const std::size_t dot = v.find('.');
+      return dot == std::string_view::npos ? ""
+                                           : std::string(v.substr(dot + 1, v.find('@') - dot - 1));
+    }
+  }
+  return "";
+}
+
+// UTF-8, or the C locale's ASCII (which names no terminal encoding: assume UTF-8).
+bool utf8_compatible(const std::string& charset) {
+  std::string key;
+  for (const char c : charset) {
+    if (c != '-' && c != '_') {
+      key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  return key.empty() || key == "utf8" || key == "ansix3.41968" || key == "ascii" ||
+         key == "usascii";
+}
+
+// TERM unset or "dumb": no cursor addressing, so plain lines.
+bool dumb_terminal() {
+  const char* term = std::getenv("TERM");
+  return term == nullptr || *term == '\0' || std::string_view(term) == "dumb";
 }
 
 }  // namespace
 
 int run_client(const Options& options) {
+  if (::isatty(STDIN_FILENO) == 1 && ::isatty(STDOUT_FILENO) == 1 && !dumb_terminal()) {
+    // Typed bytes in another encoding would be dropped as invalid UTF-8, and
+    // received text shown as mojibake: refuse clearly instead.
+    const std::string charset = locale_charset();
+    if (!utf8_compatible(charset)) {
+      std::fprintf(stderr,
+                   "chat_client: the locale's character set is %s; chat_client reads and "
+                   "writes UTF-8 only (try LANG=C.UTF-8 in a UTF-8 terminal)\n",
+                   charset.c_str());
+      return exit_code::kConfig;
+    }
+  }
+  std::unique_ptr<LogFile> log;
+  if (!options.log_file.empty()) {
+    std::FILE* file = std::fopen(options.log_file.c_str(), "ae");
+    if (file == nullptr) {
+      std::fprintf(stderr, "chat_client: cannot open the log file %s: %s\n",
+                   options.log_file.c_str(), std::strerror(errno));
+      return exit_code::kCantCreate;
+    }
+    log = std::make_unique<LogFile>(file);
+  }
   std::string error;
-  UniqueFd sock = net::connect_tcp(options.host, options.port, error);
+  UniqueFd sock = connect_with_timeout(options.host, options.port, kConnectTimeoutMs, error);
   if (!sock) {
     std::fprintf(stderr, "chat_client: %s\n", error.c_str());
     return exit_code::kUnavailable;
@@ -389,10 +827,10 @@ int run_client(const Options& options) {
                  options.port.c_str());
     return exit_code::kUnavailable;
   }
-  if (::isatty(STDIN_FILENO) == 1 && ::isatty(STDOUT_FILENO) == 1) {
-    return run_tty(options, sock.get(), wake);
+  if (::isatty(STDIN_FILENO) == 1 && ::isatty(STDOUT_FILENO) == 1 && !dumb_terminal()) {
+    return run_tty(options, std::move(sock), wake, log.get());
   }
-  return run_plain(sock.get(), wake);
+  return run_plain(options, sock.get(), wake, log.get());
 }
 
 }  // namespace chat::client

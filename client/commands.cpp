@@ -43,7 +43,8 @@ std::vector<std::string> help_lines() {
       "***   /help               this help",
       "***   /q                  quit",
       "***   //text              send a message that starts with /",
-      "*** keys: Tab completes nicks and commands, Up/Down history, Ctrl-D quits",
+      "*** keys: Tab completes nicks and commands, Up/Down history, PgUp/PgDn scroll back",
+      "***   (End returns), Ctrl-C clears the line, Ctrl-D on an empty line quits",
   };
 }
 
@@ -53,8 +54,38 @@ const std::vector<std::string>& command_names() {
   return names;
 }
 
-Action interpret(std::string_view line) {
-  if (line.empty()) {
+namespace {
+
+// The cap a command needs from the server.
+std::string_view cap_of(std::string_view name) {
+  if (name == "/msg" || name == "/message") {
+    return "dm";
+  }
+  if (name == "/me") {
+    return "emote";
+  }
+  if (name == "/who") {
+    return "who";
+  }
+  if (name == "/join" || name == "/rooms") {
+    return "rooms";
+  }
+  return {};
+}
+
+bool blank(std::string_view line) {
+  for (const char32_t cp : from_utf8(line)) {
+    if (cp != U' ' && cp != U'\t' && !proto::is_unicode_space(cp)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Action interpret(std::string_view line, const Context& context) {
+  if (line.empty() || blank(line)) {
     return std::monostate{};
   }
   if (line.front() != '/') {
@@ -70,6 +101,13 @@ Action interpret(std::string_view line) {
   if (name == "/q") {
     return QuitAction{};
   }
+  const std::string_view cap = cap_of(name);
+  const bool supported =
+      cap.empty() || !context.caps ||
+      std::find(context.caps->begin(), context.caps->end(), cap) != context.caps->end();
+  if (!supported && name != "/me") {
+    return LocalAction{{"*** " + std::string(name) + " is not supported by this server"}};
+  }
   if (name == "/msg" || name == "/message") {
     const auto [to, text] = split_word(args);
     if (to.empty() || text.empty()) {
@@ -80,6 +118,10 @@ Action interpret(std::string_view line) {
   if (name == "/me") {
     if (args.find_first_not_of(' ') == std::string_view::npos) {
       return usage("/me action");
+    }
+    if (!supported) {
+      // Without emotes the others still read it, as the course's clients write actions.
+      return SendAction{proto::ChatRequest{"*" + std::string(args) + "*"}};
     }
     return SendAction{proto::EmoteRequest{std::string(args)}};
   }
@@ -94,12 +136,16 @@ Action interpret(std::string_view line) {
     if (room.empty() || !rest.empty()) {
       return usage("/join ROOM");
     }
+    if (room == context.room) {
+      return LocalAction{{"*** you are already in " + sanitize(room)}};
+    }
     return SendAction{proto::EnterRequest{std::string(room)}};
   }
-  LocalAction help;
   if (name != "/help") {
-    help.lines.push_back("*** unknown command " + sanitize(name) + ", nothing sent");
+    return LocalAction{
+        {"*** unknown command " + sanitize(name) + ", nothing sent (/help lists the commands)"}};
   }
+  LocalAction help;
   for (auto& l : help_lines()) {
     help.lines.push_back(std::move(l));
   }

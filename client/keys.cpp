@@ -1,6 +1,7 @@
 // Key decoding: CSI/SS3 sequences of xterm, VT220 and the Linux console; Emacs control keys.
 #include "client/keys.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <optional>
 
@@ -75,6 +76,12 @@ std::optional<Kind> final_key(char final, std::string_view params) {
       if (first == "3") {
         return Kind::kDelete;
       }
+      if (first == "5") {
+        return Kind::kPageUp;
+      }
+      if (first == "6") {
+        return Kind::kPageDown;
+      }
       return std::nullopt;
     }
     default:
@@ -118,6 +125,18 @@ std::vector<Key> KeyDecoder::feed(std::string_view bytes) {
         if (j >= buf_.size()) {
           break;
         }
+        if (buf_[j] == '~' && std::string_view(buf_).substr(i + 2, j - i - 2) == "200") {
+          // Bracketed paste: everything up to ESC [201~ is text, not keys.
+          constexpr std::string_view kEnd = "\x1b[201~";
+          const std::size_t end = buf_.find(kEnd, j + 1);
+          if (end == std::string::npos && buf_.size() - i <= kMaxPaste) {
+            break;  // kept from its start marker, so in_paste() holds until the end arrives
+          }
+          const std::size_t stop = end == std::string::npos ? buf_.size() : end;
+          keys.push_back(Key{Kind::kPaste, 0, buf_.substr(j + 1, stop - j - 1)});
+          i = end == std::string::npos ? buf_.size() : end + kEnd.size();
+          continue;
+        }
         if (const auto k = final_key(buf_[j], std::string_view(buf_).substr(i + 2, j - i - 2))) {
           keys.push_back(Key{*k});
         }
@@ -130,8 +149,16 @@ std::vector<Key> KeyDecoder::feed(std::string_view bytes) {
           keys.push_back(Key{*k});
         }
         i += 3;
+      } else if (kind == '\x1b') {
+        i += 1;  // ESC ESC: the first is a lone press, the second starts what follows
       } else {
-        i += 1;  // Alt+key: the ESC prefix is dropped, the key itself counts
+        // Alt+key: no binding, and never the letter itself (Alt-b would type "b").
+        const std::size_t len =
+            std::max<std::size_t>(1, utf8_length(static_cast<unsigned char>(kind)));
+        if (i + 1 + len > buf_.size()) {
+          break;
+        }
+        i += 1 + len;
       }
       continue;
     }

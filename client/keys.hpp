@@ -26,9 +26,13 @@ struct Key {
     kKillToEnd,
     kKillWord,
     kRedraw,  // Ctrl-L
+    kPageUp,  // also Shift-PgUp
+    kPageDown,
+    kPaste,  // a bracketed paste: `text` holds it, raw (newlines, tabs included)
   };
   Kind kind;
   char32_t cp = 0;
+  std::string text = {};
   bool operator==(const Key&) const = default;
 };
 
@@ -36,13 +40,21 @@ struct Key {
 class KeyDecoder {
  public:
   std::vector<Key> feed(std::string_view bytes);
-  // True while an incomplete sequence is buffered (a lone ESC, half a character).
-  bool pending() const { return !buf_.empty(); }
+  // True while an incomplete sequence is buffered (a lone ESC, half a character);
+  // not while a bracketed paste is still arriving, which may take its time.
+  bool pending() const { return !buf_.empty() && !in_paste(); }
   // Drops what is pending: called when no more bytes follow shortly, so a lone
   // ESC press does not swallow the next key.
-  void flush() { buf_.clear(); }
+  void flush() {
+    if (!in_paste()) {
+      buf_.clear();
+    }
+  }
+  // A paste larger than this without its end marker is taken as it stands.
+  static constexpr std::size_t kMaxPaste = std::size_t{1} << 20;
 
  private:
+  bool in_paste() const { return buf_.starts_with("\x1b[200~"); }
   std::string buf_;
 };
 

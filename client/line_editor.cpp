@@ -166,19 +166,35 @@ std::string LineEditor::text() const {
 
 InputView layout_input(const std::u32string& text, std::size_t cursor, std::size_t avail,
                        std::size_t& first) {
+  // Work proportional to the visible width, never to the line's length: a recalled
+  // 70k-character line must lay out as fast as a short one.
   if (avail == 0) {
     avail = 1;
   }
   cursor = std::min(cursor, text.size());
   first = std::min(first, cursor);
   // One cell is kept for the cursor itself when it sits after the last character.
-  while (first < cursor && width_of(text, first, cursor) + 1 > avail) {
-    ++first;
+  // The leftmost start that still shows the cursor: walk back from it.
+  std::size_t start = cursor;
+  std::size_t used = 1;
+  while (start > first && used + cell_width(text[start - 1]) <= avail) {
+    used += cell_width(text[start - 1]);
+    --start;
+  }
+  if (start > first) {
+    first = start;  // the cursor moved past the right edge: scroll just enough
   }
   // Scroll back as far as the rest of the line allows, so deleting never leaves
   // the view scrolled with empty space on the right.
-  while (first > 0 && width_of(text, first - 1, text.size()) + 1 <= avail) {
-    --first;
+  if (first > 0) {
+    std::size_t tail = 1;
+    for (std::size_t i = first; i < text.size() && tail <= avail; ++i) {
+      tail += cell_width(text[i]);
+    }
+    while (first > 0 && tail + cell_width(text[first - 1]) <= avail) {
+      tail += cell_width(text[first - 1]);
+      --first;
+    }
   }
   InputView view;
   std::size_t col = 0;

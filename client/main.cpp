@@ -2,11 +2,29 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <string>
 
 #include "client/app.hpp"
 #include "version.hpp"
+
+namespace {
+
+// $XDG_CONFIG_HOME/chat_client/config, falling back to ~/.config as the XDG spec says.
+std::string default_config_path() {
+  const char* xdg = std::getenv("XDG_CONFIG_HOME");
+  if (xdg != nullptr && *xdg == '/') {
+    return std::string(xdg) + "/chat_client/config";
+  }
+  const char* home = std::getenv("HOME");
+  if (home != nullptr && *home != '\0') {
+    return std::string(home) + "/.config/chat_client/config";
+  }
+  return "";
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   chat::client::Options options;
@@ -18,14 +36,42 @@ int main(int argc, char** argv) {
       "last lines (at most 1 s).",
       "chat_client"};
   app.footer(
-      "Exit status: 0 /q, Ctrl-D or end of input; 64 usage error; 69 cannot connect\n"
-      "(refused, unknown host) or the server closed the connection; 70 internal\n"
-      "error; 71 cannot set up the terminal; 76 the server refused us (an error,\n"
-      "then the close: nick invalid or taken, server full, kicked); 129 hangup;\n"
-      "130 Ctrl-C or SIGINT; 143 SIGTERM.");
+      "Exit status: 0 /q, Ctrl-D or end of input; 64 usage error; 65 plain mode: an\n"
+      "input line was too long to send; 69 cannot connect (refused, unknown host,\n"
+      "timeout) or the server closed the connection (plain mode, --no-reconnect);\n"
+      "70 internal error; 71 cannot set up the terminal; 73 cannot open the log\n"
+      "file; 76 the server refused us (an error, then the close: nick invalid or\n"
+      "taken, server full, kicked); 78 the locale is not UTF-8; 129 hangup; 130\n"
+      "Ctrl-C or SIGINT; 143 SIGTERM.");
   app.add_option("NICK", options.nick, "your nick (the server checks it)")->required();
   app.add_option("HOST", options.host, "server name or address")->required();
-  app.add_option("PORT", options.port, "server port")->required();
+  app.add_option("PORT", options.port, "server port, 1 to 65535")->required();
+  std::string stamps = "HH:MM";
+  app.add_option("--timestamps", stamps,
+                 "time before each line: off, HH:MM or HH:MM:SS (default HH:MM; in plain\n"
+                 "mode lines are stamped only when this is given)")
+      ->check(CLI::IsMember({"off", "HH:MM", "HH:MM:SS"}));
+  std::string bell = "mention";
+  app.add_option("--bell", bell,
+                 "ring the terminal bell for lines naming you and DMs (mention), DMs only\n"
+                 "(dm) or never (off); default mention")
+      ->check(CLI::IsMember({"mention", "dm", "off"}));
+  std::string color = "auto";
+  app.add_option("--color", color, "nick colours: auto (unless NO_COLOR is set), always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  bool no_reconnect = false;
+  app.add_flag("--no-reconnect", no_reconnect,
+               "when the connection drops, exit with 69 instead of reconnecting");
+  app.add_option("--scrollback", options.look.scrollback, "lines kept for PgUp/PgDn (default 2000)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
+  std::string log_file;
+  app.add_option("--log-file", log_file,
+                 "append every line shown, with date and time, to this file");
+  // Same keys as the long options (`timestamps = "HH:MM:SS"`, `no-reconnect = true`);
+  // a missing default file is fine, options on the command line win.
+  app.set_config("--config", default_config_path(),
+                 "read options from this file (default $XDG_CONFIG_HOME/chat_client/config,\n"
+                 "else ~/.config/chat_client/config)");
   app.set_version_flag("--version", std::string("chat_client ") + chat::kVersion);
   try {
     app.parse(argc, argv);
@@ -37,6 +83,28 @@ int main(int argc, char** argv) {
     app.exit(e);
     return chat::client::exit_code::kUsage;
   }
+  // Ports are checked here: the resolver would take "85009" modulo 65536.
+  const bool digits = !options.port.empty() && options.port.size() <= 5 &&
+                      options.port.find_first_not_of("0123456789") == std::string::npos;
+  const long port = digits ? std::stol(options.port) : 0;
+  if (port < 1 || port > 65535) {
+    std::fprintf(stderr, "chat_client: PORT must be a number from 1 to 65535, not \"%s\"\n",
+                 options.port.c_str());
+    return chat::client::exit_code::kUsage;
+  }
+  using chat::client::Look;
+  options.stamps_given = app.count("--timestamps") > 0;
+  options.reconnect = !no_reconnect;
+  options.log_file = log_file;
+  options.look.stamps = stamps == "off"     ? Look::Stamps::kOff
+                        : stamps == "HH:MM" ? Look::Stamps::kMinutes
+                                            : Look::Stamps::kSeconds;
+  options.look.bell = bell == "mention" ? Look::Bell::kMention
+                      : bell == "dm"    ? Look::Bell::kDm
+                                        : Look::Bell::kOff;
+  const char* no_color = std::getenv("NO_COLOR");  // no-color.org: set and non-empty
+  options.look.color =
+      color == "always" || (color == "auto" && (no_color == nullptr || *no_color == '\0'));
   try {
     return chat::client::run_client(options);
   } catch (const std::exception& e) {

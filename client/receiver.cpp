@@ -5,11 +5,13 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <exception>
 #include <utility>
 
+#include "client/highlight.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/rules.hpp"
@@ -20,11 +22,12 @@ constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
 }
 
 Receiver::Receiver(int sock, std::string nick, Display& display, NickBook& nicks,
-                   std::function<void()> on_close)
+                   SessionState& state, std::function<void()> on_close)
     : sock_(sock),
       nick_(std::move(nick)),
       display_(display),
       nicks_(nicks),
+      state_(state),
       on_close_(std::move(on_close)) {}
 
 Receiver::~Receiver() {
@@ -68,9 +71,70 @@ void Receiver::handle(std::string_view payload) {
     return;  // malformed or unknown packets are ignored (forward compatibility)
   }
   last_was_error_ = std::holds_alternative<proto::Error>(*packet);
+  if (const auto* error = std::get_if<proto::Error>(&*packet)) {
+    last_error_code_ = error->code;
+  }
+  if (first_packet_ && !std::holds_alternative<proto::Welcome>(*packet) &&
+      !std::holds_alternative<proto::Error>(*packet)) {
+    state_.part1();  // a Part-2 server answers hello with welcome first (or refuses)
+  }
+  first_packet_ = false;
   track(*packet);
+  if (is_answer(*packet)) {
+    if (const auto lag = state_.answered(std::chrono::steady_clock::now())) {
+      display_.add_line(Line{"*** the server answers again (" +
+                             std::to_string((lag->count() + 500) / 1000) + " s late)"});
+    }
+  }
   if (auto line = render(*packet)) {
+    annotate(*packet, *line);
     display_.add_line(*line);
+  }
+}
+
+bool Receiver::is_answer(const proto::ServerPacket& packet) const {
+  // Our own line coming back (every server echoes chat to its sender), or a refusal.
+  if (const auto* chat = std::get_if<proto::Chat>(&packet)) {
+    return chat->nick == nick_ || chat->nick.starts_with(nick_ + " -> ") ||
+           (chat->nick == "*" && chat->message.starts_with(nick_ + " "));  // emote fallback
+  }
+  if (const auto* emote = std::get_if<proto::Emote>(&packet)) {
+    return emote->nick == nick_;
+  }
+  if (const auto* dm = std::get_if<proto::Dm>(&packet)) {
+    return dm->from == nick_;
+  }
+  return std::holds_alternative<proto::Error>(packet);
+}
+
+void Receiver::annotate(const proto::ServerPacket& packet, Line& line) const {
+  std::visit(
+      [&line](const auto& p) {
+        if constexpr (requires { p.ts; }) {
+          if (p.ts && *p.ts > 0) {
+            line.ts_ms = *p.ts;
+          }
+        }
+      },
+      packet);
+  if (const auto* chat = std::get_if<proto::Chat>(&packet)) {
+    // A Part-1 server relays a DM as chat from "pat -> chris".
+    const std::string dm_suffix = " -> " + nick_;
+    if (chat->nick.size() > dm_suffix.size() && chat->nick.ends_with(dm_suffix) &&
+        !chat->nick.starts_with(nick_ + " -> ")) {
+      line.alert = Line::Alert::kDm;
+    } else if (proto::nick_key(chat->nick) != proto::nick_key(nick_) &&
+               mentions(chat->message, nick_)) {
+      line.alert = Line::Alert::kMention;
+    }
+  } else if (const auto* emote = std::get_if<proto::Emote>(&packet)) {
+    if (proto::nick_key(emote->nick) != proto::nick_key(nick_) && mentions(emote->message, nick_)) {
+      line.alert = Line::Alert::kMention;
+    }
+  } else if (const auto* dm = std::get_if<proto::Dm>(&packet)) {
+    if (proto::nick_key(dm->from) != proto::nick_key(nick_)) {
+      line.alert = Line::Alert::kDm;
+    }
   }
 }
 
@@ -85,10 +149,20 @@ void Receiver::track(const proto::ServerPacket& packet) {
     if (!welcome->nick.empty()) {
       nick_ = welcome->nick;
     }
+    state_.welcome(welcome->caps, welcome->room);
     display_.set_room(welcome->room);
+    if (!rejoin_.empty() && rejoin_ != welcome->room) {
+      // One small frame: a single send(), so it cannot interleave with a line being sent.
+      if (const auto frame = proto::Frame::make(
+              proto::encode(proto::ClientPacket{proto::EnterRequest{rejoin_}}))) {
+        (void)::send(sock_, frame->data(), frame->size(), MSG_NOSIGNAL);
+      }
+    }
+    rejoin_.clear();
   } else if (const auto* join = std::get_if<proto::Join>(&packet)) {
     seen(join->nick);
     if (join->room && join->nick == nick_) {
+      state_.set_room(*join->room);
       display_.set_room(*join->room);  // our own join: we are in that room now
     }
   } else if (const auto* leave = std::get_if<proto::Leave>(&packet)) {
@@ -127,14 +201,14 @@ void Receiver::run() {
     decoder.commit(static_cast<std::size_t>(n));
     std::string_view payload;
     proto::FrameDecoder::Status status;
-    while ((status = decoder.next(payload)) == proto::FrameDecoder::Status::kFrame) {
+    while ((status = decoder.next(payload)) != proto::FrameDecoder::Status::kNeedMore) {
+      if (status == proto::FrameDecoder::Status::kEmptyFrame) {
+        // Malformed like any other bad frame, and the framing is intact: skip it.
+        decoder.skip_empty_frame();
+        display_.add_line(Line{"*** the server sent an empty frame; skipped"});
+        continue;
+      }
       handle(payload);
-    }
-    if (status == proto::FrameDecoder::Status::kEmptyFrame) {
-      reason_ = CloseReason::kProtocol;
-      farewell = "*** error: the server sent an empty frame; disconnecting";
-      ::shutdown(sock_, SHUT_RDWR);
-      break;
     }
   }
   if (stopping_) {

@@ -8,6 +8,7 @@
 
 #include "client/nick_book.hpp"
 #include "client/screen.hpp"
+#include "client/state.hpp"
 
 namespace chat::client {
 
@@ -24,12 +25,16 @@ class Receiver {
   // `on_close` runs on the receiver thread once the connection has ended, unless
   // stop() was called first.
   // Nicks seen in packets go to `nicks` (Tab completion).
-  Receiver(int sock, std::string nick, Display& display, NickBook& nicks,
+  // What the server tells about the session (welcome, room) goes to `state`.
+  Receiver(int sock, std::string nick, Display& display, NickBook& nicks, SessionState& state,
            std::function<void()> on_close);
   Receiver(const Receiver&) = delete;
   Receiver& operator=(const Receiver&) = delete;
   ~Receiver();
 
+  // After a reconnect: once welcomed, enter `room` again (unless it is the lobby
+  // the server puts us in). Call before start().
+  void rejoin(std::string room) { rejoin_ = std::move(room); }
   void start();
   // The user is leaving: no "connection closed" line from now on.
   void expect_close() { quiet_ = true; }
@@ -37,23 +42,33 @@ class Receiver {
   void stop();
   // Valid after stop().
   CloseReason reason() const { return reason_; }
+  // The code of the last error packet received ("nick-taken"...); valid after stop().
+  const std::string& last_error_code() const { return last_error_code_; }
 
  private:
   void run();
   void handle(std::string_view payload);
   // Room and nick bookkeeping a packet implies.
   void track(const proto::ServerPacket& packet);
+  // Whether `packet` shows the server answered a line of ours (see SessionState lag).
+  bool is_answer(const proto::ServerPacket& packet) const;
+  // Time stamp and mention/DM alert of a rendered line.
+  void annotate(const proto::ServerPacket& packet, Line& line) const;
 
   const int sock_;
   std::string nick_;  // ours, as the server's welcome confirms it; receiver thread only
   Display& display_;
   NickBook& nicks_;
+  SessionState& state_;
   std::function<void()> on_close_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> quiet_{false};
   CloseReason reason_ = CloseReason::kNone;  // written by the thread, read after join
   bool last_was_error_ = false;
+  std::string last_error_code_;
+  bool first_packet_ = true;
+  std::string rejoin_;
 };
 
 }  // namespace chat::client

@@ -8,22 +8,41 @@
 namespace chat::client {
 namespace {
 
+// A line whose speaker's nick starts at byte `pos`.
+Line spoken(std::string text, std::size_t pos, const std::string& shown_nick,
+            bool history = false) {
+  Line line{std::move(text), history};
+  line.nick_pos = pos;
+  line.nick_len = shown_nick.size();
+  return line;
+}
+
 struct Renderer {
   std::optional<Line> operator()(const proto::Welcome&) const { return std::nullopt; }
   std::optional<Line> operator()(const proto::Chat& p) const {
-    return Line{sanitize(p.nick) + ": " + sanitize(p.message), p.history};
+    const std::string nick = sanitize(p.nick);
+    return spoken(nick + ": " + sanitize(p.message), 0, nick, p.history);
   }
   std::optional<Line> operator()(const proto::Join& p) const {
-    return Line{"*** " + sanitize(p.nick) + " has joined the chat"};
+    const std::string nick = sanitize(p.nick);
+    // With the rooms cap the room is named: moving between rooms is not arriving.
+    return spoken("*** " + nick + " has joined " + (p.room ? sanitize(*p.room) : "the chat"), 4,
+                  nick);
   }
   std::optional<Line> operator()(const proto::Leave& p) const {
-    return Line{"*** " + sanitize(p.nick) + " has left the chat"};
+    const std::string nick = sanitize(p.nick);
+    if (p.to) {
+      return spoken("*** " + nick + " moved to " + sanitize(*p.to), 4, nick);
+    }
+    return spoken("*** " + nick + " has left the chat", 4, nick);
   }
   std::optional<Line> operator()(const proto::Dm& p) const {
-    return Line{sanitize(p.from) + " -> " + sanitize(p.to) + ": " + sanitize(p.message)};
+    const std::string from = sanitize(p.from);
+    return spoken(from + " -> " + sanitize(p.to) + ": " + sanitize(p.message), 0, from);
   }
   std::optional<Line> operator()(const proto::Emote& p) const {
-    return Line{"[" + sanitize(p.nick) + " " + sanitize(p.message) + "]", p.history};
+    const std::string nick = sanitize(p.nick);
+    return spoken("[" + nick + " " + sanitize(p.message) + "]", 1, nick, p.history);
   }
   std::optional<Line> operator()(const proto::WhoReply& p) const {
     std::string text = "*** in " + sanitize(p.room) + ": ";

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,14 @@ struct Line {
   std::string text;
   // Replayed room history (PROTOCOL.md part 2): shown marked, never as live talk.
   bool history = false;
+  // Where the speaker's nick sits in `text` (bytes), for its colour; len 0: none.
+  std::size_t nick_pos = 0;
+  std::size_t nick_len = 0;
+  // Names the user (whole word) or is a DM to them: drawn highlighted, may ring.
+  enum class Alert { kNone, kMention, kDm };
+  Alert alert = Alert::kNone;
+  // When it was said (Unix ms): the server's `ts`, else when it arrived; 0 = now.
+  std::int64_t ts_ms = 0;
 };
 
 // The sanitizer and width measure are the shared text-safety module's

@@ -48,6 +48,21 @@ std::optional<Frame> history_frame(const Frame& live) {
   return payload ? Frame::make(*payload) : std::nullopt;
 }
 
+// `frame` stamped with `ts` for the time cap; `frame` itself if the stamp would
+// not fit (a line goes out unstamped rather than not at all).
+Frame timed_frame(const Frame& frame, std::int64_t ts) {
+  const auto payload = proto::with_ts_payload(frame.payload(), ts);
+  auto timed = payload ? Frame::make(*payload) : std::nullopt;
+  return timed ? std::move(*timed) : frame;
+}
+
+// When the hub took a line (the `ts` of the time cap): Unix ms.
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 constexpr std::string_view kTooLong = "message too long to relay with your nick in one packet";
 
 #ifndef NDEBUG
@@ -212,7 +227,6 @@ void Hub::on_hello(SessionId id, Member& m, proto::Hello hello) {
   m.room = std::string(kLobby);
   m.since = std::chrono::system_clock::now();
   nicks_.emplace(std::move(key), id);
-  rooms_[m.room].members.push_back(id);
 
   if (hello.caps) {
     m.modern = true;
@@ -230,11 +244,13 @@ void Hub::on_hello(SessionId id, Member& m, proto::Hello hello) {
       }
     }
     // A welcome always fits: nick, room and server name are short, caps are known names.
-    if (auto welcome = make_frame(proto::Welcome{m.nick, kServerName, std::move(accepted), m.room})) {
+    if (auto welcome =
+            make_frame(proto::Welcome{m.nick, kServerName, std::move(accepted), m.room})) {
       send(id, *welcome);
     }
     send_history(id, m);
   }
+  add_to_room(id, m);
   spdlog::info("event=join session={} nick={} peer={} room={} mode={}", id, field(m.nick), m.peer,
                field(m.room), m.modern ? "modern" : "legacy");
   announce_join(m);
@@ -248,10 +264,16 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
       return;
     }
     Room& room = rooms_[m.room];
-    for (const SessionId to : room.members) {
-      send(to, *frame);
+    const std::int64_t ts = now_ms();
+    if (room.timed == 0) {
+      // The hot path: one form for everyone, no per-recipient lookup.
+      for (const SessionId to : room.members) {
+        send(to, *frame);
+      }
+    } else {
+      fan_out(room.members, 0, *frame, nullptr, ts);
     }
-    remember(room, *frame, nullptr);
+    remember(room, *frame, nullptr, ts);
   } else if (auto* emote = std::get_if<proto::EmoteRequest>(&packet)) {
     const auto fallback = make_frame(proto::Chat{"*", m.nick + " " + emote->message, false});
     const auto native = make_frame(proto::Emote{m.nick, std::move(emote->message), false});
@@ -260,8 +282,9 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
       return;
     }
     Room& room = rooms_[m.room];
-    fan_out(room.members, kCapEmote, *native, &*fallback);
-    remember(room, *native, &*fallback);
+    const std::int64_t ts = now_ms();
+    fan_out(room.members, kCapEmote, *native, &*fallback, ts);
+    remember(room, *native, &*fallback, ts);
   } else if (auto* dm = std::get_if<proto::DmRequest>(&packet)) {
     const auto target = nicks_.find(proto::nick_key(dm->to));
     if (target == nicks_.end()) {
@@ -279,7 +302,7 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
     if (target->second != id) {
       recipients.push_back(id);
     }
-    fan_out(recipients, kCapDm, *native, &*fallback);
+    fan_out(recipients, kCapDm, *native, &*fallback, now_ms());
   } else if (std::holds_alternative<proto::WhoRequest>(packet)) {
     if ((m.caps & kCapWho) == 0) {
       return;  // no fallback: the event does not reach this connection
@@ -321,17 +344,29 @@ void Hub::send(SessionId id, const Frame& frame) {
 }
 
 void Hub::fan_out(const std::vector<SessionId>& to, unsigned cap, const Frame& native,
-                  const Frame* fallback) {
+                  const Frame* fallback, std::optional<std::int64_t> ts) {
+  std::optional<Frame> native_ts;
+  std::optional<Frame> fallback_ts;
   for (const SessionId id : to) {
     const auto it = members_.find(id);
     if (it == members_.end()) {
       continue;
     }
-    if ((it->second.caps & cap) != 0) {
-      send(id, native);
-    } else if (fallback != nullptr) {
-      send(id, *fallback);
+    const unsigned caps = it->second.caps;
+    const bool is_native = (caps & cap) != 0 || cap == 0;
+    if (!is_native && fallback == nullptr) {
+      continue;
     }
+    const Frame& plain = is_native ? native : *fallback;
+    if (!ts || (caps & kCapTime) == 0) {
+      send(id, plain);
+      continue;
+    }
+    auto& stamped = is_native ? native_ts : fallback_ts;
+    if (!stamped) {
+      stamped = timed_frame(plain, *ts);
+    }
+    send(id, *stamped);
   }
 }
 
@@ -375,9 +410,9 @@ void Hub::forget(SessionId id, std::string_view reason) {
 
 void Hub::enter_room(SessionId id, Member& m, const std::string& room) {
   const std::string from = m.room;
-  leave_room(id, m, true);
+  leave_room(id, m, true, &room);
   m.room = room;
-  rooms_[room].members.push_back(id);
+  add_to_room(id, m);
   room_names_.emplace(proto::room_key(room), room);
   spdlog::info("event=enter session={} nick={} from={} room={}", id, field(m.nick), field(from),
                field(room));
@@ -385,18 +420,29 @@ void Hub::enter_room(SessionId id, Member& m, const std::string& room) {
   announce_join(m);
 }
 
-void Hub::leave_room(SessionId id, Member& m, bool announce) {
+void Hub::leave_room(SessionId id, Member& m, bool announce, const std::string* moving_to) {
   const auto it = rooms_.find(m.room);
   if (it == rooms_.end()) {
     return;
   }
   auto& list = it->second.members;
   list.erase(std::remove(list.begin(), list.end(), id), list.end());
+  if ((m.caps & kCapTime) != 0) {
+    --it->second.timed;
+  }
   if (announce) {
-    announce_leave(m);
+    announce_leave(m, moving_to);
   }
   if (list.empty() && it->first != kLobby) {
     erase_room(it);
+  }
+}
+
+void Hub::add_to_room(SessionId id, const Member& m) {
+  Room& room = rooms_[m.room];
+  room.members.push_back(id);
+  if ((m.caps & kCapTime) != 0) {
+    ++room.timed;
   }
 }
 
@@ -414,11 +460,29 @@ void Hub::announce_join(const Member& m) {
   }
 }
 
-void Hub::announce_leave(const Member& m) {
+void Hub::announce_leave(const Member& m, const std::string* moving_to) {
   const auto native = make_frame(proto::Leave{m.nick, m.room});
   const auto fallback = make_frame(proto::Leave{m.nick, std::nullopt});
-  if (native && fallback) {
+  if (!native || !fallback) {
+    return;
+  }
+  if (moving_to == nullptr) {
     fan_out(rooms_[m.room].members, kCapRooms, *native, &*fallback);
+    return;
+  }
+  // A move: members with `rooms` and `moves` also learn where to.
+  const auto moved = make_frame(proto::Leave{m.nick, m.room, *moving_to});
+  for (const SessionId id : rooms_[m.room].members) {
+    const auto it = members_.find(id);
+    if (it == members_.end()) {
+      continue;
+    }
+    const unsigned caps = it->second.caps;
+    if ((caps & (kCapRooms | kCapMoves)) == (kCapRooms | kCapMoves) && moved) {
+      send(id, *moved);
+    } else {
+      send(id, (caps & kCapRooms) != 0 ? *native : *fallback);
+    }
   }
 }
 
@@ -445,12 +509,17 @@ void Hub::send_history(SessionId id, const Member& m) {
     first = prev;
   }
   const bool emote_cap = (m.caps & kCapEmote) != 0;
+  const bool timed = (m.caps & kCapTime) != 0;
   for (auto line = first; line != history.end(); ++line) {
-    send(id, (line->fallback && !emote_cap) ? *line->fallback : line->native);
+    if (line->fallback && !emote_cap) {
+      send(id, timed ? *line->fallback_ts : *line->fallback);
+    } else {
+      send(id, timed ? line->native_ts : line->native);
+    }
   }
 }
 
-void Hub::remember(Room& room, const Frame& live, const Frame* live_fallback) {
+void Hub::remember(Room& room, const Frame& live, const Frame* live_fallback, std::int64_t ts) {
   if (config_.history_size == 0) {
     return;
   }
@@ -458,12 +527,13 @@ void Hub::remember(Room& room, const Frame& live, const Frame* live_fallback) {
   if (!native) {
     return;  // the flag did not fit in the frame: the line is not kept
   }
-  HistoryLine line{std::move(*native), std::nullopt};
+  HistoryLine line{*native, timed_frame(*native, ts), std::nullopt, std::nullopt};
   if (live_fallback != nullptr) {
     line.fallback = history_frame(*live_fallback);
     if (!line.fallback) {
       return;
     }
+    line.fallback_ts = timed_frame(*line.fallback, ts);
   }
   room.history_bytes += line.bytes();
   history_bytes_ += line.bytes();

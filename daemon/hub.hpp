@@ -113,6 +113,8 @@ class Hub {
     kCapRooms = 8,
     kCapInfo = 16,
     kCapHistory = 32,
+    kCapTime = 64,
+    kCapMoves = 128,
   };
   struct Member {
     std::string peer;
@@ -124,21 +126,30 @@ class Hub {
     std::chrono::system_clock::time_point since;
   };
   // One replayable line, as frames: `native` for everyone but an emote's reader
-  // without the emote cap, who gets `fallback`.
+  // without the emote cap, who gets `fallback`; each also stamped with when it
+  // was said (`ts`, for the time cap). Encoded once, when the line is said.
   struct HistoryLine {
     Frame native;
+    Frame native_ts;
     std::optional<Frame> fallback;
-    std::size_t bytes() const { return native.size() + (fallback ? fallback->size() : 0); }
+    std::optional<Frame> fallback_ts;
+    std::size_t bytes() const {
+      return native.size() + native_ts.size() + (fallback ? fallback->size() : 0) +
+             (fallback_ts ? fallback_ts->size() : 0);
+    }
   };
   struct Room {
     std::vector<SessionId> members;  // in join order
+    std::size_t timed = 0;           // members with the time cap
     std::deque<HistoryLine> history;
     std::size_t history_bytes = 0;
   };
   // Sends `native` to members that accepted `cap` and `fallback` (if any) to the
-  // others. Both are encoded before the call, once, whatever the recipients.
+  // others. Both are encoded before the call, once, whatever the recipients. With
+  // `ts`, members with the time cap get the form stamped with it (made once, on
+  // first need, from the encoded form; unstamped if the stamp would not fit).
   void fan_out(const std::vector<SessionId>& to, unsigned cap, const Frame& native,
-               const Frame* fallback);
+               const Frame* fallback, std::optional<std::int64_t> ts = std::nullopt);
 
   void on_hello(SessionId id, Member& m, proto::Hello hello);
   void on_packet(SessionId id, Member& m, proto::ClientPacket packet);
@@ -146,12 +157,14 @@ class Hub {
   void send_error(SessionId id, const Member& m, proto::ErrorCode code, std::string_view text);
   void fail(SessionId id, proto::ErrorCode code, std::string_view text, std::string_view reason);
   void enter_room(SessionId id, Member& m, const std::string& room);
-  void leave_room(SessionId id, Member& m, bool announce);
+  // `moving_to`: the room `m` is entering, told to the `moves` cap (null: leaving the chat).
+  void leave_room(SessionId id, Member& m, bool announce, const std::string* moving_to = nullptr);
   void announce_join(const Member& m);
-  void announce_leave(const Member& m);
+  void announce_leave(const Member& m, const std::string* moving_to = nullptr);
   void send_history(SessionId id, const Member& m);
-  void remember(Room& room, const Frame& live, const Frame* live_fallback);
+  void remember(Room& room, const Frame& live, const Frame* live_fallback, std::int64_t ts);
   void trim(Room& room, std::size_t lines, std::size_t bytes);
+  void add_to_room(SessionId id, const Member& m);
   void erase_room(std::map<std::string, Room>::iterator it);
   void forget(SessionId id, std::string_view reason);
 

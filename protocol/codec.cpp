@@ -24,6 +24,15 @@ std::optional<std::string_view> string_member(const Value& obj, const char* name
   return v == nullptr ? std::nullopt : checked_string(*v);
 }
 
+// An integer member (a time stamp); absent, mistyped or out of range gives nothing.
+std::optional<std::int64_t> int_member(const Value& obj, const char* name) {
+  const Value* v = find_member(obj, name);
+  if (v == nullptr || !v->IsInt64()) {
+    return std::nullopt;
+  }
+  return v->GetInt64();
+}
+
 bool bool_member(const Value& obj, const char* name) {
   const Value* v = find_member(obj, name);
   return v != nullptr && v->IsBool() && v->GetBool();
@@ -194,9 +203,9 @@ Decoded<ServerPacket> decode_server(std::string_view payload) {
     }
     const bool history = bool_member(doc, "history");
     if (type == "chat") {
-      return Chat{std::string(*nick), std::string(*message), history};
+      return Chat{std::string(*nick), std::string(*message), history, int_member(doc, "ts")};
     }
-    return Emote{std::string(*nick), std::string(*message), history};
+    return Emote{std::string(*nick), std::string(*message), history, int_member(doc, "ts")};
   }
   if (type == "join" || type == "leave") {
     const auto nick = string_member(doc, "nick");
@@ -206,7 +215,11 @@ Decoded<ServerPacket> decode_server(std::string_view payload) {
     if (type == "join") {
       return Join{std::string(*nick), room()};
     }
-    return Leave{std::string(*nick), room()};
+    Leave leave{std::string(*nick), room()};
+    if (auto to = string_member(doc, "to")) {
+      leave.to = std::string(*to);
+    }
+    return leave;
   }
   if (type == "dm") {
     const auto from = string_member(doc, "from");
@@ -215,7 +228,7 @@ Decoded<ServerPacket> decode_server(std::string_view payload) {
     if (!from || !to || !message) {
       return missing(!from ? "from" : !to ? "to" : "message");
     }
-    return Dm{std::string(*from), std::string(*to), std::string(*message)};
+    return Dm{std::string(*from), std::string(*to), std::string(*message), int_member(doc, "ts")};
   }
   if (type == "info") {
     const auto message = string_member(doc, "message");
@@ -297,6 +310,13 @@ void put_list(Writer& w, const char* key, const std::vector<std::string>& list) 
   w.EndArray();
 }
 
+void put_ts(Writer& w, const std::optional<std::int64_t>& ts) {
+  if (ts) {
+    w.Key("ts");
+    w.Int64(*ts);
+  }
+}
+
 struct ClientWriter {
   Writer& w;
   void operator()(const Hello& p) const {
@@ -344,6 +364,7 @@ struct ServerWriter {
       w.Key("history");
       w.Bool(true);
     }
+    put_ts(w, p.ts);
   }
   void operator()(const Join& p) const {
     put(w, "type", "join");
@@ -358,12 +379,16 @@ struct ServerWriter {
     if (p.room) {
       put(w, "room", *p.room);
     }
+    if (p.to) {
+      put(w, "to", *p.to);
+    }
   }
   void operator()(const Dm& p) const {
     put(w, "type", "dm");
     put(w, "from", p.from);
     put(w, "to", p.to);
     put(w, "message", p.message);
+    put_ts(w, p.ts);
   }
   void operator()(const Emote& p) const {
     put(w, "type", "emote");
@@ -373,6 +398,7 @@ struct ServerWriter {
       w.Key("history");
       w.Bool(true);
     }
+    put_ts(w, p.ts);
   }
   void operator()(const WhoReply& p) const {
     put(w, "type", "who");
@@ -430,23 +456,37 @@ std::string encode(const ServerPacket& packet) {
   return write<ServerWriter>(packet);
 }
 
-std::optional<std::string> as_history_payload(std::string_view live) {
+namespace {
+// `live` with `member` (JSON text of one or more members) added before its '}'.
+std::optional<std::string> with_member(std::string_view live, std::string_view member) {
   if (live.size() < 2 || live.front() != '{' || live.back() != '}') {
     return std::nullopt;
   }
-  constexpr std::string_view kFlag = R"(,"history":true})";
   std::string out;
-  out.reserve(live.size() - 1 + kFlag.size());
+  out.reserve(live.size() + 1 + member.size());
   out.append(live.substr(0, live.size() - 1));
-  out.append(kFlag);
+  if (live.size() > 2) {
+    out.push_back(',');
+  }
+  out.append(member);
+  out.push_back('}');
   return out;
+}
+}  // namespace
+
+std::optional<std::string> as_history_payload(std::string_view live) {
+  return with_member(live, R"("history":true)");
+}
+
+std::optional<std::string> with_ts_payload(std::string_view live, std::int64_t ts) {
+  return with_member(live, "\"ts\":" + std::to_string(ts));
 }
 
 std::string encode_error(ErrorCode code, std::string_view message) {
   // The message may quote what a peer sent: bounded, so an error always fits in a
   // frame whatever it quotes (JSON escaping grows a byte at most to 6).
-  return encode(ServerPacket{Error{std::string(error_name(code)),
-                                   truncate_utf8(message, kMaxErrorText, " [truncated]")}});
+  return encode(ServerPacket{
+      Error{std::string(error_name(code)), truncate_utf8(message, kMaxErrorText, " [truncated]")}});
 }
 
 }  // namespace chat::proto

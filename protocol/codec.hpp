@@ -1,6 +1,7 @@
 // JSON <-> packets with RapidJSON; decoding validates and reports protocol error codes.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +37,8 @@ std::string encode(const ServerPacket& packet);
 // replayed history: the same members plus "history": true, made without decoding
 // or re-encoding. nullopt if `live` is not an object's text.
 std::optional<std::string> as_history_payload(std::string_view live);
+// `live` (as above) with a "ts" member (Unix ms), likewise made without re-encoding.
+std::optional<std::string> with_ts_payload(std::string_view live, std::int64_t ts);
 
 // Longest error message sent: longer ones (which may quote a peer's text) are cut
 // at a UTF-8 boundary and marked " [truncated]".

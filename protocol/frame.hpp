@@ -80,6 +80,9 @@ class FrameDecoder {
   // until the next call to feed() or next(). kEmptyFrame reports N = 0, which is a
   // protocol error; the decoder does not resynchronise after it.
   Status next(std::string_view& payload);
+  // After kEmptyFrame: steps over its 2-byte header, for a reader that treats it as
+  // one malformed frame (the framing around it is intact) instead of closing.
+  void skip_empty_frame() { pos_ += kHeaderSize; }
   // Bytes buffered and not yet returned.
   std::size_t buffered() const { return buf_.size() - pos_; }
   // Writable space for a read() straight into the buffer: call commit(n) after.

@@ -47,6 +47,8 @@ struct Chat {
   std::string nick;
   std::string message;
   bool history = false;
+  // When the server received it, Unix ms (the `time` cap, PROTOCOL.md part 2).
+  std::optional<std::int64_t> ts = std::nullopt;
 };
 struct Join {
   std::string nick;
@@ -55,16 +57,20 @@ struct Join {
 struct Leave {
   std::string nick;
   std::optional<std::string> room;
+  // The room the nick moved to with `enter` (the `moves` cap); absent when it left the chat.
+  std::optional<std::string> to = std::nullopt;
 };
 struct Dm {
   std::string from;
   std::string to;
   std::string message;
+  std::optional<std::int64_t> ts = std::nullopt;
 };
 struct Emote {
   std::string nick;
   std::string message;
   bool history = false;
+  std::optional<std::int64_t> ts = std::nullopt;
 };
 struct WhoReply {
   std::string room;
@@ -92,7 +98,8 @@ using ServerPacket =
 
 // The capabilities this implementation knows, in the order it lists them.
 inline const std::vector<std::string>& known_caps() {
-  static const std::vector<std::string> caps{"dm", "emote", "who", "rooms", "info", "history"};
+  static const std::vector<std::string> caps{"dm",   "emote",   "who",  "rooms",
+                                             "info", "history", "time", "moves"};
   return caps;
 }
 

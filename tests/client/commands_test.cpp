@@ -31,12 +31,45 @@ TEST(ClientCommands, DoubleSlashSendsTheRestAsChat) {
   EXPECT_EQ(chat_of(interpret("//etc/passwd")), "/etc/passwd");
 }
 
-TEST(ClientCommands, UnknownCommandShowsHelpAndSendsNothing) {
+TEST(ClientCommands, UnknownCommandAnswersOneLineAndSendsNothing) {
   const Action a = interpret("/bogus x");
   const auto* local = std::get_if<LocalAction>(&a);
   ASSERT_NE(local, nullptr);
-  EXPECT_EQ(local->lines.front(), "*** unknown command /bogus, nothing sent");
-  EXPECT_GT(local->lines.size(), 2u);
+  EXPECT_EQ(local->lines,
+            std::vector<std::string>{
+                "*** unknown command /bogus, nothing sent (/help lists the commands)"});
+}
+
+TEST(ClientCommands, WhitespaceOnlyLinesSendNothing) {
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(interpret("   ")));
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(interpret(" \t ")));
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(interpret("\u3000\u00a0 ")));
+  EXPECT_EQ(chat_of(interpret(" x ")), " x ");
+}
+
+TEST(ClientCommands, JoinOfTheCurrentRoomSaysSoAndSendsNothing) {
+  const Action a = interpret("/join dev", Context{"dev", std::nullopt});
+  const auto* local = std::get_if<LocalAction>(&a);
+  ASSERT_NE(local, nullptr);
+  EXPECT_EQ(local->lines, std::vector<std::string>{"*** you are already in dev"});
+  EXPECT_TRUE(std::holds_alternative<SendAction>(interpret("/join ops", Context{"dev", {}})));
+}
+
+TEST(ClientCommands, ExtensionsTheServerLacksAnswerLocallyAndMeFallsBackToChat) {
+  const Context part1{"", std::vector<std::string>{}};
+  for (const char* line : {"/who", "/rooms", "/join dev", "/msg pat hi"}) {
+    const Action a = interpret(line, part1);
+    const auto* local = std::get_if<LocalAction>(&a);
+    ASSERT_NE(local, nullptr) << line;
+    const std::string name(line, std::string_view(line).find_first_of(" ") == std::string::npos
+                                     ? std::string_view(line).size()
+                                     : std::string_view(line).find(' '));
+    EXPECT_EQ(local->lines.front(), "*** " + name + " is not supported by this server");
+  }
+  EXPECT_EQ(chat_of(interpret("/me waves", part1)), "*waves*");
+  const Context modern{"lobby", std::vector<std::string>{"emote", "who"}};
+  EXPECT_TRUE(std::holds_alternative<SendAction>(interpret("/who", modern)));
+  EXPECT_TRUE(std::holds_alternative<LocalAction>(interpret("/rooms", modern)));
 }
 
 TEST(ClientCommands, HelpIsLocal) {

@@ -1,5 +1,6 @@
 // End to end: two real chat_clients in pseudo-terminals against the real chatd.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -8,6 +9,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <regex>
 #include <stdexcept>
 
 #include "harness.hpp"
@@ -31,9 +33,26 @@ class Chatd {
       throw std::runtime_error("cannot listen on 127.0.0.1");
     }
     port_ = std::to_string(ntohs(addr.sin_port));
+    listen_ = std::move(sock);
+    spawn();
+  }
+  // Kills chatd at once (a crash: no goodbye to anyone) and starts a new one on
+  // the same listening socket, as systemd's socket activation would.
+  void crash_and_restart() {
+    ::kill(pid_, SIGKILL);
+    int st = 0;
+    ::waitpid(pid_, &st, 0);
+    spawn();
+  }
+  void spawn() {
+    const int fd = listen_.get();
     pid_ = ::fork();
     if (pid_ == 0) {
-      ::dup2(sock.get(), 3);  // dup2 clears close-on-exec on fd 3
+      if (fd == 3) {
+        ::fcntl(3, F_SETFD, 0);  // dup2 onto itself would keep close-on-exec
+      } else {
+        ::dup2(fd, 3);  // dup2 clears close-on-exec on fd 3
+      }
       ::setenv("LISTEN_FDS", "1", 1);
       ::setenv("LISTEN_FDNAMES", "chat", 1);
       ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
@@ -62,16 +81,17 @@ class Chatd {
 
  private:
   std::string port_;
+  UniqueFd listen_;
   pid_t pid_ = -1;
 };
 
 TEST(ChatClientEndToEnd, TwoClientsSeeEachOthersJoinChatAndLeave) {
   Chatd chatd;
-  PtyClient pat({"pat", "127.0.0.1", chatd.port()});
-  ASSERT_TRUE(pat.wait_text("*** pat has joined the chat")) << pat.dump();
-  PtyClient chris({"chris", "127.0.0.1", chatd.port()});
-  ASSERT_TRUE(chris.wait_text("*** chris has joined the chat")) << chris.dump();
-  ASSERT_TRUE(pat.wait_text("*** chris has joined the chat")) << pat.dump();
+  PtyClient pat({"--timestamps=off", "pat", "127.0.0.1", chatd.port()});
+  ASSERT_TRUE(pat.wait_text("*** pat has joined lobby")) << pat.dump();
+  PtyClient chris({"--timestamps=off", "chris", "127.0.0.1", chatd.port()});
+  ASSERT_TRUE(chris.wait_text("*** chris has joined lobby")) << chris.dump();
+  ASSERT_TRUE(pat.wait_text("*** chris has joined lobby")) << pat.dump();
 
   pat.type("hello chris 你好\r");
   EXPECT_TRUE(chris.wait_row(22, "pat: hello chris 你好")) << chris.dump();
@@ -95,9 +115,9 @@ TEST(ChatClientEndToEnd, TwoClientsSeeEachOthersJoinChatAndLeave) {
 
 TEST(ChatClientEndToEnd, TakenNickIsShownAndExitsWith76) {
   Chatd chatd;
-  PtyClient first({"pat", "127.0.0.1", chatd.port()});
-  ASSERT_TRUE(first.wait_text("*** pat has joined the chat")) << first.dump();
-  PtyClient second({"PAT", "127.0.0.1", chatd.port()});
+  PtyClient first({"--timestamps=off", "pat", "127.0.0.1", chatd.port()});
+  ASSERT_TRUE(first.wait_text("*** pat has joined lobby")) << first.dump();
+  PtyClient second({"--timestamps=off", "PAT", "127.0.0.1", chatd.port()});
   EXPECT_TRUE(second.wait_text("(nick-taken)")) << second.dump();
   EXPECT_EQ(second.wait_exit(), 76);
   EXPECT_TRUE(second.wait_screen([](const VtScreen& s) { return s.scroll_region_reset(); }));
@@ -107,8 +127,8 @@ TEST(ChatClientEndToEnd, TakenNickIsShownAndExitsWith76) {
 
 TEST(ChatClientEndToEnd, ServerShutdownIsShownAndExitsWith69) {
   Chatd chatd;
-  PtyClient pat({"pat", "127.0.0.1", chatd.port()});
-  ASSERT_TRUE(pat.wait_text("*** pat has joined the chat")) << pat.dump();
+  PtyClient pat({"--timestamps=off", "--no-reconnect", "pat", "127.0.0.1", chatd.port()});
+  ASSERT_TRUE(pat.wait_text("*** pat has joined lobby")) << pat.dump();
   pat.type("half");
   ASSERT_TRUE(pat.wait_row(23, "pat> half"));
   chatd.terminate();
@@ -121,13 +141,15 @@ TEST(ChatClientEndToEnd, ServerShutdownIsShownAndExitsWith69) {
 
 TEST(ChatClientEndToEnd, RoomsPromptAndWhoAgainstChatd) {
   Chatd chatd;
-  PtyClient pat({"pat", "127.0.0.1", chatd.port()});
-  ASSERT_TRUE(pat.wait_text("*** pat has joined the chat")) << pat.dump();
-  PtyClient chris({"chris", "127.0.0.1", chatd.port()});
-  ASSERT_TRUE(pat.wait_text("*** chris has joined the chat")) << pat.dump();
+  PtyClient pat({"--timestamps=off", "--color=never", "pat", "127.0.0.1", chatd.port()});
+  ASSERT_TRUE(pat.wait_text("*** pat has joined lobby")) << pat.dump();
+  PtyClient chris({"--timestamps=off", "chris", "127.0.0.1", chatd.port()});
+  ASSERT_TRUE(pat.wait_text("*** chris has joined lobby")) << pat.dump();
   pat.type("/join games\r");
   EXPECT_TRUE(pat.wait_row(23, "pat [games]>")) << pat.dump();
-  EXPECT_TRUE(chris.wait_row(22, "*** pat has left the chat")) << chris.dump();
+  EXPECT_TRUE(chris.wait_row(22, "*** pat moved to games")) << chris.dump();
+  pat.type("/join games\r");
+  EXPECT_TRUE(pat.wait_row(22, "*** you are already in games")) << pat.dump();
   pat.type("/who\r");
   EXPECT_TRUE(pat.wait_row(22, "*** in games: pat")) << pat.dump();
   pat.type("/rooms\r");
@@ -143,6 +165,48 @@ TEST(ChatClientEndToEnd, RoomsPromptAndWhoAgainstChatd) {
   pat.type("/q\r");
   EXPECT_EQ(chris.wait_exit(), 0);
   EXPECT_EQ(pat.wait_exit(), 0);
+}
+
+TEST(ChatClientEndToEnd, ReplayedHistoryShowsTheServersTime) {
+  Chatd chatd;
+  PipedClient bot({"bot", "127.0.0.1", chatd.port()});
+  bot.write_stdin("said before\n");
+  ASSERT_TRUE(bot.wait_stdout("bot: said before"));
+  // The replay carries the server's ts (the time cap); plain mode prints it when asked.
+  PipedClient late({"--timestamps=HH:MM:SS", "late", "127.0.0.1", chatd.port()}, {"TZ=UTC"});
+  ASSERT_TRUE(late.wait_stdout("[history] bot: said before\n"));
+  late.close_stdin();
+  bot.close_stdin();
+  const std::string out = late.read_all_stdout();
+  EXPECT_TRUE(
+      std::regex_search(out, std::regex(R"(\[\d\d:\d\d:\d\d\] \[history\] bot: said before)")))
+      << out;
+}
+
+TEST(ChatClientEndToEnd, ReconnectsAfterAServerCrashBackInItsRoomWithTheLineIntact) {
+  Chatd chatd;
+  PtyClient pat({"--timestamps=off", "pat", "127.0.0.1", chatd.port()});
+  ASSERT_TRUE(pat.wait_text("*** pat has joined lobby")) << pat.dump();
+  pat.type("/join dev\r");
+  ASSERT_TRUE(pat.wait_row(23, "pat [dev]>")) << pat.dump();
+  pat.type("half typed");
+  ASSERT_TRUE(pat.wait_row(23, "pat [dev]> half typed"));
+  chatd.crash_and_restart();
+  EXPECT_TRUE(pat.wait_text("*** reconnecting in 1 s (attempt 1)")) << pat.dump();
+  // The first retry comes within 1.25 s; the harness waits up to 10 s.
+  EXPECT_TRUE(pat.wait_text("*** reconnected to 127.0.0.1")) << pat.dump();
+  EXPECT_TRUE(pat.wait_text("*** pat has joined dev")) << pat.dump();
+  EXPECT_TRUE(pat.wait_row(23, "pat [dev]> half typed")) << pat.dump();
+  PtyClient chris({"--timestamps=off", "chris", "127.0.0.1", chatd.port()});
+  ASSERT_TRUE(chris.wait_text("*** chris has joined lobby")) << chris.dump();
+  chris.type("/join dev\r");
+  ASSERT_TRUE(pat.wait_text("*** chris has joined dev")) << pat.dump();
+  pat.type("\r");
+  EXPECT_TRUE(chris.wait_text("pat: half typed")) << chris.dump();
+  pat.type("/q\r");
+  chris.type("/q\r");
+  EXPECT_EQ(pat.wait_exit(), 0);
+  EXPECT_EQ(chris.wait_exit(), 0);
 }
 
 }  // namespace

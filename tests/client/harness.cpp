@@ -39,6 +39,43 @@ std::vector<char*> argv_of(const std::vector<std::string>& args, std::string& pa
   return argv;
 }
 
+// The child's environment, built before fork (setenv after fork is not safe in a
+// threaded test): ours, then a fixed terminal, time zone, locale and config dir so
+// that what the client draws does not depend on who runs the tests, then `env`
+// ("NAME=value" sets, "NAME" removes).
+struct ChildEnv {
+  std::vector<std::string> strings;
+  std::vector<char*> pointers;
+};
+ChildEnv env_of(const std::vector<std::string>& env) {
+  std::vector<std::string> overrides{"TERM=xterm", "TZ=UTC", "LC_ALL=C.UTF-8", "NO_COLOR",
+                                     "XDG_CONFIG_HOME=/nonexistent/chat-client-tests"};
+  overrides.insert(overrides.end(), env.begin(), env.end());
+  ChildEnv out;
+  const auto name_of = [](const std::string& e) { return e.substr(0, e.find('=')); };
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    bool replaced = false;
+    for (const auto& o : overrides) {
+      replaced = replaced || name_of(o) == name_of(entry);
+    }
+    if (!replaced) {
+      out.strings.push_back(entry);
+    }
+  }
+  for (const auto& o : overrides) {
+    std::erase_if(out.strings, [&](const std::string& e) { return name_of(e) == name_of(o); });
+    if (o.find('=') != std::string::npos) {
+      out.strings.push_back(o);
+    }
+  }
+  for (auto& e : out.strings) {
+    out.pointers.push_back(e.data());
+  }
+  out.pointers.push_back(nullptr);
+  return out;
+}
+
 std::optional<int> poll_exit(pid_t pid, std::optional<int>& status) {
   if (status) {
     return status;
@@ -248,7 +285,7 @@ void VtScreen::csi(const std::string& params, char final) {
   const auto arg = [&](std::size_t k, int def) { return k < n.size() && n[k] != 0 ? n[k] : def; };
   wrap_pending_ = false;
   if (priv) {
-    if (body != "25" || (final != 'h' && final != 'l')) {
+    if ((body != "25" && body != "2004") || (final != 'h' && final != 'l')) {
       unexpected_.push_back("CSI " + params + final);
     }
     return;
@@ -282,8 +319,13 @@ void VtScreen::csi(const std::string& params, char final) {
       }
       break;
     case 'm':
-      if (body != "0" && body != "2" && !body.empty()) {
-        unexpected_.push_back("CSI " + params + final);
+      // Reset, bold, dim, reverse, default colour and the 16 foreground colours.
+      for (const int p : n) {
+        if (!(p == 0 || p == 1 || p == 2 || p == 7 || p == 22 || p == 27 || p == 39 ||
+              (p >= 30 && p <= 37) || (p >= 90 && p <= 97))) {
+          unexpected_.push_back("CSI " + params + final);
+          break;
+        }
       }
       break;
     default:
@@ -329,6 +371,11 @@ void VtScreen::feed(const std::string& bytes) {
       ++i;
       continue;
     }
+    if (c == 0x07) {
+      ++bells_;
+      ++i;
+      continue;
+    }
     if (c < 0x20 || c == 0x7F) {
       unexpected_.push_back("C0 " + std::to_string(c));
       ++i;
@@ -358,8 +405,10 @@ void VtScreen::feed(const std::string& bytes) {
 
 // ---- PtyClient -----------------------------------------------------------------
 
-PtyClient::PtyClient(const std::vector<std::string>& args, int rows, int cols)
+PtyClient::PtyClient(const std::vector<std::string>& args, int rows, int cols,
+                     const std::vector<std::string>& env)
     : screen_(rows, cols) {
+  ChildEnv child_env = env_of(env);
   winsize ws{};
   ws.ws_row = static_cast<unsigned short>(rows);
   ws.ws_col = static_cast<unsigned short>(cols);
@@ -371,7 +420,7 @@ PtyClient::PtyClient(const std::vector<std::string>& args, int rows, int cols)
     throw std::runtime_error("forkpty failed");
   }
   if (pid_ == 0) {
-    ::execv(path.c_str(), argv.data());
+    ::execve(path.c_str(), argv.data(), child_env.pointers.data());
     ::_exit(127);
   }
   master_.reset(master);
@@ -485,7 +534,9 @@ std::vector<std::string> PtyClient::unexpected() const {
 
 // ---- PipedClient ---------------------------------------------------------------
 
-PipedClient::PipedClient(const std::vector<std::string>& args) {
+PipedClient::PipedClient(const std::vector<std::string>& args,
+                         const std::vector<std::string>& env) {
+  ChildEnv child_env = env_of(env);
   int in[2];
   int out[2];
   int err[2];
@@ -500,7 +551,7 @@ PipedClient::PipedClient(const std::vector<std::string>& args) {
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
     ::setsid();  // no controlling terminal: plain mode, whatever runs the tests
-    ::execv(path.c_str(), argv.data());
+    ::execve(path.c_str(), argv.data(), child_env.pointers.data());
     ::_exit(127);
   }
   ::close(in[0]);

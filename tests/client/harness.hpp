@@ -60,6 +60,7 @@ class VtScreen {
   int cursor_col() const { return ccol_; }
   bool scroll_region_reset() const { return top_ == 0 && bottom_ == rows_ - 1; }
   const std::vector<std::string>& unexpected() const { return unexpected_; }
+  int bells() const { return bells_; }
 
  private:
   void put(char32_t cp);
@@ -75,12 +76,16 @@ class VtScreen {
   bool wrap_pending_ = false;
   std::string pending_;  // an incomplete sequence across feeds
   std::vector<std::string> unexpected_;
+  int bells_ = 0;
 };
 
 // The real chat_client in a pseudo-terminal with a window size.
 class PtyClient {
  public:
-  PtyClient(const std::vector<std::string>& args, int rows = 24, int cols = 80);
+  // `env`: "NAME=value" or "NAME" (removed) over the harness's fixed TERM=xterm,
+  // TZ=UTC, LC_ALL=C.UTF-8, no NO_COLOR and an empty XDG_CONFIG_HOME.
+  PtyClient(const std::vector<std::string>& args, int rows = 24, int cols = 80,
+            const std::vector<std::string>& env = {});
   ~PtyClient();
   void type(const std::string& keys);
   // Waits until `pred` holds for the screen model; false on timeout.
@@ -113,7 +118,8 @@ class PtyClient {
 // The real chat_client with stdin/stdout/stderr on pipes (plain mode).
 class PipedClient {
  public:
-  explicit PipedClient(const std::vector<std::string>& args);
+  explicit PipedClient(const std::vector<std::string>& args,
+                       const std::vector<std::string>& env = {});
   ~PipedClient();
   void write_stdin(const std::string& data);
   void close_stdin() { in_.reset(); }

@@ -88,3 +88,33 @@ TEST(ClientKeys, InvalidBytesAreSkipped) {
 
 }  // namespace
 }  // namespace chat::client
+
+namespace chat::client {
+namespace {
+
+TEST(ClientKeys, PageKeysWithAndWithoutShift) {
+  KeyDecoder d;
+  EXPECT_EQ(d.feed("\x1b[5~\x1b[6~\x1b[5;2~"),
+            (std::vector<Key>{Key{K::kPageUp}, Key{K::kPageDown}, Key{K::kPageUp}}));
+}
+
+TEST(ClientKeys, AltKeysAreConsumedNotTyped) {
+  KeyDecoder d;
+  EXPECT_EQ(d.feed("\x1b"
+                   "b"
+                   "\x1b\xc3\xa9x"),
+            text(U"x"));
+  EXPECT_EQ(d.feed("\x1b\x1b[A"), (std::vector<Key>{Key{K::kUp}}));
+}
+
+TEST(ClientKeys, BracketedPasteIsOneTextKeyEvenAcrossReads) {
+  KeyDecoder d;
+  EXPECT_TRUE(d.feed("\x1b[200~a\tb\r").empty());
+  EXPECT_FALSE(d.pending());  // no escape timeout may cut a slow paste
+  d.flush();
+  EXPECT_EQ(d.feed("c\x1b[201~z"),
+            (std::vector<Key>{Key{K::kPaste, 0, "a\tb\rc"}, Key{K::kText, U'z'}}));
+}
+
+}  // namespace
+}  // namespace chat::client

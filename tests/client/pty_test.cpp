@@ -54,7 +54,9 @@ class ChatClient : public ::testing::Test {
  protected:
   void SetUp() override {
     client_ = std::make_unique<PtyClient>(
-        std::vector<std::string>{"pat", "127.0.0.1", server_.port()}, kRows, 80);
+        std::vector<std::string>{"--timestamps=off", "--color=never", "--no-reconnect", "pat",
+                                 "127.0.0.1", server_.port()},
+        kRows, 80);
     ASSERT_TRUE(server_.accept());
     hello_ = server_.read_frame();
     ASSERT_TRUE(hello_.has_value());
@@ -85,8 +87,8 @@ TEST_F(ChatClient, SendsHelloWithTheNickAndEveryCap) {
   const auto* hello = std::get_if<proto::Hello>(&packet);
   ASSERT_NE(hello, nullptr);
   EXPECT_EQ(hello->nick, "pat");
-  EXPECT_EQ(hello->caps,
-            (std::vector<std::string>{"dm", "emote", "who", "rooms", "info", "history"}));
+  EXPECT_EQ(hello->caps, (std::vector<std::string>{"dm", "emote", "who", "rooms", "info", "history",
+                                                   "time", "moves"}));
 }
 
 TEST_F(ChatClient, RendersJoinChatLeaveInTheCourseFormats) {
@@ -182,8 +184,14 @@ TEST_F(ChatClient, CtrlDOnAnEmptyLineQuitsWithZero) {
   EXPECT_TRUE(server_.read_eof());
 }
 
-TEST_F(ChatClient, CtrlCQuitsWith130) {
-  client_->type("half typed\x03");
+TEST_F(ChatClient, CtrlCClearsATypedLineThenQuitsWith130) {
+  client_->type("half typed");
+  ASSERT_TRUE(client_->wait_row(kInputRow, "pat> half typed"));
+  client_->type("\x03");
+  ASSERT_TRUE(client_->wait_row(kInputRow, "pat>"));
+  client_->type("sent\r");
+  EXPECT_EQ(chat_text(server_.read_frame()), "sent");  // the cleared text was not
+  client_->type("\x03");
   expect_clean_exit(130);
   EXPECT_TRUE(server_.read_eof());
 }
@@ -230,9 +238,14 @@ TEST_F(ChatClient, ErrorThatKeepsTheConnectionIsShownAndTheClientStays) {
   EXPECT_EQ(chat_text(server_.read_frame()), "still here");
 }
 
-TEST_F(ChatClient, UnknownCommandShowsHelpAndSendsNothing) {
+TEST_F(ChatClient, UnknownCommandAnswersOneLineAndSendsNothing) {
   client_->type("/frobnicate now\r");
-  ASSERT_TRUE(client_->wait_text("*** unknown command /frobnicate, nothing sent"));
+  ASSERT_TRUE(client_->wait_row(
+      kLastLineRow, "*** unknown command /frobnicate, nothing sent (/help lists the commands)"));
+  client_->type("x");
+  ASSERT_TRUE(client_->wait_row(kInputRow, "pat> x"));
+  EXPECT_EQ(client_->dump().find("*** commands:"), std::string::npos);
+  client_->type("\x15");
   EXPECT_FALSE(server_.read_frame(std::chrono::milliseconds(200)).has_value());
   client_->type("//slash\r");
   EXPECT_EQ(chat_text(server_.read_frame()), "/slash");
@@ -347,7 +360,7 @@ TEST_F(ChatClient, PromptShowsTheRoomOutsideTheLobby) {
   using proto::ServerPacket;
   server_.send(proto::encode(ServerPacket{proto::Welcome{"pat", "chatd/0", {"rooms"}, "lobby"}}));
   server_.send(proto::encode(ServerPacket{proto::Join{"pat", "lobby"}}));
-  ASSERT_TRUE(client_->wait_row(kLastLineRow, "*** pat has joined the chat"));
+  ASSERT_TRUE(client_->wait_row(kLastLineRow, "*** pat has joined lobby"));
   client_->type("x");
   ASSERT_TRUE(client_->wait_row(kInputRow, "pat> x"));
   server_.send(proto::encode(ServerPacket{proto::Join{"pat", "games"}}));
@@ -361,6 +374,8 @@ TEST_F(ChatClient, PromptShowsTheRoomOutsideTheLobby) {
 }
 
 TEST_F(ChatClient, TabCompletesCommandsAndSeenNicks) {
+  server_.send(proto::encode(
+      proto::ServerPacket{proto::Welcome{"pat", "chatd/0", proto::known_caps(), "lobby"}}));
   server_.send(join("chris"));
   server_.send(join("christine"));
   server_.send(join("leslie"));
@@ -413,7 +428,8 @@ TEST(ChatClientPlain, ExtensionsAndHistoryArePlainLines) {
   client.write_stdin("/me beeps\n/msg pat hi there\n/nope\n");
   EXPECT_EQ(std::get<proto::EmoteRequest>(decode(server.read_frame())).message, "beeps");
   EXPECT_EQ(std::get<proto::DmRequest>(decode(server.read_frame())).message, "hi there");
-  ASSERT_TRUE(client.wait_stdout("*** unknown command /nope, nothing sent\n"));
+  ASSERT_TRUE(
+      client.wait_stdout("*** unknown command /nope, nothing sent (/help lists the commands)\n"));
   server.send(proto::encode(proto::ServerPacket{proto::Chat{"pat", "old", true}}));
   server.send(proto::encode(proto::ServerPacket{proto::Emote{"bot", "beeps", false}}));
   ASSERT_TRUE(client.wait_stdout("[history] pat: old\n[bot beeps]\n"));

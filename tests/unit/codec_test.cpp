@@ -694,5 +694,35 @@ TEST(HistoryPayload, AddsTheFlagAndKeepsEveryMember) {
   EXPECT_FALSE(as_history_payload("[1]"));
 }
 
+TEST(HistoryPayload, TsIsAddedAsAMemberWithoutReencoding) {
+  const std::string live = encode(ServerPacket{Emote{"pat", "waves", false}});
+  const auto stamped = with_ts_payload(*as_history_payload(live), 1700000000000);
+  ASSERT_TRUE(stamped);
+  const auto& e = expect_server_packet<Emote>(*stamped);
+  EXPECT_TRUE(e.history);
+  EXPECT_EQ(e.ts, std::optional<std::int64_t>(1700000000000));
+  EXPECT_EQ(*with_ts_payload("{}", 5), R"({"ts":5})");
+}
+
+// Issue 13: `ts` (time cap) and `to` (moves cap) round-trip, and are absent unless set.
+TEST(ServerPackets, TsAndToRoundTripAndAreOptional) {
+  EXPECT_EQ(encode(ServerPacket{Chat{"pat", "hi", true, 1700000000000}}),
+            R"({"type":"chat","nick":"pat","message":"hi","history":true,"ts":1700000000000})");
+  EXPECT_EQ(encode(ServerPacket{Chat{"pat", "hi"}}),
+            R"({"type":"chat","nick":"pat","message":"hi"})");
+  EXPECT_EQ(encode(ServerPacket{Leave{"pat", "lobby", "games"}}),
+            R"({"type":"leave","nick":"pat","room":"lobby","to":"games"})");
+  EXPECT_EQ(expect_server_packet<Emote>(R"({"type":"emote","nick":"p","message":"m","ts":5})").ts,
+            std::optional<std::int64_t>(5));
+  EXPECT_EQ(
+      expect_server_packet<Dm>(R"({"type":"dm","from":"a","to":"b","message":"m","ts":7})").ts,
+      std::optional<std::int64_t>(7));
+  // A mistyped ts is ignored, not an error: it is informative only.
+  EXPECT_FALSE(expect_server_packet<Chat>(R"({"type":"chat","nick":"p","message":"m","ts":"x"})")
+                   .ts.has_value());
+  EXPECT_EQ(expect_server_packet<Leave>(R"({"type":"leave","nick":"p","room":"a","to":"b"})").to,
+            std::optional<std::string>("b"));
+}
+
 }  // namespace
 }  // namespace chat::proto

@@ -558,3 +558,67 @@ TEST(HubHistory, LoweringTheSizeTrimsEveryRoomAtOnce) {
 
 }  // namespace
 }  // namespace chat::daemon
+
+namespace chat::daemon {
+namespace {
+
+// Issue 13: the `time` cap stamps replayed history, and live lines, with when they were said.
+TEST_F(HubTest, TimeCapStampsHistoryAndLiveLines) {
+  join(1, "pat");
+  const auto before = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  hub.receive(1, chat("said earlier"));
+  join_modern(2, "chris", {"history", "time"});
+  join_modern(3, "leslie", {"history"});
+  auto timed = out.take(2);
+  auto plain = out.take(3);
+  ASSERT_GE(timed.size(), 2U);
+  ASSERT_GE(plain.size(), 2U);
+  const auto& stamped = as<proto::Chat>(timed[1]);
+  ASSERT_TRUE(stamped.ts.has_value());
+  EXPECT_GE(*stamped.ts, before);
+  EXPECT_LE(*stamped.ts, before + 60000);
+  EXPECT_FALSE(as<proto::Chat>(plain[1]).ts.has_value());
+  // Live chat, emote and dm are stamped for the time cap only.
+  out.take(1);
+  hub.receive(1, chat("live"));
+  const auto live = as<proto::Chat>(out.take(2).back());
+  ASSERT_TRUE(live.ts.has_value());
+  EXPECT_GE(*live.ts, *stamped.ts);
+  EXPECT_FALSE(as<proto::Chat>(out.take(3).back()).ts.has_value());
+  EXPECT_EQ(proto::encode(out.take(1).back()), R"({"type":"chat","nick":"pat","message":"live"})");
+  hub.receive(3, R"({"type":"emote","message":"waves"})");
+  EXPECT_TRUE(as<proto::Chat>(out.take(2).back()).ts.has_value());  // emote's fallback form
+  EXPECT_FALSE(as<proto::Chat>(out.take(3).back()).ts.has_value());
+  hub.receive(3, R"({"type":"dm","to":"chris","message":"psst"})");
+  EXPECT_TRUE(as<proto::Chat>(out.take(2).back()).ts.has_value());  // dm's fallback form
+  EXPECT_FALSE(as<proto::Chat>(out.take(3).back()).ts.has_value());
+}
+
+// Issue 13: the `moves` cap tells a room's members where a mover went.
+TEST_F(HubTest, LeaveOnEnterNamesTheNewRoomOnlyForTheMovesCap) {
+  join_modern(1, "pat");
+  join_modern(2, "chris", {"rooms", "moves"});
+  join_modern(3, "leslie", {"rooms"});
+  join(4, "eve");
+  out.take(2);
+  out.take(3);
+  out.take(4);
+  hub.receive(1, packet(proto::EnterRequest{"games"}));
+  const auto told = as<proto::Leave>(out.take(2).at(0));
+  EXPECT_EQ(told.to, std::optional<std::string>("games"));
+  EXPECT_EQ(told.room, std::optional<std::string>("lobby"));
+  EXPECT_FALSE(as<proto::Leave>(out.take(3).at(0)).to.has_value());
+  EXPECT_EQ(proto::encode(out.take(4).at(0)), R"({"type":"leave","nick":"pat"})");
+  // Disconnecting is not a move.
+  hub.receive(2, packet(proto::EnterRequest{"games"}));
+  out.take(2);
+  hub.disconnect(1, "eof");
+  const auto gone = out.take(2);
+  ASSERT_FALSE(gone.empty());
+  EXPECT_FALSE(as<proto::Leave>(gone.back()).to.has_value());
+}
+
+}  // namespace
+}  // namespace chat::daemon
