@@ -118,9 +118,9 @@ std::variant<ControlRequest, ControlRequestError> parse_control_request(std::str
                            "reason must be non-empty text without control characters");
     }
     if (request.reason && request.reason->size() > kMaxKickReason) {
-      return request_error(*type, kBadMessage,
-                           "reason is too long (at most " + std::to_string(kMaxKickReason) +
-                               " bytes)");
+      return request_error(
+          *type, kBadMessage,
+          "reason is too long (at most " + std::to_string(kMaxKickReason) + " bytes)");
     }
   } else if (*command == ControlCommand::kSay) {
     auto message = string_member(doc, "message", wrong);
@@ -132,9 +132,9 @@ std::variant<ControlRequest, ControlRequestError> parse_control_request(std::str
                            "message must be non-empty text without control characters");
     }
     if (message->size() > kMaxSayMessage) {
-      return request_error(*type, kBadMessage,
-                           "message is too long (at most " + std::to_string(kMaxSayMessage) +
-                               " bytes)");
+      return request_error(
+          *type, kBadMessage,
+          "message is too long (at most " + std::to_string(kMaxSayMessage) + " bytes)");
     }
     request.message = std::move(*message);
   }

@@ -25,9 +25,9 @@
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
-#include "tests/wire.hpp"
 #include "common/unique_fd.hpp"
 #include "protocol/frame.hpp"
+#include "tests/wire.hpp"
 
 namespace chat::bench {
 namespace {

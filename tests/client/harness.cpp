@@ -1,6 +1,6 @@
 // Harness implementation: sockets with deadlines, forkpty, a reader thread and the VT model.
-#include "tests/wire.hpp"
 #include "harness.hpp"
+#include "tests/wire.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

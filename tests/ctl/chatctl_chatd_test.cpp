@@ -8,9 +8,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "tests/wire.hpp"
 #include "ctl/exit_codes.hpp"
 #include "test_util.hpp"
+#include "tests/wire.hpp"
 
 namespace chat::ctl {
 namespace {

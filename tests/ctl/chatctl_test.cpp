@@ -6,10 +6,10 @@
 #include <mutex>
 #include <thread>
 
-#include "tests/wire.hpp"
 #include "ctl/exit_codes.hpp"
 #include "daemon/control.hpp"
 #include "test_util.hpp"
+#include "tests/wire.hpp"
 
 namespace chat::ctl {
 namespace {
@@ -213,7 +213,9 @@ TEST_F(ChatctlTest, SocketFileModeDeniesAnotherUserExits77) {
 // chatctl against the real ControlServer (with a fake chat backend).
 class Backend : public daemon::ControlBackend {
  public:
-  daemon::StatusInfo status() override { return {"0.1.0", 5, 0, 1, "poll(test)", 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}; }
+  daemon::StatusInfo status() override {
+    return {"0.1.0", 5, 0, 1, "poll(test)", 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  }
   std::vector<daemon::UserInfo> who() override { return {}; }
   bool kick(std::string_view, std::string_view) override { return false; }
   std::optional<std::size_t> say(std::string_view) override { return 0; }

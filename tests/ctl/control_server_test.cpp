@@ -1,6 +1,6 @@
 // ControlServer with a fake backend: commands, errors, limits, access, and the socket helper.
-#include "tests/wire.hpp"
 #include "daemon/control.hpp"
+#include "tests/wire.hpp"
 
 #include <grp.h>
 #include <gtest/gtest.h>

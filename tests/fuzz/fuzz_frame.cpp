@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "tests/wire.hpp"
 #include "protocol/frame.hpp"
+#include "tests/wire.hpp"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // Codec: decode_client against PROTOCOL.md's errors table, decode_server, encode round-trips.
-#include "tests/wire.hpp"
 #include "protocol/codec.hpp"
+#include "tests/wire.hpp"
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
@@ -648,8 +648,8 @@ TEST(DecodeClient, DmToAnInvalidNickIsNoSuchNickWithoutQuotingIt) {
   EXPECT_FALSE(err->fatal);
   EXPECT_EQ(err->message.find("xxx"), std::string::npos);
   for (const char* bad : {"", "a b", "a:b", "\xff"}) {
-    const auto e = decode_client(std::string(R"({"type":"dm","to":")") + bad +
-                                 R"(","message":"m"})");
+    const auto e =
+        decode_client(std::string(R"({"type":"dm","to":")") + bad + R"(","message":"m"})");
     ASSERT_TRUE(std::holds_alternative<DecodeError>(e)) << bad;
   }
 }
