@@ -138,15 +138,15 @@ if [ -f "$deb" ]; then
 	gate
 	mkdir -p "$out/paths"
 	dpkg-deb -x "$deb" "$out/paths"
-	npaths=0
-	for p in $(sed 's/\\-/-/g; s/\\//g' man/*.[158] | grep -oE '/(usr|etc|lib)/[A-Za-z0-9._/-]*[A-Za-z0-9_]' | sort -u); do
-		npaths=$((npaths + 1))
+	sed 's/\\-/-/g; s/\\//g' man/*.[158] | grep -oE '/(usr|etc|lib)/[A-Za-z0-9._/-]*[A-Za-z0-9_]' |
+		sort -u >"$out/man-paths"
+	while read -r p; do
 		# Units may live in /lib or /usr/lib (the package uses the latter).
 		if [ ! -e "$out/paths$p" ] && [ ! -e "$out/paths/usr$p" ]; then
 			fail "a man page names $p, which the .deb does not contain"
 		fi
-	done
-	echo "man page paths: $npaths named, all in the .deb"
+	done <"$out/man-paths"
+	echo "man page paths: $(wc -l <"$out/man-paths") named, all in the .deb: $(tr '\n' ' ' <"$out/man-paths")"
 fi
 
 # --- conffile ----------------------------------------------------------------------

@@ -287,6 +287,12 @@ inside journalctl -u chatd.service -o cat --no-pager | grep -q "command=who uid=
 	inside journalctl -u chatd.service -o cat --no-pager | grep 'event=control' | tail -5
 	die "chatd did not log reader's uid $reader_uid for chatctl who"
 }
+# The test's users go again (useradd's backup files too, if it made them), so that
+# the purge check below sees only what the package leaves.
+for u in reader boss outsider; do inside userdel "$u"; done
+for f in ./etc/subuid- ./etc/subgid- ./etc/passwd- ./etc/group- ./etc/shadow- ./etc/gshadow-; do
+	grep -qxF "$f" "$work/before.files" || inside rm -f "/${f#./}"
+done
 phase "access: chatd member runs who (uid $reader_uid seen), kick refused 77; chatd-admin kicks; outsider refused 77"
 
 inside python3 /root/chat_e2e.py control "$port" || {
@@ -361,7 +367,7 @@ inside systemctl is-active chatd.socket >/dev/null || {
 	inside systemctl status --no-pager chatd.socket || true
 	die "chatd.socket is not listening after chatd failed on a bad config"
 }
-inside cp /root/chatd.conf.good "$conf"
+inside mv /root/chatd.conf.good "$conf"
 inside python3 /root/chat_e2e.py ping "$port" || die "no chat once the config is fixed"
 phase "bad config: exit 78, not retried, 9 start attempts, chatd.socket still listening; fixed, served"
 
