@@ -12,6 +12,8 @@ if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
 	SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || echo 1764118800)
 fi
 export SOURCE_DATE_EPOCH
+mkdir -p "$build"
+echo "$SOURCE_DATE_EPOCH" >"$build/source-date-epoch"
 jobs="${JOBS:-2}"
 mkdir -p "$build"
 

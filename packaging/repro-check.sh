@@ -13,6 +13,10 @@ work=$(mktemp -d /tmp/chatd-repro.XXXXXX)
 trap 'rm -rf "$work"' EXIT INT TERM
 
 # The same sources (tracked files as they are in the work tree) at another path.
+# The first build's timestamp (build-packages.sh records it), so both stamp alike.
+if [ -z "${SOURCE_DATE_EPOCH:-}" ] && [ -s build/pkg/source-date-epoch ]; then
+	SOURCE_DATE_EPOCH=$(cat build/pkg/source-date-epoch)
+fi
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}
 export SOURCE_DATE_EPOCH
 mkdir -p "$work/elsewhere/src"
