@@ -288,7 +288,8 @@ TEST_F(ChatctlChatdTest, ControlSocketPassedBySystemdIsUsed) {
     return;
   }
   stop();
-  // A "ctl" socket bound by the test (as chatd-ctl.socket would), at another path.
+  // A "ctl" socket bound by the test (as a socket unit with FileDescriptorName=ctl
+  // would), at another path.
   const std::string passed = dir_.file("passed.ctl");
   UniqueFd ctl(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un un{};
@@ -313,7 +314,7 @@ TEST_F(ChatctlChatdTest, FirstChatctlStartsChatdThroughSystemdSocketActivate) {
   }
   stop();
   // systemd-socket-activate binds both sockets and exec()s chatd on the first
-  // connection to either, as systemd does with chatd.socket and chatd-ctl.socket.
+  // connection to either, as systemd would with two socket units.
   const auto port = std::to_string(port_);
   listen_fd_.reset();  // free the port for systemd-socket-activate to bind
   const std::string ctl = dir_.file("activated.ctl");
