@@ -114,7 +114,9 @@ ControlServer::ControlServer(EventLoop& loop, ControlBackend& backend, UniqueFd 
   if (!listen_fd_ || !net::set_nonblocking(listen_fd_.get())) {
     throw std::runtime_error("control socket: invalid listening descriptor");
   }
-  net::set_cloexec(listen_fd_.get());
+  if (!net::set_cloexec(listen_fd_.get())) {
+    throw std::runtime_error("control socket: cannot set close-on-exec: " + errno_text(errno));
+  }
   if (!loop_.add(listen_fd_.get(), kRead, [this](unsigned) { on_accept(); })) {
     throw std::runtime_error("control socket: descriptor " + std::to_string(listen_fd_.get()) +
                              " is beyond what the " + std::string(loop_.name()) +
@@ -179,7 +181,10 @@ std::variant<UniqueFd, std::string> ControlServer::create_socket(const std::stri
     if (std::filesystem::create_directories(dir, ec)) {
       // Traversable by everyone: access is decided by the socket's own mode
       // and the peer credentials, not by hiding the directory.
-      ::chmod(dir.c_str(), 0755);
+      if (::chmod(dir.c_str(), 0755) != 0) {
+        return "cannot set mode 0755 on the control socket's directory '" + dir.string() +
+               "': " + errno_text(errno);
+      }
     } else if (ec) {
       return "cannot create directory '" + dir.string() +
              "' for the control socket: " + ec.message();

@@ -371,6 +371,14 @@ inside mv /root/chatd.conf.good "$conf"
 inside python3 /root/chat_e2e.py ping "$port" || die "no chat once the config is fixed"
 phase "bad config: exit 78, not retried, 9 start attempts, chatd.socket still listening; fixed, served"
 
+# Six stop/starts in a few seconds: no start limit that would fail chatd.socket.
+for _ in 1 2 3 4 5 6; do
+	inside systemctl restart chatd.service || die "systemctl restart chatd failed in a quick series"
+done
+inside systemctl is-active chatd.socket >/dev/null || die "chatd.socket is not active after six quick restarts"
+inside python3 /root/chat_e2e.py ping "$port" || die "no chat after six quick restarts"
+phase "six quick restarts: chatd.socket still listening, clients served"
+
 # chatctl on a stopped chatd: 69, and it starts nothing.
 inside systemctl stop chatd.service
 rc=0
