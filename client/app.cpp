@@ -104,8 +104,11 @@ class SignalPipe {
 };
 
 bool send_packet(int sock, const proto::ClientPacket& packet) {
-  const std::string frame = proto::encode_frame(proto::encode(packet));
-  std::string_view rest = frame;
+  const auto frame = proto::Frame::make(proto::encode(packet));
+  if (!frame) {
+    return false;  // too long for one frame: nothing is sent
+  }
+  std::string_view rest = frame->bytes();
   while (!rest.empty()) {
     const ssize_t n = ::send(sock, rest.data(), rest.size(), MSG_NOSIGNAL);
     if (n < 0) {
@@ -116,7 +119,7 @@ bool send_packet(int sock, const proto::ClientPacket& packet) {
     }
     rest.remove_prefix(static_cast<std::size_t>(n));
   }
-  return !frame.empty();
+  return true;
 }
 
 int close_code(CloseReason reason) {

@@ -95,10 +95,11 @@ ExchangeResult exchange(const std::string& socket_path, std::string_view request
     }
   }
 
-  const std::string frame = proto::encode_frame(request);
-  if (frame.empty()) {
+  const auto made = proto::Frame::make(request);
+  if (!made) {
     return failure(kExitUsage, "request too large for one frame");
   }
+  const std::string_view frame = made->bytes();
   std::size_t sent = 0;
   int send_error = 0;
   while (sent < frame.size()) {

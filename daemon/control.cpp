@@ -18,6 +18,7 @@
 
 #include "common/net.hpp"
 #include "daemon/log_fields.hpp"
+#include "protocol/rules.hpp"
 #include "version.hpp"
 
 namespace chat::daemon {
@@ -429,6 +430,16 @@ std::string ControlServer::run_command(const proto::ControlRequest& request, con
           .add("messages_out", s.messages_out)
           .add("bytes_in", s.bytes_in)
           .add("bytes_out", s.bytes_out)
+          .add("memory_bytes", s.memory_bytes)
+          .add("memory_budget", s.memory_budget)
+          .begin_object("counters")
+          .add("protocol_errors", s.protocol_errors)
+          .add("slow_consumers", s.slow_consumers)
+          .add("refusals", s.refusals)
+          .add("budget_drops", s.budget_drops)
+          .add("stalls", s.stalls)
+          .add("floods", s.floods)
+          .end_object()
           .finish();
     }
     case ControlCommand::kWho: {
@@ -445,20 +456,27 @@ std::string ControlServer::run_command(const proto::ControlRequest& request, con
       return reply;
     }
     case ControlCommand::kKick: {
-      const std::string reason = request.reason.value_or("kicked by the operator");
+      const std::string reason = request.reason.value_or("");
       const bool kicked = backend_.kick(request.nick, reason);
       const auto code = kicked ? result::kOk : result::kNoSuchNick;
       spdlog::info("event=control command=kick uid={} pid={} result={} nick={} reason={}", c.uid,
                    c.pid, code, log_value(request.nick), log_value(reason));
-      return proto::control_reply(
-          name, code, kicked ? "kicked " + request.nick : "no user is called " + request.nick);
+      // The nick is the caller's text: quoted back bounded, like every log field.
+      const std::string shown = proto::truncate_utf8(request.nick, 64, "...");
+      return proto::control_reply(name, code,
+                                  kicked ? "kicked " + shown : "no user is called " + shown);
     }
     case ControlCommand::kSay: {
-      const std::size_t recipients = backend_.say(request.message);
+      const auto recipients = backend_.say(request.message);
+      if (!recipients) {
+        spdlog::info("event=control command=say uid={} pid={} result=bad-message", c.uid, c.pid);
+        return proto::control_reply(name, result::kBadMessage,
+                                    "message is too long to send in one packet");
+      }
       spdlog::info("event=control command=say uid={} pid={} result=ok recipients={} message={}",
-                   c.uid, c.pid, recipients, log_value(request.message));
+                   c.uid, c.pid, *recipients, log_value(request.message));
       return ControlReply(name, result::kOk, "")
-          .add("recipients", static_cast<std::uint64_t>(recipients))
+          .add("recipients", static_cast<std::uint64_t>(*recipients))
           .finish();
     }
     case ControlCommand::kVersion:

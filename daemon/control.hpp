@@ -31,6 +31,9 @@ struct StatusInfo {
   std::uint64_t uptime_s, clients, rooms;
   std::string event_loop;
   std::uint64_t max_clients, messages_in, messages_out, bytes_in, bytes_out;
+  std::uint64_t memory_bytes, memory_budget;  // accounted now, and the budget (0: none)
+  // Events counted instead of logged one by one.
+  std::uint64_t protocol_errors, slow_consumers, refusals, budget_drops, stalls, floods;
 };
 
 // What the control commands need from the chat server; implemented by chatd.
@@ -40,7 +43,8 @@ class ControlBackend {
   virtual StatusInfo status() = 0;
   virtual std::vector<UserInfo> who() = 0;
   virtual bool kick(std::string_view nick, std::string_view reason) = 0;  // false: no such nick
-  virtual std::size_t say(std::string_view message) = 0;  // recipients; message already validated
+  // Recipients; nullopt if the message cannot be sent (too long for one frame).
+  virtual std::optional<std::size_t> say(std::string_view message) = 0;
 };
 
 // What a control client may do, decided once from its credentials at accept.

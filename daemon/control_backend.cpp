@@ -20,6 +20,15 @@ StatusInfo ServerControl::status() {
   s.messages_out = t.messages_out;
   s.bytes_in = t.bytes_in;
   s.bytes_out = t.bytes_out;
+  s.memory_bytes = server_.accounted_bytes();
+  s.memory_budget = server_.limits().memory_budget;
+  const Counters& c = server_.counters();
+  s.protocol_errors = server_.hub().counters().protocol_errors;
+  s.slow_consumers = c.slow_consumers;
+  s.refusals = c.refusals;
+  s.budget_drops = c.budget_drops;
+  s.stalls = c.stalls;
+  s.floods = c.floods;
   return s;
 }
 
@@ -50,10 +59,10 @@ std::vector<UserInfo> ServerControl::who() {
 }
 
 bool ServerControl::kick(std::string_view nick, std::string_view reason) {
-  return server_.hub().kick(nick, reason);
+  return server_.hub().kick(nick, reason) == Hub::KickResult::kKicked;
 }
 
-std::size_t ServerControl::say(std::string_view message) {
+std::optional<std::size_t> ServerControl::say(std::string_view message) {
   return server_.hub().say(message);
 }
 

@@ -14,7 +14,7 @@ class ServerControl final : public ControlBackend {
   StatusInfo status() override;
   std::vector<UserInfo> who() override;
   bool kick(std::string_view nick, std::string_view reason) override;
-  std::size_t say(std::string_view message) override;
+  std::optional<std::size_t> say(std::string_view message) override;
 
  private:
   Server& server_;

@@ -17,12 +17,14 @@ class EventLoop {
   using Handler = std::function<void(unsigned ready)>;
   enum class Backend { kSelect, kEpoll };
 
+  // nullptr (errno set) if the backend cannot be set up (epoll_create1 failed).
   static std::unique_ptr<EventLoop> create(Backend backend);
   virtual ~EventLoop() = default;
 
   // Registers fd; false if the backend cannot watch it (select: fd >= FD_SETSIZE).
   virtual bool add(int fd, unsigned interest, Handler handler) = 0;
-  virtual void modify(int fd, unsigned interest) = 0;
+  // False if fd is not registered or the kernel refused the change (errno set).
+  virtual bool modify(int fd, unsigned interest) = 0;
   // Safe to call from inside a handler, for any fd, including the one being handled.
   virtual void remove(int fd) = 0;
   // Waits up to `timeout` (negative: forever) and runs the handlers of ready fds.

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cassert>
 
 #include "daemon/logging.hpp"
 #include "protocol/codec.hpp"
@@ -15,24 +16,23 @@ namespace chat::daemon {
 
 using proto::ErrorCode;
 
-Frame make_frame(const proto::ServerPacket& packet) {
-  const std::string payload = proto::encode(packet);
-  if (payload.size() > proto::kMaxPayload) {
-    return nullptr;  // the caller reports or trims; an empty frame is never queued
-  }
-  return std::make_shared<const std::string>(proto::encode_frame(payload));
+std::optional<Frame> make_frame(const proto::ServerPacket& packet) {
+  return Frame::make(proto::encode(packet));
+}
+
+Frame error_frame(ErrorCode code, std::string_view message) {
+  // encode_error bounds the message, so the payload always fits.
+  auto frame = Frame::make(proto::encode_error(code, message));
+  assert(frame);
+  return std::move(*frame);
 }
 
 namespace {
 
-bool fits(const proto::ServerPacket& packet) {
-  return proto::encode(packet).size() <= proto::kMaxPayload;
-}
-
 // Cuts a list reply from the end until it fits in one frame, and marks it so.
 template <typename Reply, typename List>
-Frame trimmed_frame(Reply reply, List Reply::*list) {
-  Frame frame = make_frame(reply);
+std::optional<Frame> trimmed_frame(Reply reply, List Reply::*list) {
+  auto frame = make_frame(reply);
   while (!frame && !(reply.*list).empty()) {
     auto& items = reply.*list;
     items.resize(items.size() - std::max<std::size_t>(1, items.size() / 8));
@@ -42,7 +42,30 @@ Frame trimmed_frame(Reply reply, List Reply::*list) {
   return frame;
 }
 
+// The replayed form of a live chat/emote frame (nullopt if it would not fit).
+std::optional<Frame> history_frame(const Frame& live) {
+  const auto payload = proto::as_history_payload(live.payload());
+  return payload ? Frame::make(*payload) : std::nullopt;
+}
+
 constexpr std::string_view kTooLong = "message too long to relay with your nick in one packet";
+
+#ifndef NDEBUG
+// Marks the hub as inside the Outbox for the guard's lifetime.
+class BroadcastGuard {
+ public:
+  explicit BroadcastGuard(bool& flag) : flag_(flag) { flag_ = true; }
+  ~BroadcastGuard() { flag_ = false; }
+  BroadcastGuard(const BroadcastGuard&) = delete;
+  BroadcastGuard& operator=(const BroadcastGuard&) = delete;
+
+ private:
+  bool& flag_;
+};
+#define CHAT_HUB_ENTRY() assert(!broadcasting_ && "Outbox called back into the hub")
+#else
+#define CHAT_HUB_ENTRY() ((void)0)
+#endif
 
 }  // namespace
 
@@ -55,13 +78,12 @@ void Hub::set_config(HubConfig config) {
   // Without this, a SIGHUP to a smaller history (or 0 = off) would keep replaying
   // the old lines until enough new ones pushed them out.
   for (auto& [name, room] : rooms_) {
-    while (room.history.size() > config_.history_size) {
-      room.history.pop_front();
-    }
+    trim(room, config_.history_size, config_.history_bytes);
   }
 }
 
 void Hub::connect(SessionId id, std::string peer) {
+  CHAT_HUB_ENTRY();
   Member m;
   m.peer = std::move(peer);
   m.since = std::chrono::system_clock::now();
@@ -69,6 +91,7 @@ void Hub::connect(SessionId id, std::string peer) {
 }
 
 void Hub::receive(SessionId id, std::string_view payload) {
+  CHAT_HUB_ENTRY();
   const auto it = members_.find(id);
   if (it == members_.end()) {
     return;  // closed earlier in this wake-up; its remaining input is void
@@ -76,6 +99,7 @@ void Hub::receive(SessionId id, std::string_view payload) {
   Member& m = it->second;
   auto decoded = proto::decode_client(payload);
   if (auto* err = std::get_if<proto::DecodeError>(&decoded)) {
+    ++counters_.protocol_errors;
     if (err->fatal) {
       fail(id, err->code, err->message, proto::error_name(err->code));
     } else if (!m.joined) {
@@ -102,42 +126,54 @@ void Hub::receive(SessionId id, std::string_view payload) {
 }
 
 void Hub::reject_frame(SessionId id) {
+  CHAT_HUB_ENTRY();
   if (members_.count(id) != 0) {
+    ++counters_.protocol_errors;
     fail(id, ErrorCode::kBadPacket, "zero-length frame", "bad-packet");
   }
 }
 
 void Hub::disconnect(SessionId id, std::string_view reason) {
+  CHAT_HUB_ENTRY();
   forget(id, reason);
 }
 
 void Hub::close_with_error(SessionId id, ErrorCode code, std::string_view message,
                            std::string_view reason) {
+  CHAT_HUB_ENTRY();
   if (members_.count(id) != 0) {
     fail(id, code, message, reason);
   }
 }
 
-bool Hub::kick(std::string_view nick, std::string_view reason) {
+Hub::KickResult Hub::kick(std::string_view nick, std::string_view reason) {
+  CHAT_HUB_ENTRY();
   const auto it = nicks_.find(proto::nick_key(nick));
   if (it == nicks_.end()) {
-    return false;
+    return KickResult::kNoSuchNick;
   }
-  const std::string text = reason.empty() ? std::string("kicked by the operator")
-                                          : "kicked by the operator: " + std::string(reason);
+  std::string text = "kicked by the operator";
+  if (!reason.empty()) {
+    text += ": ";
+    text += reason;
+  }
   fail(it->second, ErrorCode::kKicked, text, "kicked");
-  return true;
+  return KickResult::kKicked;
 }
 
-std::size_t Hub::say(std::string_view message) {
+std::optional<std::size_t> Hub::say(std::string_view message) {
+  CHAT_HUB_ENTRY();
+  const auto native = make_frame(proto::Info{std::string(message)});
+  const auto fallback = make_frame(proto::Chat{"***", std::string(message), false});
+  if (!native || !fallback) {
+    return std::nullopt;
+  }
   std::vector<SessionId> all;
   all.reserve(nicks_.size());
   for (const auto& [key, id] : nicks_) {
     all.push_back(id);
   }
-  const proto::ServerPacket native = proto::Info{std::string(message)};
-  const proto::ServerPacket fallback = proto::Chat{"***", std::string(message), false};
-  fan_out(all, kCapInfo, native, &fallback);
+  fan_out(all, kCapInfo, *native, &*fallback);
   return all.size();
 }
 
@@ -192,7 +228,10 @@ void Hub::on_hello(SessionId id, Member& m, proto::Hello hello) {
         accepted.push_back(std::move(cap));
       }
     }
-    send(id, make_frame(proto::Welcome{m.nick, kServerName, std::move(accepted), m.room}));
+    // A welcome always fits: nick, room and server name are short, caps are known names.
+    if (auto welcome = make_frame(proto::Welcome{m.nick, kServerName, std::move(accepted), m.room})) {
+      send(id, *welcome);
+    }
     send_history(id, m);
   }
   spdlog::info("event=join session={} nick={} peer={} room={} mode={}", id, field(m.nick), m.peer,
@@ -202,25 +241,26 @@ void Hub::on_hello(SessionId id, Member& m, proto::Hello hello) {
 
 void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
   if (auto* chat = std::get_if<proto::ChatRequest>(&packet)) {
-    proto::ServerPacket out = proto::Chat{m.nick, std::move(chat->message), false};
-    const Frame frame = make_frame(out);
+    const auto frame = make_frame(proto::Chat{m.nick, std::move(chat->message), false});
     if (!frame) {
       send_error(id, m, ErrorCode::kBadMessage, kTooLong);
       return;
     }
-    for (const SessionId to : rooms_[m.room].members) {
-      send(to, frame);
+    Room& room = rooms_[m.room];
+    for (const SessionId to : room.members) {
+      send(to, *frame);
     }
-    remember(m.room, std::move(out));
+    remember(room, *frame, nullptr);
   } else if (auto* emote = std::get_if<proto::EmoteRequest>(&packet)) {
-    const proto::ServerPacket fallback = proto::Chat{"*", m.nick + " " + emote->message, false};
-    proto::ServerPacket native = proto::Emote{m.nick, std::move(emote->message), false};
-    if (!fits(native) || !fits(fallback)) {
+    const auto fallback = make_frame(proto::Chat{"*", m.nick + " " + emote->message, false});
+    const auto native = make_frame(proto::Emote{m.nick, std::move(emote->message), false});
+    if (!native || !fallback) {
       send_error(id, m, ErrorCode::kBadMessage, kTooLong);
       return;
     }
-    fan_out(rooms_[m.room].members, kCapEmote, native, &fallback);
-    remember(m.room, std::move(native));
+    Room& room = rooms_[m.room];
+    fan_out(room.members, kCapEmote, *native, &*fallback);
+    remember(room, *native, &*fallback);
   } else if (auto* dm = std::get_if<proto::DmRequest>(&packet)) {
     const auto target = nicks_.find(proto::nick_key(dm->to));
     if (target == nicks_.end()) {
@@ -228,9 +268,9 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
       return;
     }
     const Member& to = members_.at(target->second);
-    const proto::ServerPacket native = proto::Dm{m.nick, to.nick, dm->message};
-    const proto::ServerPacket fallback = proto::Chat{m.nick + " -> " + to.nick, dm->message, false};
-    if (!fits(native) || !fits(fallback)) {
+    const auto native = make_frame(proto::Dm{m.nick, to.nick, dm->message});
+    const auto fallback = make_frame(proto::Chat{m.nick + " -> " + to.nick, dm->message, false});
+    if (!native || !fallback) {
       send_error(id, m, ErrorCode::kBadMessage, kTooLong);
       return;
     }
@@ -238,7 +278,7 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
     if (target->second != id) {
       recipients.push_back(id);
     }
-    fan_out(recipients, kCapDm, native, &fallback);
+    fan_out(recipients, kCapDm, *native, &*fallback);
   } else if (std::holds_alternative<proto::WhoRequest>(packet)) {
     if ((m.caps & kCapWho) == 0) {
       return;  // no fallback: the event does not reach this connection
@@ -249,7 +289,9 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
     }
     // UTF-8 byte order is code point order.
     std::sort(reply.nicks.begin(), reply.nicks.end());
-    send(id, trimmed_frame(std::move(reply), &proto::WhoReply::nicks));
+    if (auto frame = trimmed_frame(std::move(reply), &proto::WhoReply::nicks)) {
+      send(id, *frame);
+    }
   } else if (std::holds_alternative<proto::RoomsRequest>(packet)) {
     if ((m.caps & kCapRooms) == 0) {
       return;
@@ -258,7 +300,9 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
     for (const auto& [name, room] : rooms_) {
       reply.rooms.push_back({name, room.members.size()});
     }
-    send(id, trimmed_frame(std::move(reply), &proto::RoomsReply::rooms));
+    if (auto frame = trimmed_frame(std::move(reply), &proto::RoomsReply::rooms)) {
+      send(id, *frame);
+    }
   } else if (auto* enter = std::get_if<proto::EnterRequest>(&packet)) {
     if (enter->room != m.room) {
       enter_room(id, m, enter->room);
@@ -266,44 +310,43 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
   }
 }
 
-void Hub::fan_out(const std::vector<SessionId>& to, unsigned cap, const proto::ServerPacket& native,
-                  const proto::ServerPacket* fallback) {
-  Frame native_frame;
-  Frame fallback_frame;
+void Hub::send(SessionId id, const Frame& frame) {
+#ifndef NDEBUG
+  const BroadcastGuard guard(broadcasting_);
+#endif
+  outbox_.send(id, frame);
+}
+
+void Hub::fan_out(const std::vector<SessionId>& to, unsigned cap, const Frame& native,
+                  const Frame* fallback) {
   for (const SessionId id : to) {
     const auto it = members_.find(id);
     if (it == members_.end()) {
       continue;
     }
     if ((it->second.caps & cap) != 0) {
-      if (!native_frame) {
-        native_frame = make_frame(native);
-      }
-      send(id, native_frame);
+      send(id, native);
     } else if (fallback != nullptr) {
-      if (!fallback_frame) {
-        fallback_frame = make_frame(*fallback);
-      }
-      send(id, fallback_frame);
+      send(id, *fallback);
     }
   }
 }
 
 void Hub::send_error(SessionId id, const Member& m, ErrorCode code, std::string_view text) {
+  // Per-packet errors are the peer's business: debug level and a counter, so a
+  // client sending bad packets in a loop cannot flood the log.
   if (m.modern) {
-    send(id,
-         std::make_shared<const std::string>(proto::encode_frame(proto::encode_error(code, text))));
+    send(id, error_frame(code, text));
     spdlog::debug("event=client-error session={} nick={} code={} detail={}", id, field(m.nick),
                   proto::error_name(code), field(text));
   } else {
-    spdlog::warn("event=dropped session={} nick={} code={} detail={}", id, field(m.nick),
-                 proto::error_name(code), field(text));
+    spdlog::debug("event=dropped session={} nick={} code={} detail={}", id, field(m.nick),
+                  proto::error_name(code), field(text));
   }
 }
 
 void Hub::fail(SessionId id, ErrorCode code, std::string_view text, std::string_view reason) {
-  send(id,
-       std::make_shared<const std::string>(proto::encode_frame(proto::encode_error(code, text))));
+  send(id, error_frame(code, text));
   spdlog::warn("event=reject session={} code={} detail={}", id, proto::error_name(code),
                field(text));
   forget(id, reason);
@@ -349,20 +392,29 @@ void Hub::leave_room(SessionId id, Member& m, bool announce) {
     announce_leave(m);
   }
   if (list.empty() && it->first != kLobby) {
-    rooms_.erase(it);
+    erase_room(it);
   }
 }
 
+void Hub::erase_room(std::map<std::string, Room>::iterator it) {
+  history_bytes_ -= it->second.history_bytes;
+  rooms_.erase(it);
+}
+
 void Hub::announce_join(const Member& m) {
-  const proto::ServerPacket native = proto::Join{m.nick, m.room};
-  const proto::ServerPacket fallback = proto::Join{m.nick, std::nullopt};
-  fan_out(rooms_[m.room].members, kCapRooms, native, &fallback);
+  const auto native = make_frame(proto::Join{m.nick, m.room});
+  const auto fallback = make_frame(proto::Join{m.nick, std::nullopt});
+  if (native && fallback) {  // nick and room are at most 32 code points: always
+    fan_out(rooms_[m.room].members, kCapRooms, *native, &*fallback);
+  }
 }
 
 void Hub::announce_leave(const Member& m) {
-  const proto::ServerPacket native = proto::Leave{m.nick, m.room};
-  const proto::ServerPacket fallback = proto::Leave{m.nick, std::nullopt};
-  fan_out(rooms_[m.room].members, kCapRooms, native, &fallback);
+  const auto native = make_frame(proto::Leave{m.nick, m.room});
+  const auto fallback = make_frame(proto::Leave{m.nick, std::nullopt});
+  if (native && fallback) {
+    fan_out(rooms_[m.room].members, kCapRooms, *native, &*fallback);
+  }
 }
 
 void Hub::send_history(SessionId id, const Member& m) {
@@ -373,31 +425,68 @@ void Hub::send_history(SessionId id, const Member& m) {
   if (it == rooms_.end()) {
     return;
   }
-  for (const auto& packet : it->second.history) {
-    if (const auto* emote = std::get_if<proto::Emote>(&packet); emote && !(m.caps & kCapEmote)) {
-      send(id, make_frame(proto::Chat{"*", emote->nick + " " + emote->message, true}));
-    } else {
-      send(id, make_frame(packet));
+  // The newest lines that fit in the replay budget, oldest first: a newcomer's
+  // replay must never overflow its own send queue.
+  const auto& history = it->second.history;
+  std::size_t bytes = 0;
+  auto first = history.end();
+  while (first != history.begin()) {
+    const auto prev = std::prev(first);
+    const std::size_t n = prev->native.size();
+    if (bytes + n > config_.replay_bytes) {
+      break;
     }
+    bytes += n;
+    first = prev;
+  }
+  const bool emote_cap = (m.caps & kCapEmote) != 0;
+  for (auto line = first; line != history.end(); ++line) {
+    send(id, (line->fallback && !emote_cap) ? *line->fallback : line->native);
   }
 }
 
-void Hub::remember(const std::string& room, proto::ServerPacket packet) {
+void Hub::remember(Room& room, const Frame& live, const Frame* live_fallback) {
   if (config_.history_size == 0) {
     return;
   }
-  std::visit(
-      [](auto& p) {
-        if constexpr (requires { p.history; }) {
-          p.history = true;
-        }
-      },
-      packet);
-  auto& history = rooms_[room].history;
-  history.push_back(std::move(packet));
-  while (history.size() > config_.history_size) {
-    history.pop_front();
+  auto native = history_frame(live);
+  if (!native) {
+    return;  // the flag did not fit in the frame: the line is not kept
   }
+  HistoryLine line{std::move(*native), std::nullopt};
+  if (live_fallback != nullptr) {
+    line.fallback = history_frame(*live_fallback);
+    if (!line.fallback) {
+      return;
+    }
+  }
+  room.history_bytes += line.bytes();
+  history_bytes_ += line.bytes();
+  room.history.push_back(std::move(line));
+  trim(room, config_.history_size, config_.history_bytes);
+}
+
+void Hub::trim(Room& room, std::size_t lines, std::size_t bytes) {
+  while (!room.history.empty() && (room.history.size() > lines || room.history_bytes > bytes)) {
+    const std::size_t n = room.history.front().bytes();
+    room.history_bytes -= n;
+    history_bytes_ -= n;
+    room.history.pop_front();
+  }
+}
+
+bool Hub::shed_history() {
+  Room* largest = nullptr;
+  for (auto& [name, room] : rooms_) {
+    if (largest == nullptr || room.history_bytes > largest->history_bytes) {
+      largest = &room;
+    }
+  }
+  if (largest == nullptr || largest->history.empty()) {
+    return false;
+  }
+  trim(*largest, largest->history.size() / 2, largest->history_bytes);
+  return true;
 }
 
 }  // namespace chat::daemon

@@ -5,27 +5,35 @@
 #include <cstdint>
 #include <deque>
 #include <map>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "daemon/defaults.hpp"
 #include "protocol/errors.hpp"
+#include "protocol/frame.hpp"
 #include "protocol/packet.hpp"
 
 namespace chat::daemon {
 
 using SessionId = std::uint64_t;
-// A framed packet (length prefix + payload), encoded once and shared by every
-// recipient's output queue.
-using Frame = std::shared_ptr<const std::string>;
+// A framed packet, encoded once and shared by every recipient's output queue.
+using Frame = proto::Frame;
 
-// Null if the packet does not fit in one frame (payload over 65535 bytes).
-Frame make_frame(const proto::ServerPacket& packet);
+// nullopt if the packet does not fit in one frame (payload over 65535 bytes).
+std::optional<Frame> make_frame(const proto::ServerPacket& packet);
+// The frame of an error packet; always exists (encode_error bounds the message).
+Frame error_frame(proto::ErrorCode code, std::string_view message);
 
 // Where the hub's output goes: the server's sessions, or a recorder in tests.
+//
+// Contract: send() and close() only queue work. They never call back into the
+// hub (no receive/disconnect/close_with_error from inside them): the hub is in
+// the middle of a broadcast when it calls send(), iterating a room's member
+// list. A recipient that must be dropped (send-queue overflow) is reported to
+// the hub later, after the broadcast. Debug builds assert this.
 class Outbox {
  public:
   virtual ~Outbox() = default;
@@ -36,7 +44,16 @@ class Outbox {
 };
 
 struct HubConfig {
-  std::size_t history_size = 20;  // per room; 0 turns history off
+  std::size_t history_size = defaults::kHistoryLines;   // lines per room; 0 turns history off
+  std::size_t history_bytes = defaults::kHistoryBytes;  // bytes per room (frames)
+  // Most bytes of history replayed to one newcomer (the newest lines that fit):
+  // the server sets it under its send-queue limit so a replay never overflows it.
+  std::size_t replay_bytes = std::size_t{2} * 1024 * 1024;
+};
+
+// What the hub counts (shown by `chatctl status`).
+struct HubCounters {
+  std::uint64_t protocol_errors = 0;  // packets refused by the codec or the rules
 };
 
 class Hub {
@@ -57,10 +74,13 @@ class Hub {
   void close_with_error(SessionId id, proto::ErrorCode code, std::string_view message,
                         std::string_view reason);
 
-  // Operator actions. kick: false if nobody has that nick.
-  bool kick(std::string_view nick, std::string_view reason);
-  // `info` to every joined client; returns the number of recipients.
-  std::size_t say(std::string_view message);
+  // Operator actions.
+  enum class KickResult { kKicked, kNoSuchNick };
+  // `reason` may be empty; the user reads "kicked by the operator[: reason]".
+  KickResult kick(std::string_view nick, std::string_view reason);
+  // `info` to every joined client; the number of recipients, or nullopt if the
+  // message is too long to send (nothing is sent then).
+  std::optional<std::size_t> say(std::string_view message);
 
   // Applies at once: a lowered history size trims every room's history now.
   void set_config(HubConfig config);
@@ -78,6 +98,12 @@ class Hub {
   bool joined(SessionId id) const;
   std::size_t joined_count() const { return nicks_.size(); }
   std::size_t room_count() const { return rooms_.size(); }
+  const HubCounters& counters() const { return counters_; }
+  // Bytes of history kept over all rooms.
+  std::size_t history_bytes() const { return history_bytes_; }
+  // Drops the oldest lines of the room with the most history; false if there is
+  // none (the memory budget's last resort).
+  bool shed_history();
 
  private:
   enum Cap : unsigned {
@@ -97,22 +123,26 @@ class Hub {
     unsigned caps = 0;
     std::chrono::system_clock::time_point since;
   };
+  // One replayable line, as frames: `native` for everyone but an emote's reader
+  // without the emote cap, who gets `fallback`.
+  struct HistoryLine {
+    Frame native;
+    std::optional<Frame> fallback;
+    std::size_t bytes() const { return native.size() + (fallback ? fallback->size() : 0); }
+  };
   struct Room {
     std::vector<SessionId> members;  // in join order
-    std::deque<proto::ServerPacket> history;
+    std::deque<HistoryLine> history;
+    std::size_t history_bytes = 0;
   };
   // Sends `native` to members that accepted `cap` and `fallback` (if any) to the
-  // others; each form is encoded once, whatever the number of recipients.
-  void fan_out(const std::vector<SessionId>& to, unsigned cap, const proto::ServerPacket& native,
-               const proto::ServerPacket* fallback);
+  // others. Both are encoded before the call, once, whatever the recipients.
+  void fan_out(const std::vector<SessionId>& to, unsigned cap, const Frame& native,
+               const Frame* fallback);
 
   void on_hello(SessionId id, Member& m, proto::Hello hello);
   void on_packet(SessionId id, Member& m, proto::ClientPacket packet);
-  void send(SessionId id, const Frame& frame) {
-    if (frame) {  // null: a replayed or fallback form too long for a frame; skipped
-      outbox_.send(id, frame);
-    }
-  }
+  void send(SessionId id, const Frame& frame);
   void send_error(SessionId id, const Member& m, proto::ErrorCode code, std::string_view text);
   void fail(SessionId id, proto::ErrorCode code, std::string_view text, std::string_view reason);
   void enter_room(SessionId id, Member& m, const std::string& room);
@@ -120,14 +150,21 @@ class Hub {
   void announce_join(const Member& m);
   void announce_leave(const Member& m);
   void send_history(SessionId id, const Member& m);
-  void remember(const std::string& room, proto::ServerPacket packet);
+  void remember(Room& room, const Frame& live, const Frame* live_fallback);
+  void trim(Room& room, std::size_t lines, std::size_t bytes);
+  void erase_room(std::map<std::string, Room>::iterator it);
   void forget(SessionId id, std::string_view reason);
 
   Outbox& outbox_;
   HubConfig config_;
+  HubCounters counters_;
+  std::size_t history_bytes_ = 0;
   std::unordered_map<SessionId, Member> members_;
   std::unordered_map<std::string, SessionId> nicks_;  // nick_key -> session
   std::map<std::string, Room> rooms_;                 // sorted by name for `rooms`
+#ifndef NDEBUG
+  bool broadcasting_ = false;  // inside outbox_.send: re-entry breaks the contract
+#endif
 };
 
 }  // namespace chat::daemon

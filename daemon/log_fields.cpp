@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "protocol/rules.hpp"
+
 namespace chat::daemon {
 namespace {
 
@@ -72,7 +74,11 @@ std::string read_quoted(std::string_view line, std::size_t& i) {
 
 }  // namespace
 
-std::string log_value(std::string_view value) {
+std::string log_value(std::string_view raw) {
+  // A peer's text can be 65 KB: logging it whole let five connections write
+  // 147 MB of log in 11 s. Every field is cut to a bound (and says so).
+  const std::string bounded = proto::truncate_utf8(raw, kMaxLogValue, "[truncated]");
+  const std::string_view value = bounded;
   bool bare = !value.empty();
   for (const char c : value) {
     const auto u = static_cast<unsigned char>(c);

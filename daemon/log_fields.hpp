@@ -7,6 +7,9 @@
 
 namespace chat::daemon {
 
+// Longest value logged, in bytes before quoting; longer ones end "[truncated]".
+inline constexpr std::size_t kMaxLogValue = 1024;
+
 // `value` as it goes after `key=` in a log line: bare when it is non-empty and
 // has no space, quote, backslash, '=' or control character; otherwise in double
 // quotes with \" \\ \n \r \t and \xNN escapes, so a hostile nick or message

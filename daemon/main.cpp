@@ -6,9 +6,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
+#include <optional>
+#include <system_error>
 
 #include <spdlog/spdlog.h>
 
@@ -40,12 +44,17 @@ extern "C" void on_signal(int signo) {
 Limits limits_from(const Options& o) {
   Limits l;
   l.max_clients = o.max_clients;
-  l.hello_timeout = std::chrono::milliseconds(static_cast<long long>(o.hello_timeout * 1000.0));
+  l.hello_timeout = defaults::to_ms(o.hello_timeout);
   l.sendq_limit = o.sendq_limit;
   l.history = o.history;
+  l.history_bytes = o.history_bytes;
   l.flood_rate = o.flood_rate;
   l.flood_burst = o.flood_burst;
+  l.flood_bytes_rate = o.flood_bytes_rate;
+  l.flood_bytes_burst = o.flood_bytes_burst;
   l.max_per_address = o.max_per_address;
+  l.memory_budget = o.memory_budget;
+  l.stall_timeout = defaults::to_ms(o.stall_timeout);
   return l;
 }
 
@@ -146,30 +155,18 @@ void reload(const std::vector<std::string>& args, Options& current, Server& serv
     spdlog::error("event=reload-failed detail={}", field(load_error_detail(loaded.message)));
   } else {
     const Options& next = loaded.options;
-    auto note = [](const char* key, const auto& from, const auto& to) {
-      if (from != to) {
-        spdlog::info("event=reload key={} from={} to={}", key, field(fmt::format("{}", from)),
-                     field(fmt::format("{}", to)));
+    // Each change is logged before the new log level applies, so lowering the
+    // level still leaves a record of the reload.
+    for_each_reloadable([&](const char* key, auto member) {
+      if (current.*member != next.*member) {
+        spdlog::info("event=reload key={} from={} to={}", key,
+                     field(fmt::format("{}", current.*member)),
+                     field(fmt::format("{}", next.*member)));
+        current.*member = next.*member;
       }
-    };
-    note("log-level", current.log_level, next.log_level);
-    note("max-clients", current.max_clients, next.max_clients);
-    note("hello-timeout", current.hello_timeout, next.hello_timeout);
-    note("sendq-limit", current.sendq_limit, next.sendq_limit);
-    note("history", current.history, next.history);
-    note("flood-rate", current.flood_rate, next.flood_rate);
-    note("flood-burst", current.flood_burst, next.flood_burst);
-    note("max-per-address", current.max_per_address, next.max_per_address);
+    });
     spdlog::set_level(level_from(next.log_level));
     server.set_limits(limits_from(next));
-    current.log_level = next.log_level;
-    current.max_clients = next.max_clients;
-    current.hello_timeout = next.hello_timeout;
-    current.sendq_limit = next.sendq_limit;
-    current.history = next.history;
-    current.flood_rate = next.flood_rate;
-    current.flood_burst = next.flood_burst;
-    current.max_per_address = next.max_per_address;
     spdlog::info("event=reloaded max_clients={}", server.effective_max_clients());
   }
   chat::daemon::systemd::notify_ready(status_line(server));
@@ -228,6 +225,11 @@ int run(const std::vector<std::string>& args) {
   const auto backend =
       opts.event_loop == "epoll" ? EventLoop::Backend::kEpoll : EventLoop::Backend::kSelect;
   auto loop = EventLoop::create(backend);
+  if (!loop) {
+    spdlog::critical("event=start-failed detail={}",
+                     field(std::string("cannot create the event loop: ") + std::strerror(errno)));
+    return kExitOsErr;
+  }
 
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC) != 0) {
@@ -250,7 +252,14 @@ int run(const std::vector<std::string>& args) {
   for (const auto& l : listeners) {
     listen_names.push_back(chat::net::local_name(l.get()));
   }
-  Server server(*loop, std::move(listeners), limits_from(opts));
+  std::optional<Server> server_storage;
+  try {
+    server_storage.emplace(*loop, std::move(listeners), limits_from(opts));
+  } catch (const std::system_error& e) {
+    spdlog::critical("event=start-failed detail={}", field(e.what()));
+    return kExitOsErr;
+  }
+  Server& server = *server_storage;
 
   // The control socket: systemd's `ctl` socket, or our own at --control-socket.
   // Every failure to set it up exits 73 (EX_CANTCREAT), as documented.
@@ -293,7 +302,7 @@ int run(const std::vector<std::string>& args) {
     return kExitCantCreate;
   }
 
-  loop->add(signal_read.get(), kRead, [&](unsigned) {
+  const bool signals_watched = loop->add(signal_read.get(), kRead, [&](unsigned) {
     unsigned char sig = 0;
     while (::read(signal_read.get(), &sig, 1) == 1) {
       if (sig == SIGHUP) {
@@ -307,6 +316,10 @@ int run(const std::vector<std::string>& args) {
       }
     }
   });
+  if (!signals_watched) {
+    spdlog::critical("event=start-failed detail={}", field("cannot watch the signal pipe"));
+    return kExitOsErr;
+  }
 
   const auto watchdog = chat::daemon::systemd::watchdog_interval();
   auto next_ping = Server::Clock::now();
@@ -348,10 +361,12 @@ int run(const std::vector<std::string>& args) {
 
   spdlog::info(
       "event=start version={} event_loop={} listen={} control={} max_clients={} nofile={} "
-      "fd_setsize={} hello_timeout_ms={} sendq_limit={} history={}",
+      "fd_setsize={} hello_timeout_ms={} sendq_limit={} history={} history_bytes={} "
+      "max_per_address={} memory_budget={} stall_timeout_s={}",
       chat::kVersion, loop->name(), field(fmt::format("{}", fmt::join(listen_names, ","))),
       field(control_path), server.effective_max_clients(), nofile, FD_SETSIZE,
-      limits_from(opts).hello_timeout.count(), opts.sendq_limit, opts.history);
+      limits_from(opts).hello_timeout.count(), opts.sendq_limit, opts.history, opts.history_bytes,
+      opts.max_per_address, opts.memory_budget, opts.stall_timeout);
   chat::daemon::systemd::notify_ready(status_line(server));
   server.run();
   spdlog::info("event=stopped");

@@ -43,9 +43,33 @@ void define_options(CLI::App& app, Options& opts) {
   app.add_option("--flood-burst", opts.flood_burst, "Packets one client may send at once")
       ->type_name("N")
       ->check(CLI::Range(1.0, 1e9));
+  app.add_option("--history-bytes", opts.history_bytes,
+                 "Bytes of chat lines kept per room for newcomers (the oldest go first)")
+      ->type_name("BYTES")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 34));
+  app.add_option("--flood-bytes-rate", opts.flood_bytes_rate,
+                 "Bytes per second one client may send on average (0 = no byte limit)")
+      ->type_name("BYTES")
+      ->check(CLI::Range(0.0, 1e12));
+  app.add_option("--flood-bytes-burst", opts.flood_bytes_burst,
+                 "Bytes one client may send at once (at least one whole frame, 65537)")
+      ->type_name("BYTES")
+      ->check(CLI::Range(65537.0, 1e12));
   app.add_option("--max-per-address", opts.max_per_address,
-                 "Connections from one IP address (0 = no limit)")
+                 "Connections from one IP address, or one IPv6 /64 (0 = no limit)")
       ->type_name("N");
+  app.add_option("--memory-budget", opts.memory_budget,
+                 "Bytes of queued output, history and unparsed input over all clients; past "
+                 "it the clients holding most are dropped (0 = no budget; suffixes K, M, G)")
+      ->type_name("BYTES")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 40));
+  app.add_option("--stall-timeout", opts.stall_timeout,
+                 "Seconds a client's queued output may make no progress before it is dropped "
+                 "(0 = never)")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(0.0, 86400.0));
   app.add_option("--control-socket", opts.control_socket,
                  "Unix control socket for chatctl (empty: none)")
       ->type_name("PATH");
@@ -101,7 +125,7 @@ std::string where(const std::string& path, const std::string& key, std::size_t n
 std::string explain(const CLI::ParseError& e, const std::string& value) {
   const std::string what = e.what();
   if (what.find("not in range") != std::string::npos ||
-      what.find("could not be converted") != std::string::npos) {
+      what.find("onvert") != std::string::npos) {  // "Could not convert", "could not be converted"
     const std::regex number(R"(\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*)");
     if (!std::regex_match(value, number)) {
       return "'" + value + "' is not a number";

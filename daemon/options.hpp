@@ -8,18 +8,25 @@
 
 #include <CLI/CLI.hpp>
 
+#include "daemon/defaults.hpp"
+
 namespace chat::daemon {
 
 struct Options {
   std::optional<std::uint16_t> port;
   std::string bind;
   std::size_t max_clients = 0;
-  double hello_timeout = 10.0;
-  std::size_t sendq_limit = std::size_t{4} * 1024 * 1024;
-  std::size_t history = 20;
-  double flood_rate = 50.0;
-  double flood_burst = 200.0;
-  std::size_t max_per_address = 0;
+  double hello_timeout = defaults::kHelloTimeoutSeconds;
+  std::size_t sendq_limit = defaults::kSendqLimit;
+  std::size_t history = defaults::kHistoryLines;
+  std::size_t history_bytes = defaults::kHistoryBytes;
+  double flood_rate = defaults::kFloodRate;
+  double flood_burst = defaults::kFloodBurst;
+  double flood_bytes_rate = defaults::kFloodBytesRate;
+  double flood_bytes_burst = defaults::kFloodBytesBurst;
+  std::size_t max_per_address = defaults::kMaxPerAddress;
+  std::size_t memory_budget = defaults::kMemoryBudget;
+  double stall_timeout = defaults::kStallTimeoutSeconds;
   std::string control_socket = "/run/chatd/chatd.ctl";
   std::string admin_group;
   std::string read_group;     // members may run chatctl's read-only commands
@@ -38,6 +45,24 @@ inline constexpr int kExitUnavailable = 69;
 inline constexpr int kExitOsErr = 71;
 inline constexpr int kExitCantCreate = 73;
 inline constexpr int kExitConfig = 78;
+
+// Calls f(key, &Options::member) for each setting a reload (SIGHUP) applies.
+template <typename F>
+void for_each_reloadable(F&& f) {
+  f("log-level", &Options::log_level);
+  f("max-clients", &Options::max_clients);
+  f("hello-timeout", &Options::hello_timeout);
+  f("sendq-limit", &Options::sendq_limit);
+  f("history", &Options::history);
+  f("history-bytes", &Options::history_bytes);
+  f("flood-rate", &Options::flood_rate);
+  f("flood-burst", &Options::flood_burst);
+  f("flood-bytes-rate", &Options::flood_bytes_rate);
+  f("flood-bytes-burst", &Options::flood_bytes_burst);
+  f("max-per-address", &Options::max_per_address);
+  f("memory-budget", &Options::memory_budget);
+  f("stall-timeout", &Options::stall_timeout);
+}
 
 // Adds every option to `app`, bound to `opts`.
 void define_options(CLI::App& app, Options& opts);

@@ -1,7 +1,9 @@
 // Server: accept, read, decode, hand to the hub, flush queued frames, reap.
 #include "daemon/server.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
@@ -10,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 #include <spdlog/spdlog.h>
 
@@ -33,11 +36,43 @@ constexpr std::size_t kMaxRejecting = 32;
 constexpr std::size_t kFdHeadroom = 32 + kMaxRejecting;
 constexpr auto kCloseLinger = std::chrono::seconds(2);
 constexpr auto kShutdownDrain = std::chrono::seconds(3);
+// How often stalled writers are looked for.
+constexpr auto kSweepInterval = std::chrono::seconds(1);
+// malloc_trim once this much accounted memory has been freed since the last one.
+constexpr std::size_t kTrimAfterFreeing = std::size_t{16} * 1024 * 1024;
 
-// "127.0.0.1:5000" -> "127.0.0.1", "[::1]:5000" -> "[::1]".
-std::string host_of(const std::string& peer) {
-  const auto colon = peer.rfind(':');
-  return colon == std::string::npos ? peer : peer.substr(0, colon);
+// The key the per-address limit counts under: the IPv4 address, or the /64 of an
+// IPv6 address (one host usually holds a whole /64). "" if unknown.
+std::string address_key(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    return {};
+  }
+  char text[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    const auto& sin = reinterpret_cast<const sockaddr_in&>(ss);
+    ::inet_ntop(AF_INET, &sin.sin_addr, text, sizeof text);
+    return text;
+  }
+  if (ss.ss_family == AF_INET6) {
+    auto addr = reinterpret_cast<const sockaddr_in6&>(ss).sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(&addr)) {
+      in_addr v4{};
+      std::memcpy(&v4, addr.s6_addr + 12, sizeof v4);
+      ::inet_ntop(AF_INET, &v4, text, sizeof text);
+      return text;
+    }
+    std::memset(addr.s6_addr + 8, 0, 8);
+    ::inet_ntop(AF_INET6, &addr, text, sizeof text);
+    return std::string(text) + "/64";
+  }
+  return {};
+}
+
+HubConfig hub_config(const Limits& limits) {
+  // A newcomer's replay takes at most half its send queue, so it never overflows it.
+  return HubConfig{limits.history, limits.history_bytes, limits.sendq_limit / 2};
 }
 
 }  // namespace
@@ -46,13 +81,16 @@ Server::Server(EventLoop& loop, std::vector<UniqueFd> listeners, Limits limits)
     : loop_(loop),
       listeners_(std::move(listeners)),
       limits_(limits),
-      hub_(*this, HubConfig{limits.history}),
+      hub_(*this, hub_config(limits)),
       reserve_fd_(::open("/dev/null", O_RDONLY | O_CLOEXEC)),
       started_(Clock::now()) {
   max_clients_ = compute_max_clients(limits_.max_clients);
   for (const auto& l : listeners_) {
     const int fd = l.get();
-    loop_.add(fd, kRead, [this, fd](unsigned) { on_listener(fd); });
+    if (!loop_.add(fd, kRead, [this, fd](unsigned) { on_listener(fd); })) {
+      throw std::system_error(errno == 0 ? EBADF : errno, std::generic_category(),
+                              "cannot watch listening socket fd " + std::to_string(fd));
+    }
   }
 }
 
@@ -87,11 +125,11 @@ void Server::set_limits(Limits limits) {
   }
   limits_ = limits;
   max_clients_ = compute_max_clients(limits_.max_clients);
-  hub_.set_config(HubConfig{limits_.history});
+  hub_.set_config(hub_config(limits_));
 }
 
 std::chrono::seconds Server::uptime() const {
-  return std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_);
+  return std::chrono::duration_cast<std::chrono::seconds>(now() - started_);
 }
 
 const Session* Server::session(SessionId id) const {
@@ -109,8 +147,9 @@ void Server::on_listener(int fd) {
         reserve_fd_.reset();
         UniqueFd refused(::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (refused) {
-          const std::string frame = proto::encode_frame(
-              proto::encode_error(proto::ErrorCode::kServerFull, "server is out of descriptors"));
+          ++counters_.refusals;
+          const Frame frame =
+              error_frame(proto::ErrorCode::kServerFull, "server is out of descriptors");
           (void)::send(refused.get(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         }
         refused.reset();
@@ -140,12 +179,13 @@ bool Server::over_address_limit(int fd) const {
   if (limits_.max_per_address == 0) {
     return false;
   }
-  const auto it = per_address_.find(host_of(net::peer_name(fd)));
+  const auto it = per_address_.find(address_key(fd));
   return it != per_address_.end() && it->second >= limits_.max_per_address;
 }
 
 void Server::reject_full(UniqueFd client, std::string_view message) {
   const std::string peer = net::peer_name(client.get());
+  ++counters_.refusals;
   spdlog::warn("event=reject code=server-full peer={} clients={} max_clients={} detail={}", peer,
                client_count(), max_clients_, field(message));
   const SessionId id = next_id_++;
@@ -154,8 +194,7 @@ void Server::reject_full(UniqueFd client, std::string_view message) {
   if (rejecting_ >= kMaxRejecting ||
       !loop_.add(fd, kNone, [this, id](unsigned ready) { on_session(id, ready); })) {
     // No room to see the refusal through: say it once, best effort, and close.
-    const std::string frame =
-        proto::encode_frame(proto::encode_error(proto::ErrorCode::kServerFull, message));
+    const Frame frame = error_frame(proto::ErrorCode::kServerFull, message);
     (void)::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     ::shutdown(fd, SHUT_WR);
     return;  // the session's destructor closes the socket
@@ -165,10 +204,9 @@ void Server::reject_full(UniqueFd client, std::string_view message) {
   s->counted = false;
   ++rejecting_;
   s->state = Session::State::kClosing;
-  s->deadline = Clock::now() + kCloseLinger;
+  s->deadline = now() + kCloseLinger;
   close_deadlines_.emplace_back(s->deadline, id);
-  s->enqueue(std::make_shared<const std::string>(
-      proto::encode_frame(proto::encode_error(proto::ErrorCode::kServerFull, message))));
+  s->enqueue(error_frame(proto::ErrorCode::kServerFull, message), now());
   Session& ref = *s;
   sessions_.emplace(id, std::move(s));
   mark_dirty(ref);
@@ -185,14 +223,15 @@ void Server::accept_one(UniqueFd client) {
     return;
   }
   s->interest = kRead;
-  s->address = host_of(peer);
+  s->address = address_key(s->fd());
   ++per_address_[s->address];
   s->tokens = limits_.flood_burst;
-  s->refilled = Clock::now();
+  s->byte_tokens = limits_.flood_bytes_burst;
+  s->refilled = wake_;
   spdlog::debug("event=connect session={} peer={}", id, peer);
   sessions_.emplace(id, std::move(s));
   hub_.connect(id, std::move(peer));
-  hello_deadlines_.emplace_back(Clock::now() + limits_.hello_timeout, id);
+  hello_deadlines_.emplace_back(now() + limits_.hello_timeout, id);
 }
 
 void Server::on_session(SessionId id, unsigned ready) {
@@ -203,7 +242,7 @@ void Server::on_session(SessionId id, unsigned ready) {
   Session& s = *it->second;
   if ((ready & kWrite) != 0 && s.state != Session::State::kDead) {
     const auto before = s.bytes_out;
-    const auto r = s.flush();
+    const auto r = s.flush(wake_);
     totals_.bytes_out += s.bytes_out - before;
     if (r == Session::IoResult::kError) {
       end_session(s, "write-error");
@@ -226,6 +265,7 @@ void Server::on_session(SessionId id, unsigned ready) {
       const auto r = s.read_some(kReadPerWake);
       totals_.bytes_in += s.bytes_in - before;
       process_input(s);
+      account_input(s);
       if (s.state == Session::State::kOpen &&
           (r == Session::IoResult::kEof || r == Session::IoResult::kError)) {
         if (r == Session::IoResult::kEof && s.input().buffered() > 0 && !s.pending_input) {
@@ -274,9 +314,11 @@ void Server::process_input(Session& s) {
       break;
     }
     ++frames;
-    if (!take_token(s, Clock::now())) {
-      spdlog::warn("event=flood session={} peer={} rate={} burst={}", s.id(), s.peer(),
-                   limits_.flood_rate, limits_.flood_burst);
+    if (!take_tokens(s, proto::kHeaderSize + payload.size(), wake_)) {
+      ++counters_.floods;
+      spdlog::warn("event=flood session={} peer={} rate={} burst={} bytes_rate={} bytes_burst={}",
+                   s.id(), s.peer(), limits_.flood_rate, limits_.flood_burst,
+                   limits_.flood_bytes_rate, limits_.flood_bytes_burst);
       hub_.close_with_error(s.id(), proto::ErrorCode::kFlood,
                             "you are sending too fast; the connection is closed", "flood");
       break;
@@ -288,18 +330,37 @@ void Server::process_input(Session& s) {
   update_interest(s);
 }
 
-bool Server::take_token(Session& s, Clock::time_point now) {
-  if (limits_.flood_rate <= 0) {
-    return true;
-  }
-  const std::chrono::duration<double> elapsed = now - s.refilled;
+bool Server::take_tokens(Session& s, std::size_t bytes, Clock::time_point now) {
+  // Two buckets: packets (a typist's pace) and bytes (a paster's volume). A
+  // packet passes only if both have room; neither is charged otherwise.
+  const double elapsed = std::chrono::duration<double>(now - s.refilled).count();
   s.refilled = now;
-  s.tokens = std::min(limits_.flood_burst, s.tokens + elapsed.count() * limits_.flood_rate);
-  if (s.tokens < 1.0) {
+  const bool packets = limits_.flood_rate > 0;
+  const bool volume = limits_.flood_bytes_rate > 0;
+  if (packets) {
+    s.tokens = std::min(limits_.flood_burst, s.tokens + elapsed * limits_.flood_rate);
+  }
+  if (volume) {
+    s.byte_tokens =
+        std::min(limits_.flood_bytes_burst, s.byte_tokens + elapsed * limits_.flood_bytes_rate);
+  }
+  const auto cost = static_cast<double>(bytes);
+  if ((packets && s.tokens < 1.0) || (volume && s.byte_tokens < cost)) {
     return false;
   }
-  s.tokens -= 1.0;
+  if (packets) {
+    s.tokens -= 1.0;
+  }
+  if (volume) {
+    s.byte_tokens -= cost;
+  }
   return true;
+}
+
+void Server::account_input(Session& s) {
+  const std::size_t now_held = s.input().buffered();
+  input_bytes_ = input_bytes_ - s.accounted_input + now_held;
+  s.accounted_input = now_held;
 }
 
 void Server::send(SessionId id, const Frame& frame) {
@@ -311,31 +372,28 @@ void Server::send(SessionId id, const Frame& frame) {
   if (s.state != Session::State::kOpen && s.state != Session::State::kClosing) {
     return;
   }
-  if (s.has_output() && s.queued_bytes() + frame->size() > limits_.sendq_limit) {
+  if (s.has_output() && s.queued_bytes() + frame.size() > limits_.sendq_limit) {
     // Before calling the reader slow, give the kernel what is queued: a burst
     // handled in one wake-up can pass the limit for a reader that keeps up.
     const auto before = s.bytes_out;
-    const auto r = s.flush();
+    const auto r = s.flush(wake_);
     totals_.bytes_out += s.bytes_out - before;
     if (r == Session::IoResult::kError) {
       s.drop_output();
     }
   }
-  if (s.has_output() && s.queued_bytes() + frame->size() > limits_.sendq_limit) {
+  if (s.has_output() && s.queued_bytes() + frame.size() > limits_.sendq_limit) {
     // A slow reader: drop it alone. The hub hears of it after the current
     // broadcast, never in the middle of one.
+    ++counters_.slow_consumers;
     spdlog::warn("event=slow-consumer session={} peer={} sendq_bytes={} limit={}", id, s.peer(),
                  s.queued_bytes(), limits_.sendq_limit);
-    s.drop_output();
-    const bool was_open = s.state == Session::State::kOpen;
-    s.state = Session::State::kDead;
-    if (was_open) {
-      overflowed_.push_back(id);
-    }
-    dead_.push_back(id);
+    drop(s, "sendq-limit");
     return;
   }
-  s.enqueue(frame);
+  if (!s.enqueue(frame, wake_)) {
+    return;
+  }
   ++totals_.messages_out;
   mark_dirty(s);
 }
@@ -351,9 +409,22 @@ void Server::close(SessionId id, std::string_view reason) {
   }
   spdlog::debug("event=closing session={} reason={}", id, field(reason));
   s.state = Session::State::kClosing;
-  s.deadline = Clock::now() + kCloseLinger;
+  s.deadline = now() + kCloseLinger;
   close_deadlines_.emplace_back(s.deadline, id);
   mark_dirty(s);
+}
+
+void Server::drop(Session& s, std::string_view reason) {
+  // Safe inside a broadcast: the output goes at once, the hub is told later
+  // (handle_overflows), and the session is reaped at the end of the iteration.
+  (void)reason;
+  s.drop_output();
+  const bool was_open = s.state == Session::State::kOpen;
+  s.state = Session::State::kDead;
+  if (was_open) {
+    overflowed_.push_back({s.id(), std::string(reason)});
+  }
+  dead_.push_back(s.id());
 }
 
 void Server::mark_dirty(Session& s) {
@@ -387,8 +458,14 @@ void Server::update_interest(Session& s) {
       break;
   }
   if (want != s.interest) {
+    if (!loop_.modify(s.fd(), want)) {
+      // The kernel refused the change: the session could never be served again.
+      spdlog::error("event=loop-modify-failed session={} error={}", s.id(),
+                    field(std::strerror(errno)));
+      end_session(s, "event-loop-error");
+      return;
+    }
     s.interest = want;
-    loop_.modify(s.fd(), want);
   }
 }
 
@@ -420,7 +497,7 @@ void Server::flush_dirty() {
       continue;
     }
     const auto before = s.bytes_out;
-    const auto r = s.flush();
+    const auto r = s.flush(wake_);
     totals_.bytes_out += s.bytes_out - before;
     if (r == Session::IoResult::kError) {
       end_session(s, "write-error");
@@ -436,10 +513,10 @@ void Server::flush_dirty() {
 
 void Server::handle_overflows() {
   while (!overflowed_.empty()) {
-    std::vector<SessionId> batch;
+    std::vector<Overflow> batch;
     batch.swap(overflowed_);
-    for (const SessionId id : batch) {
-      hub_.disconnect(id, "sendq-limit");
+    for (const auto& [id, reason] : batch) {
+      hub_.disconnect(id, reason);
     }
   }
 }
@@ -471,6 +548,74 @@ void Server::check_timers(Clock::time_point now) {
   }
 }
 
+std::size_t Server::accounted_bytes() const {
+  // Frames are counted once however many queues share them; history is kept as
+  // frames, so live frames cover queued output and history together.
+  return Frame::live_bytes() + input_bytes_;
+}
+
+void Server::enforce_budget() {
+  if (limits_.memory_budget == 0 || accounted_bytes() <= limits_.memory_budget) {
+    return;
+  }
+  // The sessions holding most (queued output + unparsed input) go first: an
+  // attacker who makes the daemon hold memory is the one holding it.
+  std::vector<std::pair<std::size_t, Session*>> holders;
+  for (auto& [id, s] : sessions_) {
+    const std::size_t held = s->queued_bytes() + s->input().buffered();
+    if (s->state != Session::State::kDead && held > 0) {
+      holders.emplace_back(held, s.get());
+    }
+  }
+  std::sort(holders.begin(), holders.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (const auto& [held, s] : holders) {
+    if (accounted_bytes() <= limits_.memory_budget) {
+      break;
+    }
+    ++counters_.budget_drops;
+    spdlog::warn(
+        "event=memory-budget session={} peer={} held_bytes={} accounted_bytes={} "
+        "budget={}",
+        s->id(), s->peer(), held, accounted_bytes(), limits_.memory_budget);
+    if (s->input().buffered() > 0) {
+      s->input() = proto::FrameDecoder();  // its unparsed input goes with it
+      account_input(*s);
+    }
+    drop(*s, "memory-budget");
+  }
+  // What is left over the budget is history (sessions' frames are gone or shared
+  // with it): shed the largest rooms' oldest lines.
+  while (accounted_bytes() > limits_.memory_budget && hub_.shed_history()) {
+  }
+}
+
+void Server::check_stalls(Clock::time_point now) {
+  if (limits_.stall_timeout.count() <= 0) {
+    return;
+  }
+  for (auto& [id, s] : sessions_) {
+    if (s->state == Session::State::kOpen && s->has_output() &&
+        now - s->output_progress() >= limits_.stall_timeout) {
+      ++counters_.stalls;
+      spdlog::warn("event=stalled session={} peer={} sendq_bytes={} stall_timeout_ms={}", id,
+                   s->peer(), s->queued_bytes(), limits_.stall_timeout.count());
+      drop(*s, "stalled");
+    }
+  }
+}
+
+void Server::give_back_memory() {
+  // After an attack the allocator keeps the freed pages; hand them back once a
+  // large amount is gone, so an attack does not leave the daemon bigger.
+  const std::size_t held = accounted_bytes();
+  peak_since_trim_ = std::max(peak_since_trim_, held);
+  if (peak_since_trim_ > held + kTrimAfterFreeing) {
+    ::malloc_trim(0);
+    peak_since_trim_ = held;
+  }
+}
+
 void Server::reap() {
   for (const SessionId id : dead_) {
     const auto it = sessions_.find(id);
@@ -478,6 +623,7 @@ void Server::reap() {
       continue;
     }
     loop_.remove(it->second->fd());
+    input_bytes_ -= it->second->accounted_input;
     if (!it->second->counted) {
       --rejecting_;
     } else if (const auto a = per_address_.find(it->second->address); a != per_address_.end()) {
@@ -504,6 +650,9 @@ std::chrono::milliseconds Server::next_timeout(Clock::time_point now) const {
   if (stopping_) {
     next = std::min(next, stop_deadline_);
   }
+  if (limits_.stall_timeout.count() > 0) {
+    next = std::min(next, next_sweep_);
+  }
   if (next <= now) {
     return std::chrono::milliseconds(0);
   }
@@ -516,7 +665,7 @@ void Server::stop() {
     return;
   }
   stopping_ = true;
-  stop_deadline_ = Clock::now() + kShutdownDrain;
+  stop_deadline_ = now() + kShutdownDrain;
   for (auto& l : listeners_) {
     loop_.remove(l.get());
   }
@@ -533,49 +682,72 @@ void Server::stop() {
 }
 
 void Server::run() {
-  while (true) {
-    auto now = Clock::now();
-    auto timeout = next_timeout(now);
-    if (tick_) {
-      if (const auto next = tick_(now)) {
-        const auto until =
-            std::chrono::ceil<std::chrono::milliseconds>(std::max(*next - now, Clock::duration(0)));
-        timeout = std::min(timeout, until);
-      }
+  while (step(std::nullopt)) {
+  }
+}
+
+bool Server::step(std::optional<std::chrono::milliseconds> max_wait) {
+  auto now = this->now();
+  auto timeout = next_timeout(now);
+  if (tick_) {
+    if (const auto next = tick_(now)) {
+      const auto until =
+          std::chrono::ceil<std::chrono::milliseconds>(std::max(*next - now, Clock::duration(0)));
+      timeout = std::min(timeout, until);
     }
-    if (!loop_.run_once(timeout)) {
-      spdlog::error("event=loop-failed error={}", field(std::strerror(errno)));
-      break;
+  }
+  if (max_wait) {
+    timeout = std::min(timeout, *max_wait);
+  }
+  if (!loop_.run_once(timeout)) {
+    spdlog::error("event=loop-failed error={}", field(std::strerror(errno)));
+    return false;
+  }
+  wake_ = this->now();
+  std::vector<SessionId> pending;
+  pending.swap(pending_input_);
+  for (const SessionId id : pending) {
+    const auto it = sessions_.find(id);
+    if (it != sessions_.end()) {
+      it->second->pending_input = false;
+      process_input(*it->second);
+      account_input(*it->second);
     }
-    std::vector<SessionId> pending;
-    pending.swap(pending_input_);
-    for (const SessionId id : pending) {
-      const auto it = sessions_.find(id);
-      if (it != sessions_.end()) {
-        it->second->pending_input = false;
-        process_input(*it->second);
-      }
+  }
+  now = wake_;
+  check_timers(now);
+  if (now >= next_sweep_) {
+    next_sweep_ = now + kSweepInterval;
+    check_stalls(now);
+  }
+  do {
+    handle_overflows();
+    flush_dirty();
+    enforce_budget();
+  } while (!overflowed_.empty());
+  reap();
+  give_back_memory();
+  if (on_clients_changed_ && client_count() != reported_clients_) {
+    reported_clients_ = client_count();
+    on_clients_changed_(reported_clients_);
+  }
+  if (stopping_) {
+    if (sessions_.empty()) {
+      return false;
     }
-    now = Clock::now();
-    check_timers(now);
-    do {
-      handle_overflows();
-      flush_dirty();
-    } while (!overflowed_.empty());
-    reap();
-    if (on_clients_changed_ && client_count() != reported_clients_) {
-      reported_clients_ = client_count();
-      on_clients_changed_(reported_clients_);
+    if (this->now() >= stop_deadline_) {
+      spdlog::warn("event=shutdown-timeout unflushed_sessions={}", sessions_.size());
+      return false;
     }
-    if (stopping_) {
-      if (sessions_.empty()) {
-        break;
-      }
-      if (Clock::now() >= stop_deadline_) {
-        spdlog::warn("event=shutdown-timeout unflushed_sessions={}", sessions_.size());
-        break;
-      }
-    }
+  }
+  return true;
+}
+
+void Server::adopt(UniqueFd client) {
+  if (client_count() >= max_clients_) {
+    reject_full(std::move(client), "the server is full, try later");
+  } else {
+    accept_one(std::move(client));
   }
 }
 

@@ -6,11 +6,13 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "common/unique_fd.hpp"
+#include "daemon/defaults.hpp"
 #include "daemon/event_loop.hpp"
 #include "daemon/hub.hpp"
 #include "daemon/session.hpp"
@@ -19,12 +21,29 @@ namespace chat::daemon {
 
 struct Limits {
   std::size_t max_clients = 0;  // 0: as many as the descriptors allow
-  std::chrono::milliseconds hello_timeout{10000};
-  std::size_t sendq_limit = std::size_t{4} * 1024 * 1024;
-  std::size_t history = 20;
-  double flood_rate = 50.0;         // packets per second per connection; 0 turns it off
-  double flood_burst = 200.0;       // packets a connection may send at once
-  std::size_t max_per_address = 0;  // connections from one address; 0: no limit
+  std::chrono::milliseconds hello_timeout = defaults::to_ms(defaults::kHelloTimeoutSeconds);
+  std::size_t sendq_limit = defaults::kSendqLimit;
+  std::size_t history = defaults::kHistoryLines;
+  std::size_t history_bytes = defaults::kHistoryBytes;  // per room
+  double flood_rate = defaults::kFloodRate;             // packets per second per connection; 0: off
+  double flood_burst = defaults::kFloodBurst;           // packets a connection may send at once
+  double flood_bytes_rate = defaults::kFloodBytesRate;  // bytes per second; 0: off
+  double flood_bytes_burst = defaults::kFloodBytesBurst;   // bytes at once
+  std::size_t max_per_address = defaults::kMaxPerAddress;  // per IP (IPv6: /64); 0: no limit
+  // Queued output + history + unparsed input, over all sessions; past it the
+  // sessions holding most are dropped. 0 turns it off.
+  std::size_t memory_budget = defaults::kMemoryBudget;
+  // A session whose queued output makes no progress for this long is dropped; 0: never.
+  std::chrono::milliseconds stall_timeout = defaults::to_ms(defaults::kStallTimeoutSeconds);
+};
+
+// What the server counts besides traffic (shown by `chatctl status`).
+struct Counters {
+  std::uint64_t slow_consumers = 0;  // dropped at the send-queue limit
+  std::uint64_t refusals = 0;        // connections refused: server full, per-address limit
+  std::uint64_t budget_drops = 0;    // sessions dropped to keep within the memory budget
+  std::uint64_t stalls = 0;          // sessions dropped after --stall-timeout without progress
+  std::uint64_t floods = 0;          // sessions closed for sending too fast
 };
 
 struct Totals {
@@ -47,6 +66,24 @@ class Server final : public Outbox {
 
   // Runs until stop() and the shutdown drain finish.
   void run();
+  // One loop iteration: wait for readiness (at most until the next deadline, and
+  // at most `max_wait` if given), handle it, flush, reap. False when the server
+  // has finished (stopped and drained) or the wait itself failed.
+  bool step(std::optional<std::chrono::milliseconds> max_wait);
+  // Takes a connected socket as a new client, as if accepted (tests, fuzzing).
+  void adopt(UniqueFd client);
+  // The clock every deadline is measured on; tests and the daemon fuzzer step it.
+  using Now = std::function<Clock::time_point()>;
+  void set_clock(Now now) { now_ = std::move(now); }
+  Clock::time_point now() const { return now_ ? now_() : Clock::now(); }
+  // Every session, for invariant checks.
+  template <typename F>
+  void for_each_session(F&& f) const {
+    for (const auto& [id, s] : sessions_) {
+      f(*s);
+    }
+  }
+  std::size_t input_bytes() const { return input_bytes_; }
   // Graceful shutdown: stop accepting, tell everyone, flush (bounded), close.
   void stop();
   // Applies new limits (SIGHUP); the effective client limit stays within the fds.
@@ -66,6 +103,10 @@ class Server final : public Outbox {
   std::size_t effective_max_clients() const { return max_clients_; }
   std::size_t client_count() const { return sessions_.size() - rejecting(); }
   const Totals& totals() const { return totals_; }
+  const Counters& counters() const { return counters_; }
+  // Bytes the memory budget accounts now: live frames (queued and history) and
+  // unparsed input.
+  std::size_t accounted_bytes() const;
   std::chrono::seconds uptime() const;
   const Session* session(SessionId id) const;
 
@@ -75,7 +116,12 @@ class Server final : public Outbox {
   void accept_one(UniqueFd client);
   bool over_address_limit(int fd) const;
   void reject_full(UniqueFd client, std::string_view message);
-  bool take_token(Session& s, Clock::time_point now);
+  bool take_tokens(Session& s, std::size_t bytes, Clock::time_point now);
+  void account_input(Session& s);
+  void enforce_budget();
+  void check_stalls(Clock::time_point now);
+  void give_back_memory();
+  void drop(Session& s, std::string_view reason);
   void on_session(SessionId id, unsigned ready);
   void process_input(Session& s);
   void mark_dirty(Session& s);
@@ -100,17 +146,30 @@ class Server final : public Outbox {
   std::size_t rejecting_ = 0;  // server-full sessions still flushing their error
   std::vector<SessionId> dirty_;
   std::vector<SessionId> pending_input_;
-  std::vector<SessionId> overflowed_;
+  struct Overflow {
+    SessionId id;
+    std::string reason;
+  };
+  std::vector<Overflow> overflowed_;  // dropped inside a broadcast; the hub hears after it
   std::vector<SessionId> dead_;
   std::deque<std::pair<Clock::time_point, SessionId>> hello_deadlines_;
   std::deque<std::pair<Clock::time_point, SessionId>> close_deadlines_;
   UniqueFd reserve_fd_;
   Totals totals_;
+  Counters counters_;
+  std::size_t input_bytes_ = 0;  // sum of accounted_input over sessions
+  std::size_t peak_since_trim_ = 0;
+  Clock::time_point next_sweep_{};
   Clock::time_point started_;
   bool stopping_ = false;
   Clock::time_point stop_deadline_{};
   std::size_t reported_clients_ = SIZE_MAX;
   Tick tick_;
+  Now now_;
+  // When the current iteration woke up: the time of every per-packet and
+  // per-recipient decision (reading the clock per recipient costs more than
+  // the delivery itself).
+  Clock::time_point wake_ = Clock::now();
   std::function<void(std::size_t)> on_clients_changed_;
 };
 

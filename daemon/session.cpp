@@ -1,4 +1,4 @@
-// Session I/O: non-blocking reads into the decoder, writev of queued shared frames.
+// Session I/O: non-blocking reads into the decoder, one send() of gathered queued frames.
 #include "daemon/session.hpp"
 
 #include <sys/socket.h>
@@ -17,10 +17,17 @@ constexpr std::size_t kRecvChunk = std::size_t{64} * 1024;
 Session::Session(SessionId id, UniqueFd fd, std::string peer)
     : id_(id), fd_(std::move(fd)), peer_(std::move(peer)) {}
 
-void Session::enqueue(const Frame& frame) {
-  queued_bytes_ += frame->size();
+bool Session::enqueue(const Frame& frame, std::chrono::steady_clock::time_point now) {
+  if (frame.size() < proto::kMinFrame || frame.size() > proto::kMaxFrame) {
+    return false;
+  }
+  if (out_.empty()) {
+    progress_ = now;
+  }
+  queued_bytes_ += frame.size();
   out_.push_back(frame);
   ++messages_out;
+  return true;
 }
 
 void Session::drop_output() {
@@ -29,7 +36,7 @@ void Session::drop_output() {
   queued_bytes_ = 0;
 }
 
-Session::IoResult Session::flush() {
+Session::IoResult Session::flush(std::chrono::steady_clock::time_point now) {
   // Frames are small (a chat is ~100 bytes) and the kernel's per-iovec cost in
   // tcp_sendmsg is far above a memcpy of one, so queued frames are copied into one
   // buffer and sent with one send() (measured in docs/BENCHMARKS.md: a third of
@@ -38,20 +45,27 @@ Session::IoResult Session::flush() {
   while (!out_.empty()) {
     const char* data = nullptr;
     std::size_t n = 0;
-    if (out_.size() == 1 || out_.front()->size() - out_offset_ >= kSendChunk / 2) {
-      data = out_.front()->data() + out_offset_;  // nothing to gather: send it in place
-      n = out_.front()->size() - out_offset_;
+    if (out_.size() == 1 || out_.front().size() - out_offset_ >= kSendChunk / 2) {
+      data = out_.front().data() + out_offset_;  // nothing to gather: send it in place
+      n = out_.front().size() - out_offset_;
     } else {
       for (auto it = out_.begin(); it != out_.end(); ++it) {
         const std::size_t skip = (it == out_.begin()) ? out_offset_ : 0;
-        const std::size_t len = (*it)->size() - skip;
+        const std::size_t len = it->size() - skip;
         if (n + len > scratch.size()) {
           break;  // the first frame always fits: it is under half the buffer here
         }
-        std::memcpy(scratch.data() + n, (*it)->data() + skip, len);
+        std::memcpy(scratch.data() + n, it->data() + skip, len);
         n += len;
       }
       data = scratch.data();
+    }
+    if (n == 0) {
+      // Cannot happen (frames are never empty and out_offset_ < size); if it
+      // did, send(fd, "", 0) would succeed forever without progress.
+      out_.pop_front();
+      out_offset_ = 0;
+      continue;
     }
     const ssize_t w = ::send(fd_.get(), data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w < 0) {
@@ -61,10 +75,13 @@ Session::IoResult Session::flush() {
       return (errno == EAGAIN || errno == EWOULDBLOCK) ? IoResult::kWouldBlock : IoResult::kError;
     }
     auto left = static_cast<std::size_t>(w);
+    if (left > 0) {
+      progress_ = now;
+    }
     bytes_out += left;
     queued_bytes_ -= left;
     while (left > 0) {
-      const std::size_t rest = out_.front()->size() - out_offset_;
+      const std::size_t rest = out_.front().size() - out_offset_;
       if (left >= rest) {
         left -= rest;
         out_.pop_front();

@@ -29,16 +29,27 @@ class Session {
   const std::string& peer() const { return peer_; }
 
   // Queues a frame; the caller enforces the send-queue limit with queued_bytes().
-  void enqueue(const Frame& frame);
-  // One writev over as much of the queue as fits in an iovec array.
-  IoResult flush();
+  // Refuses (false) a frame that is not a whole frame: the Frame type makes that
+  // impossible, and this check keeps an empty write from ever reaching flush().
+  bool enqueue(const Frame& frame, std::chrono::steady_clock::time_point now);
+  // Gathers queued frames into one send() until the queue is empty or the socket
+  // is full.
+  IoResult flush(std::chrono::steady_clock::time_point now);
+  // When the output queue last moved: became non-empty, or the kernel took bytes.
+  // Meaningless while the queue is empty.
+  std::chrono::steady_clock::time_point output_progress() const { return progress_; }
   bool has_output() const { return !out_.empty(); }
   std::size_t queued_bytes() const { return queued_bytes_; }
+  // The queue (front partly written: queued_bytes() excludes its first
+  // written_of_front() bytes).
+  const std::deque<Frame>& queued() const { return out_; }
+  std::size_t written_of_front() const { return out_offset_; }
   void drop_output();
 
   // Reads what the kernel has (bounded) into the decoder.
   IoResult read_some(std::size_t max_bytes);
   proto::FrameDecoder& input() { return input_; }
+  const proto::FrameDecoder& input() const { return input_; }
   // Reads and discards (kDraining).
   IoResult discard_input();
 
@@ -48,9 +59,11 @@ class Session {
   bool counted = true;         // false for a connection refused with server-full
   unsigned interest = 0;       // what the loop watches for now
   std::chrono::steady_clock::time_point deadline{};  // closing/draining deadline
-  std::string address;  // peer address without the port, for the per-address limit
-  double tokens = 0;    // flood control bucket
+  std::string address;     // peer address without the port, for the per-address limit
+  double tokens = 0;       // flood control bucket
+  double byte_tokens = 0;  // flood control bucket in bytes
   std::chrono::steady_clock::time_point refilled{};
+  std::size_t accounted_input = 0;  // input().buffered() as the memory budget last saw it
 
   std::uint64_t messages_in = 0;
   std::uint64_t messages_out = 0;
@@ -65,6 +78,7 @@ class Session {
   std::deque<Frame> out_;
   std::size_t out_offset_ = 0;  // bytes of out_.front() already written
   std::size_t queued_bytes_ = 0;
+  std::chrono::steady_clock::time_point progress_{};
 };
 
 }  // namespace chat::daemon

@@ -133,6 +133,11 @@ Decoded<ClientPacket> decode_client(std::string_view payload) {
     if (!to) {
       return open(ErrorCode::kBadPacket, "dm needs a string \"to\"");
     }
+    if (!is_valid_nick(*to)) {
+      // Checked here, like hello's nick: the text is never echoed back (it could
+      // be 65 KB), and no user can hold a nick that breaks the rules.
+      return open(ErrorCode::kNoSuchNick, "dm \"to\" is not a valid nick, so no user has it");
+    }
     DmRequest dm;
     auto r = decode_message_field(doc, "dm", dm.message);
     if (r) {
@@ -425,8 +430,23 @@ std::string encode(const ServerPacket& packet) {
   return write<ServerWriter>(packet);
 }
 
+std::optional<std::string> as_history_payload(std::string_view live) {
+  if (live.size() < 2 || live.front() != '{' || live.back() != '}') {
+    return std::nullopt;
+  }
+  constexpr std::string_view kFlag = R"(,"history":true})";
+  std::string out;
+  out.reserve(live.size() - 1 + kFlag.size());
+  out.append(live.substr(0, live.size() - 1));
+  out.append(kFlag);
+  return out;
+}
+
 std::string encode_error(ErrorCode code, std::string_view message) {
-  return encode(ServerPacket{Error{std::string(error_name(code)), std::string(message)}});
+  // The message may quote what a peer sent: bounded, so an error always fits in a
+  // frame whatever it quotes (JSON escaping grows a byte at most to 6).
+  return encode(ServerPacket{Error{std::string(error_name(code)),
+                                   truncate_utf8(message, kMaxErrorText, " [truncated]")}});
 }
 
 }  // namespace chat::proto

@@ -1,6 +1,7 @@
 // JSON <-> packets with RapidJSON; decoding validates and reports protocol error codes.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -31,7 +32,15 @@ Decoded<ServerPacket> decode_server(std::string_view payload);
 // Payload JSON (not framed).
 std::string encode(const ClientPacket& packet);
 std::string encode(const ServerPacket& packet);
-// An error packet for `code`.
+// `live`, a chat or emote payload as encode() writes it (a JSON object), marked as
+// replayed history: the same members plus "history": true, made without decoding
+// or re-encoding. nullopt if `live` is not an object's text.
+std::optional<std::string> as_history_payload(std::string_view live);
+
+// Longest error message sent: longer ones (which may quote a peer's text) are cut
+// at a UTF-8 boundary and marked " [truncated]".
+inline constexpr std::size_t kMaxErrorText = 512;
+// An error packet for `code`; always fits in one frame.
 std::string encode_error(ErrorCode code, std::string_view message);
 
 }  // namespace chat::proto

@@ -117,6 +117,11 @@ std::variant<ControlRequest, ControlRequestError> parse_control_request(std::str
       return request_error(*type, kBadMessage,
                            "reason must be non-empty text without control characters");
     }
+    if (request.reason && request.reason->size() > kMaxKickReason) {
+      return request_error(*type, kBadMessage,
+                           "reason is too long (at most " + std::to_string(kMaxKickReason) +
+                               " bytes)");
+    }
   } else if (*command == ControlCommand::kSay) {
     auto message = string_member(doc, "message", wrong);
     if (!message) {
@@ -125,6 +130,11 @@ std::variant<ControlRequest, ControlRequestError> parse_control_request(std::str
     if (!is_valid_message(*message)) {
       return request_error(*type, kBadMessage,
                            "message must be non-empty text without control characters");
+    }
+    if (message->size() > kMaxSayMessage) {
+      return request_error(*type, kBadMessage,
+                           "message is too long (at most " + std::to_string(kMaxSayMessage) +
+                               " bytes)");
     }
     request.message = std::move(*message);
   }
@@ -212,6 +222,12 @@ ControlReply& ControlReply::begin_array(std::string_view key) {
 }
 
 ControlReply& ControlReply::begin_object() {
+  impl_->w.StartObject();
+  return *this;
+}
+
+ControlReply& ControlReply::begin_object(std::string_view key) {
+  impl_->key(key);
   impl_->w.StartObject();
   return *this;
 }

@@ -14,6 +14,11 @@ namespace chat::proto {
 // Reported by the `version` command. Bump it when a packet's members change
 // meaning; new packet types or commands do not need a bump.
 inline constexpr int kProtocolVersion = 1;
+// Longest `kick` reason and `say` message accepted (bytes): both must reach users
+// in one frame (a reason inside an error message, a message as `info` or as the
+// `***` chat fallback), whatever JSON escaping adds.
+inline constexpr std::size_t kMaxKickReason = 400;
+inline constexpr std::size_t kMaxSayMessage = 32000;
 
 // The stable `result` codes of a control reply. chatctl's exit status is derived
 // from them, so they never change spelling (docs/CONTROL.md).
@@ -83,6 +88,8 @@ class ControlReply {
   // per element, then end_array().
   ControlReply& begin_array(std::string_view key);
   ControlReply& begin_object();
+  // A member object: begin_object(key), add..., end_object().
+  ControlReply& begin_object(std::string_view key);
   ControlReply& end_object();
   ControlReply& end_array();
   // Bytes written so far (to keep a reply inside one frame).

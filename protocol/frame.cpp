@@ -16,11 +16,25 @@ bool append_frame(std::string& out, std::string_view payload) {
   return true;
 }
 
-std::string encode_frame(std::string_view payload) {
-  std::string out;
-  out.reserve(kHeaderSize + payload.size());
-  append_frame(out, payload);
-  return out;
+thread_local std::size_t Frame::live_bytes_ = 0;
+
+std::optional<Frame> Frame::make(std::string_view payload) {
+  if (payload.empty() || payload.size() > kMaxPayload) {
+    return std::nullopt;
+  }
+  auto* rep = new Rep;
+  rep->bytes.reserve(kHeaderSize + payload.size());
+  append_frame(rep->bytes, payload);
+  live_bytes_ += rep->bytes.size();
+  return Frame(rep);
+}
+
+void Frame::release() noexcept {
+  if (rep_ != nullptr && --rep_->refs == 0) {
+    live_bytes_ -= rep_->bytes.size();
+    delete rep_;
+  }
+  rep_ = nullptr;
 }
 
 void FrameDecoder::compact() {

@@ -1,8 +1,9 @@
-// 2-byte big-endian length framing: encoder and an incremental decoder.
+// 2-byte big-endian length framing: the Frame type, an encoder and an incremental decoder.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -10,12 +11,63 @@ namespace chat::proto {
 
 inline constexpr std::size_t kHeaderSize = 2;
 inline constexpr std::size_t kMaxPayload = 65535;
+inline constexpr std::size_t kMinFrame = kHeaderSize + 1;
+inline constexpr std::size_t kMaxFrame = kHeaderSize + kMaxPayload;
+
+// One whole frame (length prefix + 1..kMaxPayload payload bytes), immutable and
+// shared by reference count: a broadcast is encoded once and queued for every
+// recipient. Frame::make is the only way to get one, and it refuses an empty or
+// oversize payload, so an empty or oversize frame cannot exist.
+//
+// The count is not atomic (one event-loop thread shares a frame among hundreds
+// of queues; an atomic increment per recipient was measured at a large part of a
+// flood's cost): a Frame and its copies must stay on one thread.
+class Frame {
+ public:
+  // nullopt if `payload` is empty or longer than kMaxPayload.
+  static std::optional<Frame> make(std::string_view payload);
+
+  Frame(const Frame& other) noexcept : rep_(other.rep_) { ++rep_->refs; }
+  Frame(Frame&& other) noexcept : rep_(other.rep_) { other.rep_ = nullptr; }
+  Frame& operator=(const Frame& other) noexcept {
+    Frame copy(other);
+    std::swap(rep_, copy.rep_);
+    return *this;
+  }
+  Frame& operator=(Frame&& other) noexcept {
+    std::swap(rep_, other.rep_);
+    return *this;
+  }
+  ~Frame() { release(); }
+
+  // The wire bytes: header and payload (kMinFrame..kMaxFrame bytes).
+  std::string_view bytes() const { return rep_->bytes; }
+  std::size_t size() const { return rep_->bytes.size(); }
+  std::string_view payload() const { return bytes().substr(kHeaderSize); }
+  const char* data() const { return rep_->bytes.data(); }
+  // Two handles to the same encoded frame.
+  bool same(const Frame& other) const { return rep_ == other.rep_; }
+  std::size_t use_count() const { return rep_ == nullptr ? 0 : rep_->refs; }
+
+  // Bytes held by every frame alive on this thread (each shared frame counted
+  // once): the daemon's memory budget reads this.
+  static std::size_t live_bytes() { return live_bytes_; }
+
+ private:
+  struct Rep {
+    std::size_t refs = 1;
+    std::string bytes;
+  };
+  explicit Frame(Rep* rep) noexcept : rep_(rep) {}
+  void release() noexcept;
+
+  Rep* rep_;
+  static thread_local std::size_t live_bytes_;
+};
 
 // Appends the frame for `payload` (1..kMaxPayload bytes) to `out`. Returns false,
 // appending nothing, if the payload is empty or too long to frame.
 bool append_frame(std::string& out, std::string_view payload);
-// The frame for `payload`; empty string if it cannot be framed.
-std::string encode_frame(std::string_view payload);
 
 // Accepts the byte stream in any split and yields whole payloads.
 class FrameDecoder {

@@ -138,4 +138,21 @@ std::string nick_key(std::string_view nick) {
   return key;
 }
 
+std::string truncate_utf8(std::string_view text, std::size_t max_bytes, std::string_view marker) {
+  if (text.size() <= max_bytes) {
+    return std::string(text);
+  }
+  if (marker.size() > max_bytes) {
+    marker = {};
+  }
+  std::size_t end = max_bytes - marker.size();
+  // Back up over continuation bytes to the start of the sequence that was cut.
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) {
+    --end;
+  }
+  std::string out(text.substr(0, end));
+  out.append(marker);
+  return out;
+}
+
 }  // namespace chat::proto

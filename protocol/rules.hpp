@@ -36,4 +36,9 @@ bool is_valid_message(std::string_view message);
 // other byte kept ("Pat" and "pAT" collide, "É" and "é" do not).
 std::string nick_key(std::string_view nick);
 
+// `text` cut to at most `max_bytes` bytes (never inside a UTF-8 sequence), with
+// `marker` appended when anything was cut (the marker counts towards max_bytes).
+std::string truncate_utf8(std::string_view text, std::size_t max_bytes,
+                          std::string_view marker = {});
+
 }  // namespace chat::proto

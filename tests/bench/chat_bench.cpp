@@ -25,6 +25,7 @@
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
+#include "tests/wire.hpp"
 #include "common/unique_fd.hpp"
 #include "protocol/frame.hpp"
 
@@ -513,7 +514,7 @@ void Bench::on_connected(std::size_t i) {
   }
   c.state = State::kHello;
   const std::string hello =
-      proto::encode_frame(fmt::format(R"({{"type":"hello","nick":"{}"}})", c.nick));
+      chat::test::frame_of(fmt::format(R"({{"type":"hello","nick":"{}"}})", c.nick));
   queue(i, hello);
   flush_client(i);
 }
@@ -736,7 +737,7 @@ bool Bench::run_barrier() {
   }
   barrier_text_ = fmt::format("barrier {}", ::getpid());
   queue(first,
-        proto::encode_frame(fmt::format(R"({{"type":"chat","message":"{}"}})", barrier_text_)));
+        chat::test::frame_of(fmt::format(R"({{"type":"chat","message":"{}"}})", barrier_text_)));
   flush_dirty();
   const auto t0 = now_ns();
   while (barrier_seen_ < joined_) {

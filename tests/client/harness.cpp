@@ -1,4 +1,5 @@
 // Harness implementation: sockets with deadlines, forkpty, a reader thread and the VT model.
+#include "tests/wire.hpp"
 #include "harness.hpp"
 
 #include <arpa/inet.h>
@@ -149,7 +150,7 @@ bool FakeServer::read_eof() {
 }
 
 void FakeServer::send(const std::string& payload) {
-  send_raw(proto::encode_frame(payload));
+  send_raw(chat::test::frame_of(payload));
 }
 
 void FakeServer::send_raw(const std::string& bytes) {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/wire.hpp"
 #include "ctl/exit_codes.hpp"
 #include "test_util.hpp"
 
@@ -40,7 +41,7 @@ class Client {
     const std::string hello = modern
                                   ? R"({"type":"hello","nick":")" + nick + R"(","caps":["info"]})"
                                   : R"({"type":"hello","nick":")" + nick + R"("})";
-    chat::testing::send_all(fd_.get(), proto::encode_frame(hello));
+    chat::testing::send_all(fd_.get(), chat::test::frame_of(hello));
   }
   // The next packet of `type` (others skipped); empty doc on EOF or timeout.
   rapidjson::Document next(const std::string& type) {

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "tests/wire.hpp"
 #include "ctl/exit_codes.hpp"
 #include "daemon/control.hpp"
 #include "test_util.hpp"
@@ -80,7 +81,7 @@ class FakeDaemon {
         requests_.emplace_back(payload);
       }
       if (got && !reply_.empty()) {
-        chat::testing::send_all(fd.get(), proto::encode_frame(reply_));
+        chat::testing::send_all(fd.get(), chat::test::frame_of(reply_));
       } else {
         held.push_back(std::move(fd));
       }
@@ -218,10 +219,10 @@ TEST_F(ChatctlTest, SocketFileModeDeniesAnotherUserExits77) {
 // chatctl against the real ControlServer (with a fake chat backend).
 class Backend : public daemon::ControlBackend {
  public:
-  daemon::StatusInfo status() override { return {"0.1.0", 5, 0, 1, "poll(test)", 10, 0, 0, 0, 0}; }
+  daemon::StatusInfo status() override { return {"0.1.0", 5, 0, 1, "poll(test)", 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}; }
   std::vector<daemon::UserInfo> who() override { return {}; }
   bool kick(std::string_view, std::string_view) override { return false; }
-  std::size_t say(std::string_view) override { return 0; }
+  std::optional<std::size_t> say(std::string_view) override { return 0; }
 };
 
 TEST_F(ChatctlTest, RealControlServerAnswersAndDeniesNobody) {

@@ -62,11 +62,13 @@ class PollLoop final : public daemon::EventLoop {
     entries_[fd] = Entry{interest, std::make_shared<Handler>(std::move(handler))};
     return true;
   }
-  void modify(int fd, unsigned interest) override {
+  bool modify(int fd, unsigned interest) override {
     const auto it = entries_.find(fd);
-    if (it != entries_.end()) {
-      it->second.interest = interest;
+    if (it == entries_.end()) {
+      return false;
     }
+    it->second.interest = interest;
+    return true;
   }
   void remove(int fd) override { entries_.erase(fd); }
   bool run_once(std::chrono::milliseconds timeout) override {

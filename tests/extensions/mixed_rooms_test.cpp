@@ -68,7 +68,7 @@ std::vector<std::string> caps_of(Kind kind) {
 }
 
 TEST_P(MixedRooms, SixtyClientsInFourRoomsEachSeeExactlyTheirRoom) {
-  ASSERT_NO_FATAL_FAILURE(start_with(config()));
+  ASSERT_NO_FATAL_FAILURE(start_with(config({"--max-per-address=0"})));
   std::vector<Client> clients(kClients);
   for (int i = 0; i < kClients; ++i) {
     clients[i].nick = "c" + std::to_string(i);

@@ -304,7 +304,7 @@ TEST_P(Faults, ClientKilledInsideItsHelloIsNeverAnnounced) {
 TEST_P(Faults, ResetWhileChatdIsSendingAnnouncesOneLeave) {
   // The victim has a full receive window of unread chat when it resets: chatd's next
   // write fails (EPIPE/ECONNRESET) in the middle of a broadcast to everyone.
-  ASSERT_NO_FATAL_FAILURE(start_chatd({"--flood-rate=0"}));
+  ASSERT_NO_FATAL_FAILURE(start_chatd({"--flood-rate=0", "--flood-bytes-rate=0"}));
   TestClient talker = join("talker");
   TestClient victim = TestClient::connect(port(), /*rcvbuf=*/4096);
   ASSERT_TRUE(talker && victim);
@@ -391,8 +391,8 @@ std::vector<std::string> split_frames(const std::string& bytes) {
 
 TEST_P(Faults, StalledReaderIsDroppedAtItsLimitWhileThreeWritersLoseNothing) {
   constexpr std::size_t kLimit = 131072;
-  ASSERT_NO_FATAL_FAILURE(
-      start_chatd({"--sendq-limit=" + std::to_string(kLimit), "--flood-rate=0"}));
+  ASSERT_NO_FATAL_FAILURE(start_chatd(
+      {"--sendq-limit=" + std::to_string(kLimit), "--flood-rate=0", "--flood-bytes-rate=0"}));
   std::vector<Peer> writers(3);
   for (std::size_t i = 0; i < writers.size(); ++i) {
     writers[i].nick = "writer" + std::to_string(i);
@@ -627,7 +627,8 @@ TEST_P(Faults, AcceptUnderDescriptorExhaustionNeitherSpinsNorStaysFull) {
 // ---- SIGTERM under load ---------------------------------------------------------
 
 TEST_P(Faults, SigtermUnderLoadDeliversEveryAcceptedLineToEveryClientAndExitsZero) {
-  ASSERT_NO_FATAL_FAILURE(start_chatd({"--flood-rate=0", "--sendq-limit=16777216"}));
+  ASSERT_NO_FATAL_FAILURE(start_chatd(
+      {"--flood-rate=0", "--flood-bytes-rate=0", "--max-per-address=0", "--sendq-limit=16777216"}));
   constexpr int kClients = 40;
   std::vector<Peer> peers(kClients);
   for (int i = 0; i < kClients; ++i) {
@@ -770,7 +771,7 @@ TEST_P(Faults, FloodGetsFloodErrorThenCloseAndOthersAreUnaffected) {
 }
 
 TEST_P(Faults, FloodControlOffLetsTenThousandLinesThrough) {
-  ASSERT_NO_FATAL_FAILURE(start_chatd({"--flood-rate=0"}));
+  ASSERT_NO_FATAL_FAILURE(start_chatd({"--flood-rate=0", "--flood-bytes-rate=0"}));
   TestClient bulk = join("bulk");
   ASSERT_TRUE(bulk);
   std::string burst;
@@ -816,8 +817,16 @@ TEST_P(Faults, PerAddressLimitRefusesWithServerFullAndFreesTheSlotOnLeave) {
   // a saw the joins of b and c, nothing about d or e.
   ASSERT_EQ(before.size(), 2U) << describe(before);
   EXPECT_TRUE(is_join(before[0], "b") && is_join(before[1], "c")) << describe(before);
-  // A slot frees when a client leaves.
+  // A slot frees when a client leaves. b first waits for c's leave: otherwise c's
+  // EOF and a marker from b would race within one wake-up.
   c.close();
+  while (true) {
+    const auto r = b.recv();
+    ASSERT_EQ(r.status, TestClient::Status::kPacket) << status_name(r.status);
+    if (is_leave(r.packet, "c")) {
+      break;
+    }
+  }
   before = packets_before_marker(b, "b", a, "check 2");
   ASSERT_EQ(before.size(), 1U) << describe(before);
   EXPECT_TRUE(is_leave(before.back(), "c"));
@@ -834,7 +843,8 @@ TEST_P(Faults, BusySenderDoesNotStarveAnotherClient) {
   // wake-up (128) the quiet line is broadcast among the first few hundred, not after
   // the busy client's backlog (nor after the ~3000 lines one 128 KiB read holds).
   // An ordering check, not a timing one.
-  ASSERT_NO_FATAL_FAILURE(start_chatd({"--flood-rate=0", "--sendq-limit=67108864"}));
+  ASSERT_NO_FATAL_FAILURE(
+      start_chatd({"--flood-rate=0", "--flood-bytes-rate=0", "--sendq-limit=67108864"}));
   std::vector<Peer> peers(2);
   peers[0].nick = "busy";
   peers[1].nick = "quiet";

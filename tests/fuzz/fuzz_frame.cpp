@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/wire.hpp"
 #include "protocol/frame.hpp"
 
 namespace {
@@ -71,7 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   // Encoding a decoded payload reproduces its frame.
   for (const auto& p : expected) {
-    const std::string f = chat::proto::encode_frame(p);
+    const std::string f = chat::test::frame_of(p);
     if (f.size() != p.size() + 2 || f.compare(2, std::string::npos, p) != 0) {
       std::abort();
     }

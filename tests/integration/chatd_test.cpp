@@ -228,7 +228,7 @@ TEST_P(Chatd, ConnectionClosedBeforeHelloIsNeverAnnounced) {
 }
 
 TEST_P(Chatd, TwoHundredClientsReceiveEveryMessageInPerSenderOrder) {
-  ASSERT_NO_FATAL_FAILURE(start_chatd({"--max-clients=400"}));
+  ASSERT_NO_FATAL_FAILURE(start_chatd({"--max-clients=400", "--max-per-address=0"}));
   constexpr int kClients = 200;
   constexpr int kMessages = 5;
   std::vector<TestClient> clients;
@@ -785,7 +785,7 @@ TEST_P(Chatd, LegacyConnectionDropsNonFatalErrorsSilentlyAndStaysOpen) {
 // ---- slow readers -----------------------------------------------------------
 
 TEST_P(Chatd, SlowReaderIsClosedAloneAndOthersKeepReceiving) {
-  ASSERT_NO_FATAL_FAILURE(start_chatd({"--sendq-limit=131072", "--flood-rate=0"}));
+  ASSERT_NO_FATAL_FAILURE(start_chatd({"--sendq-limit=131072", "--flood-rate=0", "--flood-bytes-rate=0"}));
   TestClient fast = join("fast");
   TestClient writer = join("writer");
   ASSERT_TRUE(fast && writer);
@@ -899,7 +899,7 @@ TEST_P(Chatd, BurstLargerThanSendqLimitDoesNotDropReadersThatKeepUp) {
 // ---- shutdown ---------------------------------------------------------------
 
 TEST_P(Chatd, SigtermDeliversQueuedMessagesThenExitsZero) {
-  ASSERT_NO_FATAL_FAILURE(start_chatd({"--sendq-limit=16777216", "--flood-rate=0"}));
+  ASSERT_NO_FATAL_FAILURE(start_chatd({"--sendq-limit=16777216", "--flood-rate=0", "--flood-bytes-rate=0"}));
   TestClient talker = join("talker");
   ASSERT_TRUE(talker);
   // A small receive window keeps the kernel from absorbing what chatd has queued.

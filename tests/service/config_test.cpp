@@ -508,10 +508,12 @@ TEST_P(Config, ReloadChangesTheLogLevel) {
   TestClient zed = join("zed");
   ASSERT_TRUE(zed);
   ASSERT_TRUE(next_is(pat, "join", {{"nick", "zed"}}));
-  // A warning still reaches the log (a legacy client's bad packet is dropped with a
-  // warning), and is the sync point: the join before it was handled and not logged.
-  ASSERT_TRUE(zed.send_packet(R"({"type":"shout"})"));
-  ASSERT_TRUE(wait_until([&] { return chatd().log().find("event=dropped") != std::string::npos; }))
+  // A warning still reaches the log (a refused hello is logged as a warning), and is
+  // the sync point: the join before it was handled and not logged.
+  TestClient bad = connect();
+  ASSERT_TRUE(bad);
+  ASSERT_TRUE(bad.send_packet(R"({"type":"hello","nick":"no spaces"})"));
+  ASSERT_TRUE(wait_until([&] { return chatd().log().find("event=reject") != std::string::npos; }))
       << chatd().log();
   EXPECT_EQ(chatd().log().find("nick=zed peer"), std::string::npos)
       << "an info line logged at log-level warning:\n"

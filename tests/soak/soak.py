@@ -221,7 +221,8 @@ class Soak:
     def __init__(self, args):
         self.args = args
         self.rng = random.Random(args.seed)
-        self.chatd = Chatd(args.chatd, args.event_loop, [])
+        # Hundreds of clients from 127.0.0.1: the per-address limit is off, explicitly.
+        self.chatd = Chatd(args.chatd, args.event_loop, ["--max-per-address=0"])
         self.sel = selectors.DefaultSelector()
         self.connected = {}  # nick -> Client, monitor included
         self.generation = 0

@@ -1,4 +1,5 @@
 // Codec: decode_client against PROTOCOL.md's errors table, decode_server, encode round-trips.
+#include "tests/wire.hpp"
 #include "protocol/codec.hpp"
 
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "protocol/frame.hpp"
+#include "protocol/rules.hpp"
 
 namespace chat::proto {
 namespace {
@@ -619,13 +621,77 @@ TEST(Encode, MaxSizeChatFitsOneFrame) {
   const std::string message(kMaxPayload - base.size(), 'z');
   const std::string json = encode(ServerPacket{Chat{"pat", message, false}});
   ASSERT_EQ(json.size(), kMaxPayload);
-  const std::string frame = encode_frame(json);
+  const std::string frame = chat::test::frame_of(json);
   ASSERT_EQ(frame.size(), kMaxPayload + 2);
   FrameDecoder d;
   d.feed(frame);
   std::string_view payload;
   ASSERT_EQ(d.next(payload), FrameDecoder::Status::kFrame);
   EXPECT_EQ(expect_server_packet<Chat>(payload).message, message);
+}
+
+}  // namespace
+}  // namespace chat::proto
+
+namespace chat::proto {
+namespace {
+
+// Issue 10, defect 1: a dm to a 65 490-byte "nick" made a no-such-nick error too
+// long for a frame. The codec now refuses a "to" that breaks the nick rules,
+// without quoting it.
+TEST(DecodeClient, DmToAnInvalidNickIsNoSuchNickWithoutQuotingIt) {
+  const std::string to(65490, 'x');
+  const auto d = decode_client(R"({"type":"dm","to":")" + to + R"(","message":"m"})");
+  const auto* err = std::get_if<DecodeError>(&d);
+  ASSERT_NE(err, nullptr);
+  EXPECT_EQ(err->code, ErrorCode::kNoSuchNick);
+  EXPECT_FALSE(err->fatal);
+  EXPECT_EQ(err->message.find("xxx"), std::string::npos);
+  for (const char* bad : {"", "a b", "a:b", "\xff"}) {
+    const auto e = decode_client(std::string(R"({"type":"dm","to":")") + bad +
+                                 R"(","message":"m"})");
+    ASSERT_TRUE(std::holds_alternative<DecodeError>(e)) << bad;
+  }
+}
+
+TEST(EncodeError, LongMessagesAreCutAtAUtf8BoundaryAndMarked) {
+  // 3-byte code points, so a cut at a byte bound would split one.
+  std::string text;
+  for (int i = 0; i < 30000; ++i) {
+    text += "\xe4\xbd\xa0";
+  }
+  const std::string payload = encode_error(ErrorCode::kNoSuchNick, text);
+  EXPECT_LE(payload.size(), kMaxErrorText + 64);
+  const auto d = decode_server(payload);
+  const auto* p = std::get_if<ServerPacket>(&d);
+  ASSERT_NE(p, nullptr);
+  const auto& e = std::get<Error>(*p);
+  EXPECT_TRUE(is_valid_utf8(e.message));
+  EXPECT_LE(e.message.size(), kMaxErrorText);
+  EXPECT_NE(e.message.find("[truncated]"), std::string::npos);
+  EXPECT_EQ(decode_server(encode_error(ErrorCode::kFlood, "short")).index(), 0u);
+}
+
+TEST(TruncateUtf8, KeepsShortTextAndNeverSplitsASequence) {
+  EXPECT_EQ(truncate_utf8("abc", 3, "!"), "abc");
+  EXPECT_EQ(truncate_utf8("abcdef", 4, "!"), "abc!");
+  EXPECT_EQ(truncate_utf8("\xc3\xa9\xc3\xa9", 3), "\xc3\xa9");
+  EXPECT_EQ(truncate_utf8("abcdef", 2, "long marker"), "ab");
+}
+
+TEST(HistoryPayload, AddsTheFlagAndKeepsEveryMember) {
+  const std::string live = encode(ServerPacket{Chat{"pat", "hi \"there\"", false}});
+  const auto replay = as_history_payload(live);
+  ASSERT_TRUE(replay);
+  const auto d = decode_server(*replay);
+  const auto* p = std::get_if<ServerPacket>(&d);
+  ASSERT_NE(p, nullptr);
+  const auto& c = std::get<Chat>(*p);
+  EXPECT_EQ(c.nick, "pat");
+  EXPECT_EQ(c.message, "hi \"there\"");
+  EXPECT_TRUE(c.history);
+  EXPECT_FALSE(as_history_payload(""));
+  EXPECT_FALSE(as_history_payload("[1]"));
 }
 
 }  // namespace

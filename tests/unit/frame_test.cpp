@@ -10,6 +10,44 @@
 namespace chat::proto {
 namespace {
 
+// The wire bytes Frame::make gives, or "" where it refuses to make a frame.
+std::string encode_frame(std::string_view payload) {
+  const auto frame = Frame::make(payload);
+  return frame ? std::string(frame->bytes()) : std::string();
+}
+
+TEST(Frame, MakeRefusesEmptyAndOversizePayloads) {
+  EXPECT_FALSE(Frame::make(""));
+  EXPECT_FALSE(Frame::make(std::string(kMaxPayload + 1, 'q')));
+  const auto smallest = Frame::make("x");
+  ASSERT_TRUE(smallest);
+  EXPECT_EQ(smallest->size(), kMinFrame);
+  const auto largest = Frame::make(std::string(kMaxPayload, 'q'));
+  ASSERT_TRUE(largest);
+  EXPECT_EQ(largest->size(), kMaxFrame);
+  EXPECT_EQ(largest->payload().size(), kMaxPayload);
+}
+
+TEST(Frame, CopiesShareOneEncodingAndLiveBytesCountItOnce) {
+  const std::size_t before = Frame::live_bytes();
+  {
+    const auto a = Frame::make("hello");
+    ASSERT_TRUE(a);
+    EXPECT_EQ(Frame::live_bytes(), before + 7);
+    Frame b = *a;
+    Frame c = b;
+    EXPECT_TRUE(b.same(*a));
+    EXPECT_EQ(a->use_count(), 3u);
+    EXPECT_EQ(Frame::live_bytes(), before + 7);
+    Frame d = std::move(c);
+    EXPECT_EQ(a->use_count(), 3u);
+    b = *Frame::make("other");
+    EXPECT_EQ(a->use_count(), 2u);
+    EXPECT_EQ(Frame::live_bytes(), before + 7 + 7);
+  }
+  EXPECT_EQ(Frame::live_bytes(), before);
+}
+
 // Drains every complete payload; stops at kNeedMore or kEmptyFrame (returned in `last`).
 std::vector<std::string> drain(FrameDecoder& d, FrameDecoder::Status* last = nullptr) {
   std::vector<std::string> out;

@@ -20,7 +20,7 @@ class RecordingOutbox final : public Outbox {
   void send(SessionId id, const Frame& frame) override {
     frames[id].push_back(frame);
     proto::FrameDecoder d;
-    d.feed(*frame);
+    d.feed(frame.bytes());
     std::string_view payload;
     EXPECT_EQ(d.next(payload), proto::FrameDecoder::Status::kFrame);
     EXPECT_EQ(d.buffered(), 0U);
@@ -109,7 +109,7 @@ TEST_F(HubTest, ChatReachesEveryJoinedClientIncludingSenderWithOneSharedFrame) {
   hub.receive(1, chat("hello 你好 😀"));
   ASSERT_EQ(out.frames[1].size(), 1U);
   ASSERT_EQ(out.frames[2].size(), 1U);
-  EXPECT_EQ(out.frames[1][0].get(), out.frames[2][0].get()) << "encoded once, shared";
+  EXPECT_TRUE(out.frames[1][0].same(out.frames[2][0])) << "encoded once, shared";
   EXPECT_TRUE(out.frames[3].empty());
   EXPECT_EQ(out.json[2].at(0), R"({"type":"chat","nick":"pat","message":"hello 你好 😀"})");
 }
@@ -399,8 +399,8 @@ TEST_F(HubTest, KickSendsKickedClosesAndAnnouncesLeave) {
   join(2, "chris");
   out.take(1);
   out.take(2);
-  EXPECT_FALSE(hub.kick("nobody", ""));
-  EXPECT_TRUE(hub.kick("CHRIS", "spam"));
+  EXPECT_EQ(hub.kick("nobody", ""), Hub::KickResult::kNoSuchNick);
+  EXPECT_EQ(hub.kick("CHRIS", "spam"), Hub::KickResult::kKicked);
   auto b = out.take(2);
   ASSERT_EQ(b.size(), 1U);
   EXPECT_EQ(error_code(b[0]), "kicked");
@@ -408,6 +408,28 @@ TEST_F(HubTest, KickSendsKickedClosesAndAnnouncesLeave) {
   EXPECT_EQ(as<proto::Leave>(out.take(1).at(0)).nick, "chris");
   hub.disconnect(2, "eof");
   EXPECT_TRUE(out.take(1).empty()) << "leave exactly once";
+}
+
+// The text a kicked user reads, with and without a reason (a doubled default once
+// made it "kicked by the operator: kicked by the operator").
+TEST_F(HubTest, KickTellsTheUserTheReasonOnceOrNone) {
+  join(1, "pat");
+  join(2, "chris");
+  out.take(1);
+  out.take(2);
+  EXPECT_EQ(hub.kick("pat", ""), Hub::KickResult::kKicked);
+  EXPECT_EQ(as<proto::Error>(out.take(1).at(0)).message, "kicked by the operator");
+  out.take(2);  // pat's leave
+  EXPECT_EQ(hub.kick("chris", "spam"), Hub::KickResult::kKicked);
+  EXPECT_EQ(as<proto::Error>(out.take(2).at(0)).message, "kicked by the operator: spam");
+}
+
+TEST_F(HubTest, SayTooLongForOneFrameSendsNothingAndSaysSo) {
+  join(1, "pat");
+  out.take(1);
+  EXPECT_FALSE(hub.say(std::string(65530, 'x')));
+  EXPECT_TRUE(out.take(1).empty());
+  EXPECT_EQ(hub.say("noon"), std::optional<std::size_t>(1));
 }
 
 TEST_F(HubTest, FatalDecodeErrorsCloseEvenLegacyConnections) {
@@ -468,7 +490,7 @@ TEST(HubLimits, WhoListTooLongForOneFrameIsTrimmedAndMarked) {
   out.frames.clear();
   hub.receive(1, packet(proto::WhoRequest{}));
   ASSERT_EQ(out.frames[1].size(), 1U);
-  EXPECT_LE(out.frames[1][0]->size(), 2U + 65535U);
+  EXPECT_LE(out.frames[1][0].size(), 2U + 65535U);
   const auto& who = std::get<proto::WhoReply>(out.packets[1].at(0));
   EXPECT_TRUE(who.truncated);
   EXPECT_GT(who.nicks.size(), 1000U);

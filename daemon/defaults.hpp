@@ -1,0 +1,26 @@
+// The built-in default of every chatd limit, defined once: the options (command
+// line and config file), the server's Limits and the hub's HubConfig start here.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+namespace chat::daemon::defaults {
+
+inline constexpr double kHelloTimeoutSeconds = 10.0;
+inline constexpr std::size_t kSendqLimit = std::size_t{4} * 1024 * 1024;
+inline constexpr std::size_t kHistoryLines = 20;
+inline constexpr std::size_t kHistoryBytes = std::size_t{128} * 1024;
+inline constexpr double kFloodRate = 50.0;
+inline constexpr double kFloodBurst = 200.0;
+inline constexpr double kFloodBytesRate = 65536.0;
+inline constexpr double kFloodBytesBurst = 1048576.0;
+inline constexpr std::size_t kMaxPerAddress = 16;
+inline constexpr std::size_t kMemoryBudget = std::size_t{256} * 1024 * 1024;
+inline constexpr double kStallTimeoutSeconds = 60.0;
+
+inline constexpr std::chrono::milliseconds to_ms(double seconds) {
+  return std::chrono::milliseconds(static_cast<long long>(seconds * 1000.0));
+}
+
+}  // namespace chat::daemon::defaults
