@@ -125,8 +125,10 @@ std::string where(const std::string& path, const std::string& key, std::size_t n
 std::string explain(const CLI::ParseError& e, const std::string& value) {
   const std::string what = e.what();
   if (what.find("not in range") != std::string::npos ||
-      what.find("onvert") != std::string::npos) {  // "Could not convert", "could not be converted"
-    const std::regex number(R"(\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*)");
+      what.find("onvert") != std::string::npos ||  // "Could not convert", "could not be converted"
+      what.find("unit not recognized") != std::string::npos) {
+    // A number, maybe with a unit suffix (sizes: 256M): then CLI11's words stand.
+    const std::regex number(R"(\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*[A-Za-z]*\s*)");
     if (!std::regex_match(value, number)) {
       return "'" + value + "' is not a number";
     }
