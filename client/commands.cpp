@@ -119,10 +119,10 @@ Completion complete(const std::u32string& text, std::size_t cursor,
   }
   const bool command = start == 0 && prefix.front() == '/';
   const std::vector<std::string>& pool = command ? command_names() : nicks;
-  const std::string key = proto::nick_key(prefix);
+  const std::string key = proto::ascii_fold(prefix);
   std::vector<std::string> matches;
   for (const auto& candidate : pool) {
-    if (proto::nick_key(candidate).starts_with(key) &&
+    if (proto::ascii_fold(candidate).starts_with(key) &&
         std::find(matches.begin(), matches.end(), candidate) == matches.end()) {
       matches.push_back(candidate);
     }
@@ -135,14 +135,14 @@ Completion complete(const std::u32string& text, std::size_t cursor,
   if (matches.size() == 1) {
     replacement = from_utf8(matches.front()) + U" ";
   } else {
-    // Longest common prefix, compared the way nicks are (ASCII case folded).
+    // Longest common prefix, ASCII letters case folded (as the prefix match).
     std::u32string common = from_utf8(matches.front());
     for (const auto& m : matches) {
       const std::u32string cm = from_utf8(m);
       std::size_t n = 0;
       while (n < common.size() && n < cm.size() &&
-             proto::nick_key(to_utf8(common.substr(n, 1))) ==
-                 proto::nick_key(to_utf8(cm.substr(n, 1)))) {
+             proto::ascii_fold(to_utf8(common.substr(n, 1))) ==
+                 proto::ascii_fold(to_utf8(cm.substr(n, 1)))) {
         ++n;
       }
       common.resize(n);

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/text_safety.hpp"
 #include "protocol/packet.hpp"
 
 namespace chat::client {
@@ -18,20 +19,12 @@ struct Line {
   bool history = false;
 };
 
-// Makes untrusted text safe to write to a terminal: C0 controls and DEL become
-// caret notation ("^[" for ESC), C1 controls, bidi embeddings/overrides/isolates
-// and every invalid UTF-8 byte become U+FFFD. Everything else is kept as is.
-std::string sanitize(std::string_view untrusted);
-
-// Appends the inert form of one code point (as sanitize() does) to `out`.
-void append_inert(std::string& out, char32_t cp);
-
-// Terminal columns a code point takes: 0 (combining, zero-width), 1 or 2 (East
-// Asian wide/fullwidth, most emoji). A fixed table, independent of the locale,
-// so that tests and the fuzzer see what the program sees.
-int code_point_width(char32_t cp);
-// Columns of a valid-or-not UTF-8 string once sanitized.
-std::size_t display_width(std::string_view text);
+// The sanitizer and width measure are the shared text-safety module's
+// (common/text_safety.hpp), named here for the client's callers.
+using text::append_inert;
+using text::code_point_width;
+using text::display_width;
+using text::sanitize;
 
 // The display line for a packet, or nothing for packets that are not shown
 // (welcome, which only changes state). Everything taken from the packet is sanitized.

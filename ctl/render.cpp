@@ -7,41 +7,20 @@
 #include <ctime>
 #include <vector>
 
+#include "common/text_safety.hpp"
 #include "ctl/exit_codes.hpp"
 #include "protocol/control.hpp"
-#include "protocol/rules.hpp"
 
 namespace chat::ctl {
 namespace {
 
 using rapidjson::Value;
 
-bool is_wide(char32_t c) {
-  return (c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf && c != 0x303f) ||
-         (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) ||
-         (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) ||
-         (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x1f300 && c <= 0x1f64f) ||
-         (c >= 0x1f900 && c <= 0x1f9ff) || (c >= 0x20000 && c <= 0x3fffd);
-}
-
-// Text from the daemon shown inert: control characters (and broken UTF-8)
-// become '?', so a reply cannot drive the terminal.
+// Text from the daemon (nicks, peers, rooms, messages: all chosen by clients) shown
+// inert, the way chat_client shows it: no control, escape sequence, bidi override or
+// broken UTF-8 reaches the operator's terminal.
 std::string inert(std::string_view s) {
-  std::string out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const std::size_t start = i;
-    const auto cp = proto::next_code_point(s, i);
-    if (!cp) {
-      out.push_back('?');
-      ++i;
-    } else if (proto::is_control(*cp)) {
-      out.push_back('?');
-    } else {
-      out.append(s.substr(start, i - start));
-    }
-  }
-  return out;
+  return text::sanitize(s);
 }
 
 std::string str(const Value& obj, const char* key) {
@@ -210,21 +189,6 @@ std::string render_ok(std::string_view command, const Value& doc) {
 }
 
 }  // namespace
-
-std::size_t display_width(std::string_view s) {
-  std::size_t width = 0;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto cp = proto::next_code_point(s, i);
-    if (!cp) {
-      ++i;
-      ++width;
-      continue;
-    }
-    width += is_wide(*cp) ? 2 : 1;
-  }
-  return width;
-}
 
 int exit_code_for_result(std::string_view result) {
   if (result == proto::control_result::kOk) {

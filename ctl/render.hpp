@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/text_safety.hpp"
+
 namespace chat::ctl {
 
 struct Rendered {
@@ -20,8 +22,8 @@ int exit_code_for_result(std::string_view result);
 // A payload that is not a control reply gives kExitProtocol.
 Rendered render_reply(std::string_view command, std::string_view payload, bool json);
 
-// Terminal columns `s` takes (wide East Asian characters and emoji count 2),
-// used to align tables.
-std::size_t display_width(std::string_view s);
+// Terminal columns a string takes once made inert (the shared text-safety module's
+// measure: wide East Asian characters and emoji count 2), used to align tables.
+using text::display_width;
 
 }  // namespace chat::ctl

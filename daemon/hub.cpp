@@ -71,6 +71,7 @@ class BroadcastGuard {
 
 Hub::Hub(Outbox& outbox, HubConfig config) : outbox_(outbox), config_(config) {
   rooms_[std::string(kLobby)];  // always exists, even when empty
+  room_names_.emplace(proto::room_key(kLobby), kLobby);
 }
 
 void Hub::set_config(HubConfig config) {
@@ -304,8 +305,10 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
       send(id, *frame);
     }
   } else if (auto* enter = std::get_if<proto::EnterRequest>(&packet)) {
-    if (enter->room != m.room) {
-      enter_room(id, m, enter->room);
+    const auto known = room_names_.find(proto::room_key(enter->room));
+    const std::string room = known == room_names_.end() ? enter->room : known->second;
+    if (room != m.room) {
+      enter_room(id, m, room);
     }
   }
 }
@@ -375,6 +378,7 @@ void Hub::enter_room(SessionId id, Member& m, const std::string& room) {
   leave_room(id, m, true);
   m.room = room;
   rooms_[room].members.push_back(id);
+  room_names_.emplace(proto::room_key(room), room);
   spdlog::info("event=enter session={} nick={} from={} room={}", id, field(m.nick), field(from),
                field(room));
   send_history(id, m);
@@ -398,6 +402,7 @@ void Hub::leave_room(SessionId id, Member& m, bool announce) {
 
 void Hub::erase_room(std::map<std::string, Room>::iterator it) {
   history_bytes_ -= it->second.history_bytes;
+  room_names_.erase(proto::room_key(it->first));
   rooms_.erase(it);
 }
 

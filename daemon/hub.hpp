@@ -162,6 +162,9 @@ class Hub {
   std::unordered_map<SessionId, Member> members_;
   std::unordered_map<std::string, SessionId> nicks_;  // nick_key -> session
   std::map<std::string, Room> rooms_;                 // sorted by name for `rooms`
+  // room_key -> the name in rooms_ (the first spelling used): `lobby` and `ｌｏｂｂｙ`
+  // are one room, shown as `lobby`.
+  std::unordered_map<std::string, std::string> room_names_;
 #ifndef NDEBUG
   bool broadcasting_ = false;  // inside outbox_.send: re-entry breaks the contract
 #endif

@@ -203,13 +203,10 @@ void Server::reject_full(UniqueFd client, std::string_view message) {
   // before the close rather than lost to a reset.
   s->counted = false;
   ++rejecting_;
-  s->state = Session::State::kClosing;
-  s->deadline = now() + kCloseLinger;
-  close_deadlines_.emplace_back(s->deadline, id);
   s->enqueue(error_frame(proto::ErrorCode::kServerFull, message), now());
   Session& ref = *s;
   sessions_.emplace(id, std::move(s));
-  mark_dirty(ref);
+  begin_close(ref, now() + kCloseLinger);
 }
 
 void Server::accept_one(UniqueFd client) {
@@ -240,7 +237,7 @@ void Server::on_session(SessionId id, unsigned ready) {
     return;
   }
   Session& s = *it->second;
-  if ((ready & kWrite) != 0 && s.state != Session::State::kDead) {
+  if ((ready & kWrite) != 0 && s.state() != Session::State::kDead) {
     const auto before = s.bytes_out;
     const auto r = s.flush(wake_);
     totals_.bytes_out += s.bytes_out - before;
@@ -248,15 +245,15 @@ void Server::on_session(SessionId id, unsigned ready) {
       end_session(s, "write-error");
       return;
     }
-    if (s.state == Session::State::kClosing && !s.has_output()) {
-      begin_drain(s);
+    if (s.state() == Session::State::kClosing && !s.has_output()) {
+      s.start_draining();
     }
     update_interest(s);
   }
   if ((ready & kRead) == 0) {
     return;
   }
-  switch (s.state) {
+  switch (s.state()) {
     case Session::State::kOpen: {
       if (s.input().buffered() >= kMaxBufferedInput) {
         break;  // frames still pending; the loop comes back without new input
@@ -266,7 +263,7 @@ void Server::on_session(SessionId id, unsigned ready) {
       totals_.bytes_in += s.bytes_in - before;
       process_input(s);
       account_input(s);
-      if (s.state == Session::State::kOpen &&
+      if (s.state() == Session::State::kOpen &&
           (r == Session::IoResult::kEof || r == Session::IoResult::kError)) {
         if (r == Session::IoResult::kEof && s.input().buffered() > 0 && !s.pending_input) {
           spdlog::debug("event=partial-frame session={} bytes={}", id, s.input().buffered());
@@ -284,8 +281,7 @@ void Server::on_session(SessionId id, unsigned ready) {
     case Session::State::kDraining: {
       const auto r = s.discard_input();
       if (r == Session::IoResult::kEof || r == Session::IoResult::kError) {
-        s.state = Session::State::kDead;
-        dead_.push_back(id);
+        bury(s);
       }
       break;
     }
@@ -297,7 +293,7 @@ void Server::on_session(SessionId id, unsigned ready) {
 void Server::process_input(Session& s) {
   std::size_t frames = 0;
   std::string_view payload;
-  while (s.state == Session::State::kOpen) {
+  while (s.state() == Session::State::kOpen) {
     if (frames == kMaxFramesPerWake) {
       if (!s.pending_input) {
         s.pending_input = true;
@@ -369,7 +365,7 @@ void Server::send(SessionId id, const Frame& frame) {
     return;
   }
   Session& s = *it->second;
-  if (s.state != Session::State::kOpen && s.state != Session::State::kClosing) {
+  if (s.state() != Session::State::kOpen && s.state() != Session::State::kClosing) {
     return;
   }
   if (s.has_output() && s.queued_bytes() + frame.size() > limits_.sendq_limit) {
@@ -404,14 +400,23 @@ void Server::close(SessionId id, std::string_view reason) {
     return;
   }
   Session& s = *it->second;
-  if (s.state != Session::State::kOpen) {
-    return;
+  if (s.state() == Session::State::kOpen) {
+    spdlog::debug("event=closing session={} reason={}", id, field(reason));
+    begin_close(s, now() + kCloseLinger);
   }
-  spdlog::debug("event=closing session={} reason={}", id, field(reason));
-  s.state = Session::State::kClosing;
-  s.deadline = now() + kCloseLinger;
-  close_deadlines_.emplace_back(s.deadline, id);
-  mark_dirty(s);
+}
+
+void Server::begin_close(Session& s, Clock::time_point deadline) {
+  if (s.start_closing(deadline)) {
+    close_deadlines_.emplace_back(deadline, s.id());
+    mark_dirty(s);
+  }
+}
+
+void Server::bury(Session& s) {
+  if (s.kill()) {
+    dead_.push_back(s.id());
+  }
 }
 
 void Server::drop(Session& s, std::string_view reason) {
@@ -419,12 +424,10 @@ void Server::drop(Session& s, std::string_view reason) {
   // (handle_overflows), and the session is reaped at the end of the iteration.
   (void)reason;
   s.drop_output();
-  const bool was_open = s.state == Session::State::kOpen;
-  s.state = Session::State::kDead;
-  if (was_open) {
+  if (s.state() == Session::State::kOpen) {
     overflowed_.push_back({s.id(), std::string(reason)});
   }
-  dead_.push_back(s.id());
+  bury(s);
 }
 
 void Server::mark_dirty(Session& s) {
@@ -439,7 +442,7 @@ void Server::update_interest(Session& s) {
   // again: asking for write readiness now would cost two epoll_ctl calls per message.
   const bool wants_write = s.has_output() && !s.dirty;
   unsigned want = kNone;
-  switch (s.state) {
+  switch (s.state()) {
     case Session::State::kOpen:
       if (s.input().buffered() < kMaxBufferedInput) {
         want |= kRead;
@@ -469,19 +472,11 @@ void Server::update_interest(Session& s) {
   }
 }
 
-void Server::begin_drain(Session& s) {
-  ::shutdown(s.fd(), SHUT_WR);
-  s.state = Session::State::kDraining;
-}
-
 void Server::end_session(Session& s, std::string_view reason) {
-  if (s.state == Session::State::kOpen) {
+  if (s.state() == Session::State::kOpen) {
     hub_.disconnect(s.id(), reason);
   }
-  if (s.state != Session::State::kDead) {
-    s.state = Session::State::kDead;
-    dead_.push_back(s.id());
-  }
+  bury(s);
 }
 
 void Server::flush_dirty() {
@@ -493,7 +488,7 @@ void Server::flush_dirty() {
     }
     Session& s = *it->second;
     s.dirty = false;
-    if (s.state == Session::State::kDead || s.state == Session::State::kDraining) {
+    if (s.state() == Session::State::kDead || s.state() == Session::State::kDraining) {
       continue;
     }
     const auto before = s.bytes_out;
@@ -503,8 +498,8 @@ void Server::flush_dirty() {
       end_session(s, "write-error");
       continue;
     }
-    if (s.state == Session::State::kClosing && !s.has_output()) {
-      begin_drain(s);
+    if (s.state() == Session::State::kClosing && !s.has_output()) {
+      s.start_draining();
     }
     update_interest(s);
   }
@@ -526,7 +521,7 @@ void Server::check_timers(Clock::time_point now) {
     const SessionId id = hello_deadlines_.front().second;
     hello_deadlines_.pop_front();
     const auto it = sessions_.find(id);
-    if (it != sessions_.end() && it->second->state == Session::State::kOpen && !hub_.joined(id)) {
+    if (it != sessions_.end() && it->second->state() == Session::State::kOpen && !hub_.joined(id)) {
       hub_.close_with_error(id, proto::ErrorCode::kHelloTimeout, "no hello in time",
                             "hello-timeout");
     }
@@ -539,11 +534,10 @@ void Server::check_timers(Clock::time_point now) {
       continue;
     }
     Session& s = *it->second;
-    if ((s.state == Session::State::kClosing || s.state == Session::State::kDraining) &&
-        s.deadline <= now) {
+    if ((s.state() == Session::State::kClosing || s.state() == Session::State::kDraining) &&
+        s.deadline() <= now) {
       spdlog::debug("event=close-timeout session={}", id);
-      s.state = Session::State::kDead;
-      dead_.push_back(id);
+      bury(s);
     }
   }
 }
@@ -563,7 +557,7 @@ void Server::enforce_budget() {
   std::vector<std::pair<std::size_t, Session*>> holders;
   for (auto& [id, s] : sessions_) {
     const std::size_t held = s->queued_bytes() + s->input().buffered();
-    if (s->state != Session::State::kDead && held > 0) {
+    if (s->state() != Session::State::kDead && held > 0) {
       holders.emplace_back(held, s.get());
     }
   }
@@ -595,7 +589,7 @@ void Server::check_stalls(Clock::time_point now) {
     return;
   }
   for (auto& [id, s] : sessions_) {
-    if (s->state == Session::State::kOpen && s->has_output() &&
+    if (s->state() == Session::State::kOpen && s->has_output() &&
         now - s->output_progress() >= limits_.stall_timeout) {
       ++counters_.stalls;
       spdlog::warn("event=stalled session={} peer={} sendq_bytes={} stall_timeout_ms={}", id,
@@ -672,11 +666,7 @@ void Server::stop() {
   listeners_.clear();
   hub_.say("server shutting down");
   for (auto& [id, s] : sessions_) {
-    if (s->state == Session::State::kOpen) {
-      s->state = Session::State::kClosing;
-      s->deadline = stop_deadline_;
-      mark_dirty(*s);
-    }
+    begin_close(*s, stop_deadline_);
   }
   spdlog::info("event=shutdown clients={}", client_count());
 }

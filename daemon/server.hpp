@@ -126,7 +126,9 @@ class Server final : public Outbox {
   void process_input(Session& s);
   void mark_dirty(Session& s);
   void update_interest(Session& s);
-  void begin_drain(Session& s);
+  // The server's side of the session transitions: deadline and flush lists.
+  void begin_close(Session& s, Clock::time_point deadline);
+  void bury(Session& s);
   void end_session(Session& s, std::string_view reason);
   void flush_dirty();
   void handle_overflows();

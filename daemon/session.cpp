@@ -30,6 +30,30 @@ bool Session::enqueue(const Frame& frame, std::chrono::steady_clock::time_point 
   return true;
 }
 
+bool Session::start_closing(std::chrono::steady_clock::time_point deadline) {
+  if (state_ != State::kOpen) {
+    return false;
+  }
+  state_ = State::kClosing;
+  deadline_ = deadline;
+  return true;
+}
+
+void Session::start_draining() {
+  if (state_ == State::kClosing) {
+    ::shutdown(fd_.get(), SHUT_WR);
+    state_ = State::kDraining;
+  }
+}
+
+bool Session::kill() {
+  if (state_ == State::kDead) {
+    return false;
+  }
+  state_ = State::kDead;
+  return true;
+}
+
 void Session::drop_output() {
   out_.clear();
   out_offset_ = 0;

@@ -53,15 +53,26 @@ class Session {
   // Reads and discards (kDraining).
   IoResult discard_input();
 
-  State state = State::kOpen;
+  // The life of a connection, one transition each; closing is one path:
+  // kOpen -> kClosing (flush by the deadline) -> kDraining (half-closed, input
+  // discarded until EOF) -> kDead (reaped at the end of the loop iteration);
+  // any state may go straight to kDead.
+  State state() const { return state_; }
+  // kOpen -> kClosing; false (nothing changes) from any other state.
+  bool start_closing(std::chrono::steady_clock::time_point deadline);
+  // kClosing -> kDraining: shutdown(SHUT_WR), so the peer reads the end of what we sent.
+  void start_draining();
+  // -> kDead; false if it already was.
+  bool kill();
+  std::chrono::steady_clock::time_point deadline() const { return deadline_; }
+
   bool dirty = false;          // on the server's flush list this iteration
   bool pending_input = false;  // complete frames left for the next iteration
   bool counted = true;         // false for a connection refused with server-full
   unsigned interest = 0;       // what the loop watches for now
-  std::chrono::steady_clock::time_point deadline{};  // closing/draining deadline
-  std::string address;     // peer address without the port, for the per-address limit
-  double tokens = 0;       // flood control bucket
-  double byte_tokens = 0;  // flood control bucket in bytes
+  std::string address;         // peer address without the port, for the per-address limit
+  double tokens = 0;           // flood control bucket
+  double byte_tokens = 0;      // flood control bucket in bytes
   std::chrono::steady_clock::time_point refilled{};
   std::size_t accounted_input = 0;  // input().buffered() as the memory budget last saw it
 
@@ -72,6 +83,8 @@ class Session {
 
  private:
   SessionId id_;
+  State state_ = State::kOpen;
+  std::chrono::steady_clock::time_point deadline_{};  // kClosing/kDraining ends by then
   UniqueFd fd_;
   std::string peer_;
   proto::FrameDecoder input_;

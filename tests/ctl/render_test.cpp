@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "ctl/exit_codes.hpp"
 
 namespace chat::ctl {
@@ -115,7 +118,82 @@ TEST(ChatctlRender, ReplyThatIsNotAControlReplyExits76) {
 TEST(ChatctlRender, ControlCharactersFromTheDaemonAreShownInert) {
   const auto r = render_reply(
       "kick", R"({"type":"kick","result":"ok","message":"kicked \u001b[2Jpat\u0007"})", false);
-  EXPECT_EQ(r.out, "kicked ?[2Jpat?\n");
+  EXPECT_EQ(r.out, "kicked ^[[2Jpat^G\n");  // as chat_client shows them (common/text_safety)
+}
+
+// Issue 10 item 9: text clients choose (nick, room) and every other string of a reply
+// reaches the operator's terminal only inert, and the table stays aligned.
+std::string who_with(std::string_view nick_json, std::string_view peer_json,
+                     std::string_view room_json) {
+  return std::string(R"({"type":"who","result":"ok","message":"","users":[{"nick":)") +
+         std::string(nick_json) + R"(,"peer":)" + std::string(peer_json) + R"(,"room":)" +
+         std::string(room_json) +
+         R"(,"since":1764118800,"messages_in":1,"messages_out":2,"bytes_in":3,"bytes_out":4,)"
+         R"("sendq_bytes":0},{"nick":"pat","peer":"127.0.0.1:1","room":"lobby","since":1764118800,)"
+         R"("messages_in":1,"messages_out":2,"bytes_in":3,"bytes_out":4,"sendq_bytes":0}]})";
+}
+
+TEST(ChatctlRender, WhoShowsABidiOverrideNickInert) {
+  // U+202E would reverse the rest of the row (and hide the columns after it).
+  const auto r =
+      render_reply("who", who_with(R"("\u202etap")", R"("[::1]:2")", R"("lobby")"), false);
+  EXPECT_EQ(r.out.find("\u202e"), std::string::npos);
+  EXPECT_EQ(r.out.find("\u2066"), std::string::npos);
+  EXPECT_NE(r.out.find("\ufffdtap  [::1]:2"), std::string::npos) << r.out;
+  // Isolates too.
+  const auto i =
+      render_reply("who", who_with(R"("a\u2066b\u2069")", R"("p")", R"("r\u202ax")"), false);
+  EXPECT_NE(i.out.find("a\ufffdb\ufffd"), std::string::npos) << i.out;
+  EXPECT_NE(i.out.find("r\ufffdx"), std::string::npos) << i.out;
+}
+
+TEST(ChatctlRender, WhoShowsEscapeSequencesAndC1ControlsInert) {
+  const auto r = render_reply(
+      "who", who_with(R"("\u001b]0;owned\u0007x")", R"("\u001b[2J\u001b[H")", R"("\u009b31mred")"),
+      false);
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos);
+  EXPECT_EQ(r.out.find('\x07'), std::string::npos);
+  EXPECT_EQ(r.out.find("\xc2\x9b"), std::string::npos);  // CSI as a C1 code point
+  EXPECT_NE(r.out.find("^[]0;owned^Gx"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("^[[2J^[[H"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\ufffd31mred"), std::string::npos) << r.out;
+}
+
+TEST(ChatctlRender, WhoShowsInvalidUtf8AsReplacementCharacters) {
+  // RapidJSON passes raw bytes through; the daemon could be old or compromised.
+  const auto r =
+      render_reply("who", who_with("\"pa\xff\xfet\"", "\"\xed\xa0\x80\"", "\"\xc0\xaf\""), false);
+  EXPECT_NE(r.out.find("pa\ufffd\ufffdt"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\ufffd\ufffd\ufffd"), std::string::npos) << r.out;
+  for (const unsigned char bad : {0xffU, 0xfeU, 0xc0U}) {
+    EXPECT_EQ(r.out.find(static_cast<char>(bad)), std::string::npos);
+  }
+}
+
+TEST(ChatctlRender, WhoTableStaysAlignedAroundHostileNicks) {
+  // Each row's PEER column starts at the same display column whatever the nick held.
+  const auto r =
+      render_reply("who", who_with(R"("\u001b[2J\u202e\u0301x")", R"("p1")", R"("lobby")"), false);
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < r.out.size()) {
+    const auto end = r.out.find('\n', start);
+    lines.push_back(r.out.substr(start, end - start));
+    start = end + 1;
+  }
+  ASSERT_EQ(lines.size(), 3U);
+  const auto column = [](const std::string& line, std::string_view what) {
+    return display_width(line.substr(0, line.find(what)));
+  };
+  EXPECT_EQ(column(lines[0], "PEER"), column(lines[1], "p1"));
+  EXPECT_EQ(column(lines[0], "PEER"), column(lines[2], "127.0.0.1:1"));
+}
+
+TEST(ChatctlRender, ErrorLinesShowTheDaemonsTextInert) {
+  const auto r = render_reply(
+      "kick", R"({"type":"kick","result":"no-such\u001b[2J","message":"no \u202eevil\u0085"})",
+      false);
+  EXPECT_EQ(r.err, "chatctl: kick: no-such^[[2J: no \ufffdevil\ufffd\n");
 }
 
 TEST(ChatctlRender, DisplayWidthCountsWideCharactersTwice) {
@@ -123,6 +201,11 @@ TEST(ChatctlRender, DisplayWidthCountsWideCharactersTwice) {
   EXPECT_EQ(display_width("小明"), 4u);
   EXPECT_EQ(display_width("Zoë"), 3u);
   EXPECT_EQ(display_width("🙂"), 2u);
+  EXPECT_EQ(display_width("e\u0301"), 1u);   // combining mark: no column of its own
+  EXPECT_EQ(display_width("한국"), 4u);      // Hangul syllables
+  EXPECT_EQ(display_width("ｐａｔ"), 6u);    // fullwidth forms
+  EXPECT_EQ(display_width("a\u200bb"), 2u);  // zero width space
+  EXPECT_EQ(display_width("\x1b"), 2u);      // counted as shown: "^["
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// Fuzzes the codec: no input crashes it, and every accepted packet survives a round trip.
+// Fuzzes the codec and the nick rules: no input crashes them, every accepted packet
+// survives a round trip, and the nick comparison key (ICU skeleton) is well-behaved.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -10,6 +11,16 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view payload(reinterpret_cast<const char*>(data), size);
   using namespace chat::proto;
+
+  // The rules on the raw bytes: a valid nick is valid UTF-8 and has a non-empty key
+  // that is valid UTF-8 too; the key is a function (same input, same key).
+  const std::string key = nick_key(payload);
+  if (key != nick_key(payload)) {
+    std::abort();
+  }
+  if (is_valid_nick(payload) && (!is_valid_utf8(payload) || key.empty() || !is_valid_utf8(key))) {
+    std::abort();
+  }
 
   auto client = decode_client(payload);
   if (auto* packet = std::get_if<ClientPacket>(&client)) {

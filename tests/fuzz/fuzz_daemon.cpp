@@ -346,7 +346,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     bool stuck = false;
     server.for_each_session([&](const Session& s) {
-      if (s.state == Session::State::kOpen && s.has_output()) {
+      if (s.state() == Session::State::kOpen && s.has_output()) {
         stuck = true;
       }
     });

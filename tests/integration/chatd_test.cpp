@@ -617,7 +617,7 @@ TEST_P(Chatd, InvalidNickIsNickInvalidThenClose) {
   }
 }
 
-TEST_P(Chatd, TakenNickIsNickTakenThenCloseComparedCaseInsensitivelyForAscii) {
+TEST_P(Chatd, TakenNickIsNickTakenThenCloseComparedOnCaseFoldedSkeletons) {
   ASSERT_NO_FATAL_FAILURE(start_chatd());
   TestClient pat = join("pat");
   ASSERT_TRUE(pat);
@@ -627,13 +627,77 @@ TEST_P(Chatd, TakenNickIsNickTakenThenCloseComparedCaseInsensitivelyForAscii) {
     ASSERT_TRUE(c.send_hello(nick));
     EXPECT_TRUE(error_then_close(c, "nick-taken"));
   }
-  // Only ASCII letters fold: É and é are different nicks.
+  // Unicode case folding (PROTOCOL-DECISIONS.md 11): É and é are one nick.
   TestClient upper = join("Éloïse");
   ASSERT_TRUE(upper);
   ASSERT_TRUE(next_join(pat, "Éloïse"));
-  TestClient lower = join("éloïse");
-  ASSERT_TRUE(lower);
-  EXPECT_TRUE(next_join(pat, "éloïse"));
+  TestClient lower = connect();
+  ASSERT_TRUE(lower.send_hello("éloïse"));
+  EXPECT_TRUE(error_then_close(lower, "nick-taken"));
+}
+
+// Issue 10 item 7: with pat connected, each look-alike seen accepted is refused, as an
+// invalid nick or as pat's (PROTOCOL-DECISIONS.md 26), and pat never sees it join.
+TEST_P(Chatd, LookAlikesOfAConnectedNickAreRefused) {
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
+  TestClient pat = join("pat");
+  ASSERT_TRUE(pat);
+  const std::vector<std::pair<std::string, std::string>> look_alikes{
+      {"p\u0430t", "nick-taken"},                  // Cyrillic а
+      {"pa\u200bt", "nick-invalid"},               // zero width space
+      {"pa\u200dt", "nick-invalid"},               // zero width joiner
+      {"pa\u2060t", "nick-invalid"},               // word joiner
+      {"pa\ufefft", "nick-invalid"},               // byte order mark
+      {"pa\u00adt", "nick-invalid"},               // soft hyphen
+      {"pa\u034ft", "nick-invalid"},               // combining grapheme joiner
+      {"pat\u0336", "nick-invalid"},               // combining overlay
+      {"\u0301pat", "nick-invalid"},               // leading combining mark
+      {"\u202etap", "nick-invalid"},               // right-to-left override
+      {"\u2066pat\u2069", "nick-invalid"},         // left-to-right isolate
+      {"pat\U000e0061", "nick-invalid"},           // tag character
+      {"\uff50\uff41\uff54", "nick-taken"},        // fullwidth ｐａｔ
+      {"pat\u3164", "nick-invalid"},               // Hangul filler
+      {"\uff0a\uff0a\uff0a", "nick-invalid"},      // ＊＊＊, the client's info marker
+      {"pat\u2800->\u2800chris", "nick-invalid"},  // renders like a DM
+  };
+  for (const auto& [nick, code] : look_alikes) {
+    SCOPED_TRACE(nick);
+    TestClient c = connect();
+    ASSERT_TRUE(c.send_hello(nick));
+    EXPECT_TRUE(error_then_close(c, code));
+  }
+  expect_nothing_pending(pat, "pat", {}, "no look-alike joined");
+}
+
+// Issue 10 item 7: `lobby` and `lobby\u200b` were two rooms. A spelling with an invisible
+// character is bad-room; a confusable spelling of an existing room enters that room.
+TEST_P(Chatd, RoomLookAlikesAreRefusedOrTheSameRoom) {
+  ASSERT_NO_FATAL_FAILURE(start_chatd());
+  auto modern = [&](const std::string& nick) {
+    TestClient c = connect();
+    EXPECT_TRUE(c.send_packet(R"({"type":"hello","nick":")" + nick + R"(","caps":["rooms"]})"));
+    EXPECT_TRUE(next_is(c, "welcome", {{"nick", nick}}));
+    EXPECT_TRUE(next_is(c, "join", {{"nick", nick}, {"room", "lobby"}}));
+    return c;
+  };
+  TestClient pat = modern("pat");
+  TestClient chris = modern("chris");
+  ASSERT_TRUE(next_is(pat, "join", {{"nick", "chris"}, {"room", "lobby"}}));
+
+  ASSERT_TRUE(chris.send_packet("{\"type\":\"enter\",\"room\":\"lobby\\u200b\"}"));
+  EXPECT_TRUE(next_is(chris, "error", {{"code", "bad-room"}}));
+  // Fullwidth lobby is the lobby chris is in: nothing happens.
+  ASSERT_TRUE(
+      chris.send_packet("{\"type\":\"enter\",\"room\":\"\\uff4c\\uff4f\\uff42\\uff42\\uff59\"}"));
+  expect_nothing_pending(chris, "chris", {&pat}, "still in the lobby");
+
+  ASSERT_TRUE(pat.send_packet(R"({"type":"enter","room":"games"})"));
+  EXPECT_TRUE(next_is(pat, "join", {{"nick", "pat"}, {"room", "games"}}));
+  EXPECT_TRUE(next_is(chris, "leave", {{"nick", "pat"}, {"room", "lobby"}}));
+  ASSERT_TRUE(chris.send_packet("{\"type\":\"enter\",\"room\":\"g\\u0430mes\"}"));  // Cyrillic а
+  EXPECT_TRUE(next_is(chris, "join", {{"nick", "chris"}, {"room", "games"}}));
+  EXPECT_TRUE(next_is(pat, "join", {{"nick", "chris"}, {"room", "games"}}));
+  expect_nothing_pending(pat, "pat", {&chris}, "one room");
 }
 
 TEST_P(Chatd, NickIsFreeAgainAfterItsOwnerLeft) {

@@ -16,9 +16,27 @@ import struct
 import sys
 
 
-def send_packet(sock, packet):
+def encode_packet(packet):
     payload = json.dumps(packet, ensure_ascii=False).encode("utf-8")
-    sock.sendall(struct.pack("!H", len(payload)) + payload)
+    return struct.pack("!H", len(payload)) + payload
+
+
+def send_packet(sock, packet):
+    sock.sendall(encode_packet(packet))
+
+
+def decode_packets(received):
+    """Splits the complete packets off `received`: returns (packets, rest)."""
+    packets = []
+    pos = 0
+    # A packet is complete only when 2 + N bytes are buffered.
+    while len(received) - pos >= 2:
+        (length,) = struct.unpack_from("!H", received, pos)
+        if len(received) - pos < 2 + length:
+            break
+        packets.append(json.loads(bytes(received[pos + 2 : pos + 2 + length]).decode("utf-8")))
+        pos += 2 + length
+    return packets, received[pos:]
 
 
 def inert(text):
@@ -59,14 +77,8 @@ def main():
             if not data:
                 print("*** disconnected", flush=True)
                 return 0
-            received += data
-            # A packet is complete only when 2 + N bytes are buffered.
-            while len(received) >= 2:
-                (length,) = struct.unpack("!H", received[:2])
-                if len(received) < 2 + length:
-                    break
-                packet = json.loads(received[2 : 2 + length].decode("utf-8"))
-                received = received[2 + length :]
+            packets, received = decode_packets(received + data)
+            for packet in packets:
                 if as_json:
                     print(json.dumps(packet, ensure_ascii=False), flush=True)
                 else:

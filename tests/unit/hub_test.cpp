@@ -162,16 +162,23 @@ TEST_F(HubTest, SecondHelloIsBadPacketClosesAndAnnouncesLeave) {
   EXPECT_EQ(as<proto::Leave>(out.take(1).at(0)).nick, "chris");
 }
 
-TEST_F(HubTest, NickTakenIsCaseInsensitiveForAsciiOnly) {
+TEST_F(HubTest, NickTakenComparesCaseFoldedConfusableSkeletons) {
   join(1, "Pat");
-  hub.connect(2, "peer");
-  hub.receive(2, hello("pAT"));
-  EXPECT_EQ(error_code(out.take(2).at(0)), "nick-taken");
-  EXPECT_EQ(out.closed.count(2), 1U);
-  join(3, "É");
-  join(4, "é");
-  EXPECT_TRUE(hub.joined(3));
-  EXPECT_TRUE(hub.joined(4));
+  SessionId id = 2;
+  // Case, compatibility forms and confusable letters (PROTOCOL-DECISIONS.md 11, 26).
+  for (const std::string nick : {"pAT", "\uff50\uff41\uff54", "p\u0430t"}) {
+    hub.connect(id, "peer");
+    hub.receive(id, hello(nick));
+    EXPECT_EQ(error_code(out.take(id).at(0)), "nick-taken") << nick;
+    EXPECT_EQ(out.closed.count(id), 1U) << nick;
+    ++id;
+  }
+  join(10, "É");
+  hub.connect(11, "peer");
+  hub.receive(11, hello("é"));
+  EXPECT_EQ(error_code(out.take(11).at(0)), "nick-taken");
+  join(12, "pet");
+  EXPECT_TRUE(hub.joined(12));
 }
 
 TEST_F(HubTest, NickFreedAfterLeave) {
@@ -350,6 +357,34 @@ TEST_F(HubTest, EnteringYourOwnRoomDoesNothing) {
   out.take(1);
   hub.receive(1, packet(proto::EnterRequest{"lobby"}));
   EXPECT_TRUE(out.take(1).empty());
+}
+
+TEST_F(HubTest, RoomsAreOneByConfusableKeyAndKeepTheirFirstName) {
+  join_modern(1, "pat");
+  join_modern(2, "chris");
+  out.take(1);
+  hub.receive(1, packet(proto::EnterRequest{"\uff4c\uff4f\uff42\uff42\uff59"}));  // ｌｏｂｂｙ
+  EXPECT_TRUE(out.take(1).empty());                                               // already there
+  hub.receive(1, packet(proto::EnterRequest{"Games"}));
+  out.take(1);
+  out.take(2);
+  hub.receive(2, packet(proto::EnterRequest{"g\u0430mes"}));  // Cyrillic а
+  const auto joined = out.take(1);
+  ASSERT_EQ(joined.size(), 1U);
+  EXPECT_EQ(as<proto::Join>(joined[0]).room, std::optional<std::string>("Games"));
+  out.take(2);
+  hub.receive(2, packet(proto::RoomsRequest{}));
+  const auto rooms = as<proto::RoomsReply>(out.take(2).at(0));
+  ASSERT_EQ(rooms.rooms.size(), 2U);
+  EXPECT_EQ(rooms.rooms[0].name, "Games");
+  EXPECT_EQ(rooms.rooms[0].users, 2U);
+  // Once empty, the room and its name go; the next spelling is the new first one.
+  hub.receive(1, packet(proto::EnterRequest{"lobby"}));
+  hub.receive(2, packet(proto::EnterRequest{"lobby"}));
+  hub.receive(2, packet(proto::EnterRequest{"games"}));
+  out.take(2);
+  hub.receive(2, packet(proto::RoomsRequest{}));
+  EXPECT_EQ(as<proto::RoomsReply>(out.take(2).at(0)).rooms[0].name, "games");
 }
 
 TEST_F(HubTest, EmptyRoomVanishesButLobbyStays) {

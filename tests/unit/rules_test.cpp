@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "protocol/errors.hpp"
 
@@ -239,15 +240,143 @@ TEST(Message, RejectsInvalidUtf8) {
   EXPECT_FALSE(is_valid_message(bytes({0xed, 0xb0, 0x80})));
 }
 
-TEST(NickKey, FoldsAsciiLettersOnly) {
-  EXPECT_EQ(nick_key("Pat"), "pat");
+TEST(NickKey, FoldsCaseAndNormalizes) {
+  EXPECT_EQ(nick_key("Pat"), nick_key("pat"));
   EXPECT_EQ(nick_key("pAT"), nick_key("Pat"));
-  EXPECT_EQ(nick_key("ABCXYZ_09-z"), "abcxyz_09-z");
-  EXPECT_NE(nick_key("É"), nick_key("é"));
-  EXPECT_EQ(nick_key("É"), "É");
+  EXPECT_EQ(nick_key("pat"), "pat");
+  EXPECT_EQ(nick_key("É"), nick_key("é"));             // Unicode case folding
+  EXPECT_EQ(nick_key("e\u0301"), nick_key("é"));       // NFC: decomposed and precomposed meet
+  EXPECT_EQ(nick_key("Straße"), nick_key("STRASSE"));  // full case folding
   EXPECT_EQ(nick_key("小明"), "小明");
+  EXPECT_NE(nick_key("pat"), nick_key("pet"));
+  EXPECT_NE(nick_key("pat"), nick_key("pát"));  // an accent that shows is a different name
+  EXPECT_NE(nick_key("小明"), nick_key("小朋"));
+}
+
+TEST(NickKey, ConfusablesShareOneSkeleton) {
+  EXPECT_EQ(nick_key("p\u0430t"), nick_key("pat"));            // Cyrillic а
+  EXPECT_EQ(nick_key("\u0440\u0430t"), nick_key("pat"));       // Cyrillic р and а
+  EXPECT_EQ(nick_key("\uff50\uff41\uff54"), nick_key("pat"));  // fullwidth ｐａｔ
+  EXPECT_EQ(nick_key("\uff30\uff21\uff34"), nick_key("pat"));  // fullwidth ＰＡＴ
+  EXPECT_EQ(nick_key("CHRIS"), nick_key("chris"));             // case first: capital I is i, not l
+  EXPECT_EQ(nick_key("paul"), nick_key("PAU1"));               // 1 and l
+  EXPECT_EQ(nick_key("pat1"), nick_key("patl"));               // 1 and l
+  EXPECT_EQ(nick_key("bo0"), nick_key("boo"));                 // 0 and o
+  EXPECT_EQ(nick_key("barn"), nick_key("bam"));                // rn and m
+  EXPECT_EQ(nick_key("lobby"), nick_key("\uff4c\uff4f\uff42\uff42\uff59"));
+  EXPECT_EQ(room_key("Lobby"), room_key("lobby"));
+}
+
+TEST(NickKey, IsDefinedForAnyInput) {
+  EXPECT_EQ(nick_key(""), "");
+  const std::string bad = "pa" + bytes({0xff}) + "t";
+  EXPECT_EQ(nick_key(bad), "\xff" + bad);  // never the key of a valid nick
+  EXPECT_EQ(nick_key(bad), nick_key(bad));
+}
+
+TEST(AsciiFold, FoldsAsciiLettersOnly) {
+  EXPECT_EQ(ascii_fold("ABCXYZ_09-z"), "abcxyz_09-z");
+  EXPECT_EQ(ascii_fold("É"), "É");
   // '[' and '@' border the ASCII upper-case range and are not letters.
-  EXPECT_EQ(nick_key("[@]"), "[@]");
+  EXPECT_EQ(ascii_fold("[@]"), "[@]");
+}
+
+// Issue 10 item 7: each look-alike of `pat` seen accepted, and what it gets now.
+struct LookAlike {
+  const char* what;
+  std::string nick;
+  bool valid;  // valid, and then colliding with pat; otherwise refused outright
+};
+
+std::vector<LookAlike> look_alikes() {
+  return {
+      {"Cyrillic a", "p\u0430t", true},
+      {"zero width space", "pa\u200bt", false},
+      {"zero width joiner", "pa\u200dt", false},
+      {"zero width non-joiner", "pa\u200ct", false},
+      {"word joiner", "pa\u2060t", false},
+      {"byte order mark", "pa\ufefft", false},
+      {"byte order mark first", "\ufeffpat", false},
+      {"soft hyphen", "pa\u00adt", false},
+      {"combining grapheme joiner", "pa\u034ft", false},
+      {"combining acute on t (no precomposed form)", "pat\u0301", false},
+      {"combining long stroke overlay", "pat\u0336", false},
+      {"combining enclosing circle", "pat\u20dd", false},
+      {"the same mark twice", "pa\u0301\u0301t", false},
+      {"leading combining mark", "\u0301pat", false},
+      {"right-to-left override", "\u202etap", false},
+      {"left-to-right isolate", "pa\u2066t\u2069", false},
+      {"right-to-left mark", "pat\u200f", false},
+      {"arabic letter mark", "pat\u061c", false},
+      {"tag characters", "pat\U000e0070\U000e0061\U000e0074", false},
+      {"variation selector", "pat\ufe0f", false},
+      {"fullwidth", "\uff50\uff41\uff54", true},
+      {"Hangul filler", "pat\u3164", false},
+      {"halfwidth Hangul filler", "pat\uffa0", false},
+      {"Hangul choseong filler", "pat\u115f", false},
+      {"Hangul jungseong filler", "pat\u1160", false},
+      {"Braille blank", "pat\u2800", false},
+      {"fullwidth asterisks (operator info)", "\uff0a\uff0a\uff0a", false},
+      {"small asterisk", "\ufe61\ufe61\ufe61", false},
+      {"asterisk operator", "\u2217\u2217\u2217", false},
+      {"fullwidth colon", "pat\uff1a", false},
+      {"ratio (colon look-alike)", "pat\u2236", false},
+      {"division slash", "pat\u2215x", false},
+      {"DM look-alike with Braille blanks", "pat\u2800->\u2800chris", false},
+      {"DM arrow without blanks", "pat->chris", false},
+      {"reversed arrow", "chris<-pat", false},
+      {"fullwidth arrow", "pat\uff0d\uff1echris", false},
+      {"ideographic space", "pat\u3000", false},
+      {"private use", "pat\ue000", false},
+      {"unassigned", "pat\U000e0080", false},
+      {"noncharacter", "pat\ufdd0", false},
+      {"replacement character", "pat\ufffd", false},
+  };
+}
+
+TEST(Nick, LookAlikesOfPatAreRefusedOrCollide) {
+  for (const auto& l : look_alikes()) {
+    if (l.valid) {
+      EXPECT_TRUE(is_valid_nick(l.nick)) << l.what;
+      EXPECT_EQ(nick_key(l.nick), nick_key("pat")) << l.what;
+    } else {
+      EXPECT_FALSE(is_valid_nick(l.nick)) << l.what;
+    }
+  }
+}
+
+TEST(Nick, OrdinaryNamesStayValid) {
+  for (const std::string nick :
+       {"pat", "Pat_99", "x-y.z",   "a>b",   "<3",   "é",      "e\u0301",  "Éloïse",   "Zoë",
+        "王",  "小明",   "саша",    "Ελένη", "José", "Nguyễn", "ひらがな", "カタカナ", "한국어",
+        "דוד", "محمد",   "देवनागरी", "दुःख",   "ไทย",  "🎉",      "pat🎉",     "ｶﾞｷ"}) {
+    EXPECT_TRUE(is_valid_nick(nick)) << nick;
+  }
+  // Each stands alone: a Cyrillic nick does not collide with a Latin one that differs.
+  EXPECT_NE(nick_key("саша"), nick_key("sasha"));
+  EXPECT_NE(nick_key("王"), nick_key("玉"));
+}
+
+// What changed for existing nicks (PROTOCOL-DECISIONS.md 26), pinned as documented.
+TEST(Nick, FormerlyValidNicksNowRefusedOrColliding) {
+  EXPECT_FALSE(is_valid_nick("\u2764\ufe0f"));                // ❤️ with VS16
+  EXPECT_TRUE(is_valid_nick("\u2764"));                       // ❤
+  EXPECT_FALSE(is_valid_nick("\U0001f469\u200d\U0001f4bb"));  // 👩‍💻 (ZWJ)
+  EXPECT_FALSE(is_valid_nick("\u1eb9\u0301"));                // Yoruba ẹ́
+  EXPECT_EQ(nick_key("\u03a3"), nick_key("\u03c3"));          // Σ σ
+  EXPECT_EQ(nick_key("\u03c2"), nick_key("\u03c3"));          // ς σ
+  EXPECT_EQ(nick_key("\ufb01x"), nick_key("fix"));            // ﬁ
+  EXPECT_NE(nick_key("PAUI"), nick_key("paul"));              // capital I folds to i first
+}
+
+TEST(Room, LookAlikesOfLobbyAreRefusedOrTheSameRoom) {
+  EXPECT_FALSE(is_valid_room("lobby\u200b"));
+  EXPECT_FALSE(is_valid_room("lob\u00adby"));
+  EXPECT_FALSE(is_valid_room("\u202eybbol"));
+  EXPECT_TRUE(is_valid_room("\u217cobby"));  // small roman numeral fifty
+  EXPECT_EQ(room_key("\u217cobby"), room_key("lobby"));
+  EXPECT_EQ(room_key("l\u043ebby"), room_key("lobby"));  // Cyrillic о
+  EXPECT_NE(room_key("games"), room_key("lobby"));
 }
 
 TEST(ErrorNames, RoundTripEveryCode) {
