@@ -101,6 +101,7 @@ ExchangeResult exchange(const std::string& socket_path, std::string_view request
   }
   const std::string_view frame = made->bytes();
   std::size_t sent = 0;
+  int send_error = 0;
   while (sent < frame.size()) {
     const ssize_t n = ::send(fd.get(), frame.data() + sent, frame.size() - sent, MSG_NOSIGNAL);
     if (n > 0) {
@@ -116,8 +117,10 @@ ExchangeResult exchange(const std::string& socket_path, std::string_view request
       }
       continue;
     }
-    return failure(kExitUnavailable, "chatd closed the control connection on " + socket_path +
-                                         " while the request was sent: " + std::strerror(errno));
+    // chatd may have answered already and closed (it refuses a peer at
+    // accept): read that answer rather than report the broken pipe.
+    send_error = errno;
+    break;
   }
 
   proto::FrameDecoder decoder;
@@ -138,6 +141,11 @@ ExchangeResult exchange(const std::string& socket_path, std::string_view request
     const ssize_t n = ::read(fd.get(), buf, kChunk);
     const int err = errno;
     decoder.commit(n > 0 ? static_cast<std::size_t>(n) : 0);
+    if (n == 0 && send_error != 0) {
+      return failure(kExitUnavailable,
+                     "chatd closed the control connection on " + socket_path +
+                         " while the request was sent: " + std::strerror(send_error));
+    }
     if (n == 0) {
       return failure(kExitUnavailable, "chatd closed the control connection on " + socket_path +
                                            " without answering");

@@ -5,7 +5,9 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ctl/exchange.hpp"
@@ -25,6 +27,26 @@ std::string join(const std::vector<std::string>& words) {
     out += w;
   }
   return out;
+}
+
+// The first word on the command line that is not an option or an option's
+// value: the command, if the user gave one.
+std::optional<std::string> first_command_word(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--") {
+      return i + 1 < argc ? std::optional<std::string>(argv[i + 1]) : std::nullopt;
+    }
+    if (arg == "-s" || arg == "--socket" || arg == "-t" || arg == "--timeout") {
+      ++i;  // its value follows
+      continue;
+    }
+    if (!arg.empty() && arg[0] == '-') {
+      continue;
+    }
+    return std::string(arg);
+  }
+  return std::nullopt;
 }
 
 int run(int argc, char** argv) {
@@ -73,6 +95,20 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) {
       return app.exit(e);
+    }
+    // CLI11 says "A subcommand is required" for `chatctl bogus`: name it.
+    if (const auto word = first_command_word(argc, argv)) {
+      std::vector<std::string> names;
+      bool known = false;
+      for (const auto* sub : app.get_subcommands({})) {
+        names.push_back(sub->get_name());
+        known = known || sub->get_name() == *word;
+      }
+      if (!known) {
+        std::cerr << "chatctl: unknown command '" << *word << "' (commands: " << join(names)
+                  << ")\nRun chatctl --help for usage.\n";
+        return chat::ctl::kExitUsage;
+      }
     }
     std::cerr << "chatctl: " << e.what() << "\nRun chatctl --help for usage.\n";
     return chat::ctl::kExitUsage;

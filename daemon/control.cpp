@@ -14,6 +14,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include <fmt/format.h>
+
 #include "common/net.hpp"
 #include "daemon/log_fields.hpp"
 #include "protocol/rules.hpp"
@@ -63,6 +65,23 @@ std::string who_reply(const std::vector<UserInfo>& users, std::size_t count) {
   return reply.finish();
 }
 
+// The peer's supplementary groups when it connected (SO_PEERGROUPS, Linux 4.13).
+std::vector<gid_t> peer_groups(int fd) {
+  std::vector<gid_t> groups(64);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    socklen_t len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) == 0) {
+      groups.resize(len / sizeof(gid_t));
+      return groups;
+    }
+    if (errno != ERANGE) {
+      break;
+    }
+    groups.resize(len / sizeof(gid_t) + 1);
+  }
+  return {};
+}
+
 // True if a connection's socket has been hung up or has an error pending; used
 // when it is not being read but the loop reports it readable.
 bool hung_up(int fd) {
@@ -72,16 +91,33 @@ bool hung_up(int fd) {
 
 }  // namespace
 
+bool is_read_only(ControlCommand command) {
+  switch (command) {
+    case ControlCommand::kStatus:
+    case ControlCommand::kWho:
+    case ControlCommand::kVersion:
+    case ControlCommand::kListCommands:
+      return true;
+    case ControlCommand::kKick:
+    case ControlCommand::kSay:
+      return false;
+  }
+  return false;
+}
+
 ControlServer::ControlServer(EventLoop& loop, ControlBackend& backend, UniqueFd listening_fd,
-                             std::optional<gid_t> admin_group)
+                             std::optional<gid_t> admin_group, std::optional<gid_t> read_group)
     : loop_(loop),
       backend_(backend),
       listen_fd_(std::move(listening_fd)),
-      admin_group_(admin_group) {
+      admin_group_(admin_group),
+      read_group_(read_group) {
   if (!listen_fd_ || !net::set_nonblocking(listen_fd_.get())) {
     throw std::runtime_error("control socket: invalid listening descriptor");
   }
-  net::set_cloexec(listen_fd_.get());
+  if (!net::set_cloexec(listen_fd_.get())) {
+    throw std::runtime_error("control socket: cannot set close-on-exec: " + errno_text(errno));
+  }
   if (!loop_.add(listen_fd_.get(), kRead, [this](unsigned) { on_accept(); })) {
     throw std::runtime_error("control socket: descriptor " + std::to_string(listen_fd_.get()) +
                              " is beyond what the " + std::string(loop_.name()) +
@@ -102,7 +138,33 @@ ControlServer::~ControlServer() {
   }
 }
 
-std::variant<UniqueFd, std::string> ControlServer::create_socket(const std::string& path) {
+ControlAccess ControlServer::access_for(uid_t uid, gid_t gid,
+                                        const std::vector<gid_t>& groups) const {
+  auto member = [&](std::optional<gid_t> group) {
+    if (!group) {
+      return false;
+    }
+    if (gid == *group) {
+      return true;
+    }
+    for (const gid_t g : groups) {
+      if (g == *group) {
+        return true;
+      }
+    }
+    return false;
+  };
+  if (uid == 0 || uid == ::geteuid() || member(admin_group_)) {
+    return ControlAccess::kAdmin;
+  }
+  if (member(read_group_)) {
+    return ControlAccess::kRead;
+  }
+  return ControlAccess::kNone;
+}
+
+std::variant<UniqueFd, std::string> ControlServer::create_socket(const std::string& path,
+                                                                 mode_t mode) {
   if (path.empty()) {
     return std::string("control socket path is empty");
   }
@@ -120,7 +182,10 @@ std::variant<UniqueFd, std::string> ControlServer::create_socket(const std::stri
     if (std::filesystem::create_directories(dir, ec)) {
       // Traversable by everyone: access is decided by the socket's own mode
       // and the peer credentials, not by hiding the directory.
-      ::chmod(dir.c_str(), 0755);
+      if (::chmod(dir.c_str(), 0755) != 0) {
+        return "cannot set mode 0755 on the control socket's directory '" + dir.string() +
+               "': " + errno_text(errno);
+      }
     } else if (ec) {
       return "cannot create directory '" + dir.string() +
              "' for the control socket: " + ec.message();
@@ -153,19 +218,20 @@ std::variant<UniqueFd, std::string> ControlServer::create_socket(const std::stri
   if (!fd) {
     return "cannot create the control socket: " + errno_text(errno);
   }
-  // No window with a wider mode than 0660: bind under a strict umask, then set
-  // the mode explicitly since the umask alone may be stricter than wanted.
-  const mode_t old_umask = ::umask(0117);
+  // No window with a wider mode than asked: bind under a strict umask, then
+  // set the mode explicitly since the umask alone may be stricter than wanted.
+  const mode_t old_umask = ::umask(0177);
   const int bind_rc = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
   const int bind_err = errno;
   ::umask(old_umask);
   if (bind_rc != 0) {
     return "cannot bind the control socket '" + path + "': " + errno_text(bind_err);
   }
-  if (::chmod(path.c_str(), 0660) != 0) {
+  if (::chmod(path.c_str(), mode) != 0) {
     const int err = errno;
     ::unlink(path.c_str());
-    return "cannot set mode 0660 on the control socket '" + path + "': " + errno_text(err);
+    return fmt::format("cannot set mode {:04o} on the control socket '{}': {}", mode, path,
+                       errno_text(err));
   }
   if (::listen(fd.get(), kListenBacklog) != 0) {
     const int err = errno;
@@ -194,29 +260,64 @@ void ControlServer::on_accept() {
       accept_paused_until_ = Clock::now() + kAcceptPause;
       return;
     }
-    if (connections_.size() >= kMaxConnections) {
-      spdlog::warn("event=control.reject reason=too_many_connections limit={}", kMaxConnections);
-      continue;  // fd closes here
-    }
     auto conn = std::make_unique<Connection>();
     const auto cred = net::peer_credentials(fd.get());
-    if (cred) {
-      conn->uid = cred->uid;
-      conn->pid = cred->pid;
-      conn->allowed = cred->uid == 0 || cred->uid == ::geteuid() ||
-                      (admin_group_ && cred->gid == *admin_group_);
+    if (!cred) {
+      refuse(std::move(fd), static_cast<uid_t>(-1), 0, "no_credentials");
+      continue;
     }
-    conn->last_activity = Clock::now();
+    conn->uid = cred->uid;
+    conn->pid = cred->pid;
+    const bool groups_matter = admin_group_.has_value() || read_group_.has_value();
+    conn->access = access_for(cred->uid, cred->gid,
+                              groups_matter ? peer_groups(fd.get()) : std::vector<gid_t>{});
+    if (conn->access == ControlAccess::kNone) {
+      refuse(std::move(fd), cred->uid, cred->pid, "not_allowed");
+      continue;
+    }
+    // Shared slots first; root alone may use the reserved ones beyond them.
+    const std::size_t limit = cred->uid == 0 ? kMaxConnections + kRootReserve : kMaxConnections;
+    const std::size_t shared_in_use =
+        connections_.size() - std::min(connections_.size(), root_connections());
+    const std::size_t in_use = cred->uid == 0 ? connections_.size() : shared_in_use;
+    if (in_use >= limit) {
+      spdlog::warn("event=control.reject reason=too_many_connections uid={} limit={}", cred->uid,
+                   limit);
+      continue;  // fd closes here
+    }
+    conn->deadline = Clock::now() + kRequestTimeout;
     const int raw = fd.get();
     conn->fd = std::move(fd);
     if (!loop_.add(raw, kRead, [this, raw](unsigned ready) { on_ready(raw, ready); })) {
       spdlog::warn("event=control.reject reason=fd_limit fd={}", raw);
       continue;
     }
-    spdlog::debug("event=control.open uid={} pid={} allowed={}", conn->uid, conn->pid,
-                  conn->allowed);
+    spdlog::debug("event=control.open uid={} pid={} access={}", conn->uid, conn->pid,
+                  conn->access == ControlAccess::kAdmin ? "admin" : "read");
     connections_.emplace(raw, std::move(conn));
   }
+}
+
+void ControlServer::refuse(UniqueFd fd, uid_t uid, pid_t pid, std::string_view why) {
+  spdlog::warn("event=control command=connect uid={} pid={} result={} reason={}", uid, pid,
+               result::kPermissionDenied, why);
+  // A fresh socket's send buffer takes this small frame at once; if it does
+  // not, the peer simply sees the connection closed.
+  std::string frame;
+  proto::append_frame(
+      frame, proto::control_reply(proto::kControlErrorType, result::kPermissionDenied,
+                                  "permission denied: uid " + std::to_string(uid) +
+                                      " is neither root, chatd's user, nor in chatd's admin or "
+                                      "read group (chatctl(8), ACCESS)"));
+  (void)!::send(fd.get(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+std::size_t ControlServer::root_connections() const {
+  std::size_t n = 0;
+  for (const auto& entry : connections_) {
+    n += entry.second->uid == 0 ? 1 : 0;
+  }
+  return n;
 }
 
 void ControlServer::on_ready(int fd, unsigned ready) {
@@ -253,8 +354,7 @@ bool ControlServer::read_input(Connection& c) {
   const int err = errno;
   c.input.commit(n > 0 ? static_cast<std::size_t>(n) : 0);
   if (n > 0) {
-    c.last_activity = Clock::now();
-    return true;
+    return true;  // bytes alone do not extend the request deadline
   }
   if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)) {
     return true;
@@ -280,30 +380,26 @@ void ControlServer::handle_requests(Connection& c) {
       return;
     }
     queue_reply(c, execute(c, payload));
+    c.deadline = Clock::now() + kRequestTimeout;  // for the next request
   }
 }
 
 std::string ControlServer::execute(Connection& c, std::string_view payload) {
   auto parsed = proto::parse_control_request(payload);
   if (auto* error = std::get_if<proto::ControlRequestError>(&parsed)) {
-    const auto code = c.allowed ? error->result : result::kPermissionDenied;
     spdlog::warn("event=control command={} uid={} pid={} result={}", log_value(error->type), c.uid,
-                 c.pid, code);
-    if (!c.allowed) {
-      c.close_after_flush = true;
-      return proto::control_reply(error->type, code, "permission denied");
-    }
-    return proto::control_reply(error->type, code, error->message);
+                 c.pid, error->result);
+    return proto::control_reply(error->type, error->result, error->message);
   }
   const auto& request = std::get<proto::ControlRequest>(parsed);
   const auto name = proto::control_command_name(request.command);
-  if (!c.allowed) {
+  if (c.access != ControlAccess::kAdmin && !is_read_only(request.command)) {
     spdlog::warn("event=control command={} uid={} pid={} result={}", name, c.uid, c.pid,
                  result::kPermissionDenied);
-    c.close_after_flush = true;
     return proto::control_reply(name, result::kPermissionDenied,
                                 "permission denied: uid " + std::to_string(c.uid) +
-                                    " is neither root, chatd's user nor in the admin group");
+                                    " may run read-only commands only (who, status, version); " +
+                                    std::string(name) + " needs root or chatd's admin group");
   }
   try {
     return run_command(request, c);
@@ -415,7 +511,6 @@ bool ControlServer::write_output(Connection& c) {
                              c.output.size() - c.output_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       c.output_sent += static_cast<std::size_t>(n);
-      c.last_activity = Clock::now();
       continue;
     }
     if (n < 0 && errno == EINTR) {
@@ -467,12 +562,12 @@ void ControlServer::close_connection(int fd, std::string_view reason) {
 void ControlServer::tick(Clock::time_point now) {
   std::vector<int> idle;
   for (const auto& [fd, conn] : connections_) {
-    if (conn->last_activity + kIdleTimeout <= now) {
+    if (conn->deadline <= now) {
       idle.push_back(fd);
     }
   }
   for (const int fd : idle) {
-    close_connection(fd, "idle_timeout");
+    close_connection(fd, "request_timeout");
   }
   if (accept_paused_until_ && *accept_paused_until_ <= now) {
     accept_paused_until_.reset();
@@ -483,7 +578,7 @@ void ControlServer::tick(Clock::time_point now) {
 std::optional<ControlServer::Clock::time_point> ControlServer::next_deadline() const {
   std::optional<Clock::time_point> deadline = accept_paused_until_;
   for (const auto& entry : connections_) {
-    const auto t = entry.second->last_activity + kIdleTimeout;
+    const auto t = entry.second->deadline;
     if (!deadline || t < *deadline) {
       deadline = t;
     }

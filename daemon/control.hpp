@@ -47,25 +47,49 @@ class ControlBackend {
   virtual std::optional<std::size_t> say(std::string_view message) = 0;
 };
 
+// What a control client may do, decided once from its credentials at accept.
+enum class ControlAccess {
+  kNone,   // refused at accept
+  kRead,   // who, status, version, list-commands
+  kAdmin,  // every command, kick and say included
+};
+
+// True for the commands a kRead client may run.
+bool is_read_only(proto::ControlCommand command);
+
 // Serves the control protocol (PROTOCOL.md "The control socket", docs/CONTROL.md)
 // on a listening AF_UNIX socket. Everything is non-blocking and bounded per
 // connection, so a slow, stuck or hostile control client never stalls the chat
 // loop: input is at most one frame plus one read, output stops being produced
-// while a reply is unread, and an idle connection is closed after kIdleTimeout.
+// while a reply is unread, and a connection must complete each request within
+// kRequestTimeout of its accept or of its previous request, however it trickles
+// bytes (an absolute deadline, not an idle timer).
+//
+// Lockout resistance: credentials are checked at accept, so a refused peer is
+// answered and closed at once and never holds a slot; kMaxConnections slots
+// are shared by everyone, and kRootReserve more are kept for uid 0 alone, so
+// root's chatctl gets in while other clients hold every shared slot.
 class ControlServer {
  public:
   using Clock = std::chrono::steady_clock;
-  static constexpr auto kIdleTimeout = std::chrono::seconds(10);
+  static constexpr auto kRequestTimeout = std::chrono::seconds(5);
   static constexpr std::size_t kMaxConnections = 16;
+  static constexpr std::size_t kRootReserve = 4;
   // Replies are held back (the connection is not read) while this much is unsent.
   static constexpr std::size_t kOutputHighWater = std::size_t{256} * 1024;
 
   // Takes over `listening_fd` (a listening AF_UNIX stream socket, e.g. from
   // create_socket() or systemd's `ctl` fd) and registers it with `loop`.
-  // Access: uid 0, the daemon's own effective uid, or a peer whose primary gid
-  // is `admin_group`; everyone else gets `permission-denied`.
+  // Access (SO_PEERCRED and SO_PEERGROUPS at accept): uid 0, the daemon's own
+  // effective uid and members of `admin_group` (primary or supplementary) may
+  // run every command; members of `read_group` the read-only ones; everyone
+  // else is answered `permission-denied` and closed.
   ControlServer(EventLoop& loop, ControlBackend& backend, UniqueFd listening_fd,
-                std::optional<gid_t> admin_group);
+                std::optional<gid_t> admin_group, std::optional<gid_t> read_group = std::nullopt);
+
+  // The access a peer with these credentials gets (uid, primary gid, and the
+  // supplementary groups it had when it connected).
+  ControlAccess access_for(uid_t uid, gid_t gid, const std::vector<gid_t>& groups) const;
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
@@ -74,13 +98,16 @@ class ControlServer {
   // (mode 0755), a stale socket left by a crash (connect() refused) is removed,
   // a live one is an error, and the socket is chmod'ed 0660 whatever the umask.
   // Returns the fd, or an error message naming the path.
-  static std::variant<UniqueFd, std::string> create_socket(const std::string& path);
+  // `mode` is the socket file's mode: 0660 by default; 0666 when access is
+  // decided by credentials alone (a read group is configured).
+  static std::variant<UniqueFd, std::string> create_socket(const std::string& path,
+                                                           mode_t mode = 0660);
 
   // Removes `path` when the server is destroyed (use for sockets from
   // create_socket(), not for sockets systemd owns).
   void unlink_on_exit(std::string path) { unlink_path_ = std::move(path); }
 
-  // Closes connections idle since before `now - kIdleTimeout` and resumes a
+  // Closes connections whose request deadline has passed and resumes a
   // paused accept. Call from the loop when next_deadline() has passed.
   void tick(Clock::time_point now);
   std::optional<Clock::time_point> next_deadline() const;
@@ -95,12 +122,15 @@ class ControlServer {
     std::size_t output_sent = 0;
     uid_t uid = 0;
     pid_t pid = 0;
-    bool allowed = false;
+    ControlAccess access = ControlAccess::kNone;
     bool close_after_flush = false;
-    Clock::time_point last_activity;
+    Clock::time_point deadline;  // the next request must be complete by then
   };
 
   void on_accept();
+  // Answers a refused peer with permission-denied and closes it.
+  void refuse(UniqueFd fd, uid_t uid, pid_t pid, std::string_view why);
+  std::size_t root_connections() const;
   void on_ready(int fd, unsigned ready);
   // Reads what is available; false if the connection was closed.
   bool read_input(Connection& c);
@@ -119,6 +149,7 @@ class ControlServer {
   ControlBackend& backend_;
   UniqueFd listen_fd_;
   std::optional<gid_t> admin_group_;
+  std::optional<gid_t> read_group_;
   std::string unlink_path_;
   std::map<int, std::unique_ptr<Connection>> connections_;
   std::optional<Clock::time_point> accept_paused_until_;

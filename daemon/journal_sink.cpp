@@ -3,6 +3,10 @@
 
 #include <sys/stat.h>
 #include <sys/uio.h>
+// Without this, sd_journal_sendv() is a macro that stamps every entry with
+// CODE_FILE/CODE_LINE/CODE_FUNC of this file (the sink), not of the caller;
+// journal_entry() adds the caller's location when the log line carries one.
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 

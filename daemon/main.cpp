@@ -2,6 +2,8 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -74,6 +76,71 @@ rlim_t raise_nofile() {
   return rl.rlim_cur;
 }
 
+// The log's detail for a load error: chatd's stderr text without the
+// "chatd: " prefix and the final newline (a field holds one line).
+std::string load_error_detail(std::string message) {
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
+    message.pop_back();
+  }
+  if (message.rfind("chatd: ", 0) == 0) {
+    message.erase(0, 7);
+  }
+  return message;
+}
+
+// A group named in the config, looked up; nullopt with `error` set if it does not exist.
+std::optional<gid_t> find_group(const std::string& option, const std::string& name,
+                                std::string& error) {
+  const group* g = ::getgrnam(name.c_str());
+  if (g == nullptr) {
+    error = option + " '" + name + "' does not exist";
+    return std::nullopt;
+  }
+  return g->gr_gid;
+}
+
+// A config error under socket activation: accept and close what waits on the
+// listeners before exiting, so systemd does not start chatd again at once for
+// the same pending connection (its trigger limit would then fail the socket
+// and close the port; see chatd.service).
+void drain_listeners() {
+  auto inherited = chat::daemon::systemd::take_listen_fds();
+  for (auto* group : {&inherited.chat, &inherited.ctl}) {
+    for (const auto& fd : *group) {
+      chat::net::set_nonblocking(fd.get());
+      for (int i = 0; i < 1024; ++i) {
+        const int c = ::accept4(fd.get(), nullptr, nullptr, SOCK_CLOEXEC);
+        if (c < 0) {
+          break;
+        }
+        ::close(c);
+      }
+    }
+  }
+}
+
+// --check-config: everything a start would reject in the configuration
+// itself (the file's syntax and values were checked by load_options).
+int check_config(const Options& opts) {
+  std::string error;
+  if (!opts.admin_group.empty() && !find_group("admin-group", opts.admin_group, error)) {
+    std::cerr << "chatd: " << opts.config << ": " << error << "\n";
+    return kExitConfig;
+  }
+  if (!opts.read_group.empty() && !find_group("read-group", opts.read_group, error)) {
+    std::cerr << "chatd: " << opts.config << ": " << error << "\n";
+    return kExitConfig;
+  }
+  sockaddr_un addr{};
+  if (!opts.control_socket.empty() && !chat::net::make_unix_address(opts.control_socket, addr)) {
+    std::cerr << "chatd: " << opts.config << ": control-socket path is longer than "
+              << chat::net::max_unix_path() << " bytes\n";
+    return kExitConfig;
+  }
+  std::cout << "chatd: configuration OK (" << opts.config << ")\n";
+  return 0;
+}
+
 std::string status_line(const Server& server) {
   return fmt::format("{} client{} in {} room{}; limit {}", server.client_count(),
                      server.client_count() == 1 ? "" : "s", server.hub().room_count(),
@@ -85,7 +152,7 @@ void reload(const std::vector<std::string>& args, Options& current, Server& serv
   chat::daemon::systemd::notify_reloading();
   auto loaded = load_options(args);
   if (loaded.exit_code >= 0) {
-    spdlog::error("event=reload-failed detail={}", field(loaded.message));
+    spdlog::error("event=reload-failed detail={}", field(load_error_detail(loaded.message)));
   } else {
     const Options& next = loaded.options;
     // Each change is logged before the new log level applies, so lowering the
@@ -109,9 +176,15 @@ int run(const std::vector<std::string>& args) {
   auto loaded = load_options(args);
   if (loaded.exit_code >= 0) {
     (loaded.exit_code == 0 ? std::cout : std::cerr) << loaded.message;
+    if (loaded.exit_code == kExitConfig) {
+      drain_listeners();
+    }
     return loaded.exit_code;
   }
   Options opts = loaded.options;
+  if (opts.check_config) {
+    return check_config(opts);
+  }
 
   LogTarget target = opts.log_target == "journal"  ? LogTarget::kJournal
                      : opts.log_target == "stderr" ? LogTarget::kStderr
@@ -189,33 +262,44 @@ int run(const std::vector<std::string>& args) {
   Server& server = *server_storage;
 
   // The control socket: systemd's `ctl` socket, or our own at --control-socket.
+  // Every failure to set it up exits 73 (EX_CANTCREAT), as documented.
   std::optional<gid_t> admin_gid;
-  if (!opts.admin_group.empty()) {
-    const group* g = ::getgrnam(opts.admin_group.c_str());
-    if (g == nullptr) {
-      spdlog::critical("event=start-failed detail={}",
-                       field("admin group '" + opts.admin_group + "' does not exist"));
-      return kExitConfig;
-    }
-    admin_gid = g->gr_gid;
+  std::optional<gid_t> read_gid;
+  if (!opts.admin_group.empty() &&
+      !(admin_gid = find_group("admin-group", opts.admin_group, error))) {
+    spdlog::critical("event=start-failed detail={}", field(error));
+    return kExitConfig;
+  }
+  if (!opts.read_group.empty() && !(read_gid = find_group("read-group", opts.read_group, error))) {
+    spdlog::critical("event=start-failed detail={}", field(error));
+    return kExitConfig;
   }
   ServerControl control_backend(server, loop->name());
   std::unique_ptr<ControlServer> control;
   std::string control_path = "none";
-  if (!inherited.ctl.empty()) {
-    control_path = "systemd";
-    control = std::make_unique<ControlServer>(*loop, control_backend,
-                                              std::move(inherited.ctl.front()), admin_gid);
-  } else if (!opts.control_socket.empty()) {
-    auto created = ControlServer::create_socket(opts.control_socket);
-    if (auto* err = std::get_if<std::string>(&created)) {
-      spdlog::critical("event=start-failed detail={}", field(*err));
-      return kExitCantCreate;
+  try {
+    if (!inherited.ctl.empty()) {
+      control_path = "systemd";
+      control = std::make_unique<ControlServer>(
+          *loop, control_backend, std::move(inherited.ctl.front()), admin_gid, read_gid);
+    } else if (!opts.control_socket.empty()) {
+      // With a read group, anyone may connect and the credentials decide.
+      auto created = ControlServer::create_socket(opts.control_socket, read_gid ? 0666 : 0660);
+      if (auto* err = std::get_if<std::string>(&created)) {
+        spdlog::critical("event=start-failed detail={}", field(*err));
+        return kExitCantCreate;
+      }
+      control_path = opts.control_socket;
+      control = std::make_unique<ControlServer>(
+          *loop, control_backend, std::move(std::get<UniqueFd>(created)), admin_gid, read_gid);
+      control->unlink_on_exit(opts.control_socket);
     }
-    control_path = opts.control_socket;
-    control = std::make_unique<ControlServer>(*loop, control_backend,
-                                              std::move(std::get<UniqueFd>(created)), admin_gid);
-    control->unlink_on_exit(opts.control_socket);
+  } catch (const std::exception& e) {
+    spdlog::critical("event=start-failed detail={}", field(e.what()));
+    if (!opts.control_socket.empty() && inherited.ctl.empty()) {
+      ::unlink(opts.control_socket.c_str());
+    }
+    return kExitCantCreate;
   }
 
   const bool signals_watched = loop->add(signal_read.get(), kRead, [&](unsigned) {
@@ -241,6 +325,7 @@ int run(const std::vector<std::string>& args) {
   auto next_ping = Server::Clock::now();
   bool status_due = false;
   auto next_status = Server::Clock::now();
+  std::size_t status_rooms = server.hub().room_count();
   server.set_on_clients_changed([&](std::size_t) { status_due = true; });
   server.set_tick([&](Server::Clock::time_point now) -> std::optional<Server::Clock::time_point> {
     std::optional<Server::Clock::time_point> next;
@@ -257,12 +342,16 @@ int run(const std::vector<std::string>& args) {
       }
       next = next ? std::min(*next, next_ping) : next_ping;
     }
+    if (server.hub().room_count() != status_rooms) {
+      status_due = true;  // STATUS= names the rooms too
+    }
     if (status_due) {
-      // At most one STATUS= a second, however fast clients come and go.
+      // At most four STATUS= a second, however fast clients come and go.
       if (now >= next_status) {
         chat::daemon::systemd::notify_status(status_line(server));
+        status_rooms = server.hub().room_count();
         status_due = false;
-        next_status = now + std::chrono::seconds(1);
+        next_status = now + std::chrono::milliseconds(250);
       } else {
         next = next ? std::min(*next, next_status) : next_status;
       }

@@ -74,8 +74,14 @@ void define_options(CLI::App& app, Options& opts) {
                  "Unix control socket for chatctl (empty: none)")
       ->type_name("PATH");
   app.add_option("--admin-group", opts.admin_group,
-                 "Group whose members may use the control socket (besides root)")
+                 "Group whose members may run every chatctl command (besides root)")
       ->type_name("GROUP");
+  app.add_option("--read-group", opts.read_group,
+                 "Group whose members may run chatctl's read-only commands (who, status, version)")
+      ->type_name("GROUP");
+  app.add_flag("--check-config", opts.check_config,
+               "Check the config file (and the command line) and exit: 0 if it is good, "
+               "78 naming file:line if not");
   app.add_option("--log-level", opts.log_level, "trace, debug, info, warning, error, critical, off")
       ->check(
           CLI::IsMember({"trace", "debug", "info", "warning", "warn", "error", "critical", "off"}));
@@ -114,6 +120,22 @@ std::string where(const std::string& path, const std::string& key, std::size_t n
   return line > 0 ? path + ":" + std::to_string(line) : path;
 }
 
+// CLI11 reports a word given to a numeric option as "not in range"; say what
+// is wrong instead.
+std::string explain(const CLI::ParseError& e, const std::string& value) {
+  const std::string what = e.what();
+  if (what.find("not in range") != std::string::npos ||
+      what.find("onvert") != std::string::npos ||  // "Could not convert", "could not be converted"
+      what.find("unit not recognized") != std::string::npos) {
+    // A number, maybe with a unit suffix (sizes: 256M): then CLI11's words stand.
+    const std::regex number(R"(\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*[A-Za-z]*\s*)");
+    if (!std::regex_match(value, number)) {
+      return "'" + value + "' is not a number";
+    }
+  }
+  return what;
+}
+
 // Checks each key of the config file on its own, so an error names its line.
 std::optional<std::string> check_config(CLI::App& app, const std::string& path) {
   std::vector<CLI::ConfigItem> items;
@@ -132,7 +154,7 @@ std::optional<std::string> check_config(CLI::App& app, const std::string& path) 
       return where(path, item.name) + ": unknown section for key '" + key + "'";
     }
     if (item.name == "config" || item.name == "help" || item.name == "version" ||
-        app.get_option_no_throw("--" + item.name) == nullptr) {
+        item.name == "check-config" || app.get_option_no_throw("--" + item.name) == nullptr) {
       return where(path, item.name) + ": unknown key '" + item.name + "'";
     }
     // Each value on its own, counting the key's occurrences so the error names
@@ -149,7 +171,8 @@ std::optional<std::string> check_config(CLI::App& app, const std::string& path) 
       try {
         probe.parse(args);
       } catch (const CLI::ParseError& e) {
-        return where(path, item.name, nth) + ": bad value for '" + item.name + "': " + e.what();
+        return where(path, item.name, nth) + ": bad value for '" + item.name +
+               "': " + explain(e, value);
       }
     }
   }

@@ -29,6 +29,8 @@ struct Options {
   double stall_timeout = defaults::kStallTimeoutSeconds;
   std::string control_socket = "/run/chatd/chatd.ctl";
   std::string admin_group;
+  std::string read_group;     // members may run chatctl's read-only commands
+  bool check_config = false;  // --check-config: validate and exit (0 or 78)
   std::string log_level = "info";
   std::string log_target = "auto";
   std::string event_loop = "select";

@@ -1,9 +1,19 @@
 #!/bin/sh
 # Builds the .deb and .rpm: a hardened Release build in build/pkg, then CPack.
 # Prints the package paths, one a line; build/pkg/packages.txt lists them too.
+# CHATD_PKG_BUILD=DIR builds in DIR instead of build/pkg (packaging/repro-check.sh
+# builds twice, in different directories, and compares).
+# Reproducible: SOURCE_DATE_EPOCH (default: the last commit's time) stamps every
+# file in the packages, and -ffile-prefix-map keeps build paths out of binaries.
 set -eu
 cd "$(dirname "$0")/.."
-build=build/pkg
+build=${CHATD_PKG_BUILD:-build/pkg}
+if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
+	SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || echo 1764118800)
+fi
+export SOURCE_DATE_EPOCH
+mkdir -p "$build"
+echo "$SOURCE_DATE_EPOCH" >"$build/source-date-epoch"
 jobs="${JOBS:-2}"
 mkdir -p "$build"
 
@@ -18,7 +28,7 @@ done
 # -Wrestrict on std::string concatenation (GCC bug 105651) under -Werror.
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
 	-DCMAKE_INSTALL_PREFIX=/usr \
-	-DCHAT_BUILD_TESTS=OFF -DCHAT_HARDENING=ON >"$build/configure.log" 2>&1 || {
+	-DCHAT_BUILD_TESTS=OFF -DCHAT_HARDENING=ON -DCHAT_WERROR=ON >"$build/configure.log" 2>&1 || {
 	cat "$build/configure.log" >&2
 	exit 1
 }
@@ -36,6 +46,7 @@ for gen in DEB RPM; do
 	}
 done
 
-for f in "$PWD/$build"/*.deb "$PWD/$build"/*.rpm; do
+absbuild=$(cd "$build" && pwd)
+for f in "$absbuild"/*.deb "$absbuild"/*.rpm; do
 	echo "$f"
 done | tee "$build/packages.txt"

@@ -8,5 +8,7 @@ start=$(date +%s)
 ./packaging/deps.sh
 ./packaging/build-packages.sh
 ./packaging/lint.sh
+# Reproducible: a second build elsewhere must give the same packages.
+./packaging/repro-check.sh
 ./tests/system/nspawn-test.sh
 echo "packaging CI passed in $(($(date +%s) - start)) s"

@@ -130,6 +130,25 @@ else
 	echo "mandoc: no man pages in man/ yet"
 fi
 
+# --- paths named by the man pages ---------------------------------------------------
+# Every /usr, /etc or /lib path a man page names is in the .deb (the pages once
+# pointed to a PROTOCOL.md the package did not ship). /run paths are made at
+# run time and are not checked here (the nspawn test does).
+if [ -f "$deb" ]; then
+	gate
+	mkdir -p "$out/paths"
+	dpkg-deb -x "$deb" "$out/paths"
+	sed 's/\\-/-/g; s/\\//g' man/*.[158] | grep -oE '/(usr|etc|lib)/[A-Za-z0-9._/-]*[A-Za-z0-9_]' |
+		sort -u >"$out/man-paths"
+	while read -r p; do
+		# Units may live in /lib or /usr/lib (the package uses the latter).
+		if [ ! -e "$out/paths$p" ] && [ ! -e "$out/paths/usr$p" ]; then
+			fail "a man page names $p, which the .deb does not contain"
+		fi
+	done <"$out/man-paths"
+	echo "man page paths: $(wc -l <"$out/man-paths") named, all in the .deb: $(tr '\n' ' ' <"$out/man-paths")"
+fi
+
 # --- conffile ----------------------------------------------------------------------
 # Every long option of chatd is a documented key, and the file with every key
 # uncommented (at its default) is accepted: chatd then stops for lack of a port
@@ -138,8 +157,8 @@ chatd=build/pkg/daemon/chatd
 if [ -x "$chatd" ]; then
 	gate
 	"$chatd" --help | grep -o -- '--[a-z][a-z-]*' | sed 's/^--//' | sort -u |
-		grep -vx -e help -e version -e config >"$out/options"
-	sed -n 's/^#\([a-z][a-z-]*\) = .*/\1/p' packaging/chatd.conf | sort -u >"$out/keys"
+		grep -vx -e help -e version -e config -e check-config >"$out/options"
+	sed -n 's/^#\{0,1\}\([a-z][a-z-]*\) = .*/\1/p' packaging/chatd.conf | sort -u >"$out/keys"
 	if ! diff -u "$out/options" "$out/keys" >"$out/keys.diff"; then
 		cat "$out/keys.diff"
 		fail "packaging/chatd.conf keys differ from chatd's long options (- option, + key)"
@@ -182,7 +201,9 @@ check "--json" _chatctl chatctl --js
 check "who status kick say version list-commands" _chatctl chatctl --socket /tmp/x ""
 check "kick" _chatctl chatctl -t 2 ki
 check "--version" _chat_client chat_client --ver
-check "3490" _chat_client chat_client pat localhost ""
+# Ports from CHAT_CLIENT_PORTS rather than this machine's chatd.socket or config.
+CHAT_CLIENT_PORTS="4000 4001" check "4000 4001" _chat_client chat_client pat localhost ""
+CHAT_CLIENT_PORTS="4000 5000" check "4000" _chat_client chat_client pat localhost 4
 EOS
 	if bash "$out/complete.bash"; then
 		echo "bash completion: chatctl and chat_client complete as expected"

@@ -17,3 +17,14 @@ foreach(f IN LISTS chat_staged)
     endif()
   endif()
 endforeach()
+
+# Reproducible packages: every staged file and directory carries
+# SOURCE_DATE_EPOCH as its time, not the time of this build.
+if(DEFINED ENV{SOURCE_DATE_EPOCH})
+  file(GLOB_RECURSE chat_staged_all LIST_DIRECTORIES true "${CPACK_TEMPORARY_DIRECTORY}/*")
+  execute_process(COMMAND touch -h -d "@$ENV{SOURCE_DATE_EPOCH}" ${chat_staged_all}
+    "${CPACK_TEMPORARY_DIRECTORY}" RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "touch failed on the staged files")
+  endif()
+endif()

@@ -1,4 +1,5 @@
 // chatctl against the real chatd: socket-activated like under systemd, with real chat clients.
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <rapidjson/document.h>
@@ -111,8 +112,15 @@ class ChatctlChatdTest : public ::testing::Test {
       ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
       ::setenv("NOTIFY_SOCKET", dir_.file("notify").c_str(), 1);
       const std::string ctl_arg = "--control-socket=" + control_socket();
-      ::execl(CHATD_PATH, CHATD_PATH, ctl_arg.c_str(), "--log-target=stderr", "--config",
-              "/dev/null", nullptr);
+      std::vector<std::string> args = {CHATD_PATH, ctl_arg, "--log-target=stderr", "--config",
+                                       "/dev/null"};
+      args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+      std::vector<char*> argv;
+      for (auto& a : args) {
+        argv.push_back(a.data());
+      }
+      argv.push_back(nullptr);
+      ::execv(CHATD_PATH, argv.data());
       ::_exit(127);
     }
     const auto deadline = Clock::now() + kWait;
@@ -122,6 +130,7 @@ class ChatctlChatdTest : public ::testing::Test {
         int status = 0;
         if (::waitpid(pid_, &status, WNOHANG) == pid_) {
           pid_ = -1;
+          exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
           return false;
         }
         continue;
@@ -175,6 +184,8 @@ class ChatctlChatdTest : public ::testing::Test {
   UniqueFd notify_fd_;
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;
+  int exit_status_ = -1;  // when start() saw chatd exit
+  std::vector<std::string> extra_args_;
 };
 
 TEST_F(ChatctlChatdTest, WhoShowsConnectedClientsAsTableAndJson) {
@@ -278,7 +289,8 @@ TEST_F(ChatctlChatdTest, ControlSocketPassedBySystemdIsUsed) {
     return;
   }
   stop();
-  // A "ctl" socket bound by the test (as chatd-ctl.socket would), at another path.
+  // A "ctl" socket bound by the test (as a socket unit with FileDescriptorName=ctl
+  // would), at another path.
   const std::string passed = dir_.file("passed.ctl");
   UniqueFd ctl(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un un{};
@@ -303,7 +315,7 @@ TEST_F(ChatctlChatdTest, FirstChatctlStartsChatdThroughSystemdSocketActivate) {
   }
   stop();
   // systemd-socket-activate binds both sockets and exec()s chatd on the first
-  // connection to either, as systemd does with chatd.socket and chatd-ctl.socket.
+  // connection to either, as systemd would with two socket units.
   const auto port = std::to_string(port_);
   listen_fd_.reset();  // free the port for systemd-socket-activate to bind
   const std::string ctl = dir_.file("activated.ctl");
@@ -332,6 +344,69 @@ TEST_F(ChatctlChatdTest, FirstChatctlStartsChatdThroughSystemdSocketActivate) {
   const auto who = run_process({CHATCTL_PATH, "--socket", ctl, "--json", "who"});
   EXPECT_EQ(who.exit_code, 0) << who.err;
   EXPECT_NE(who.out.find(R"("nick":"pat")"), std::string::npos) << who.out;
+}
+
+// Issue 10 item 8: sixteen control connections trickling bytes (or, from a
+// disallowed uid, simply holding on) must not keep root's chatctl status out.
+TEST_F(ChatctlChatdTest, SixteenSlowConnectionsDoNotKeepRootsStatusOut) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "root's reserved slot needs the test to run as root";
+  }
+  start_with_control();
+  if (IsSkipped()) {
+    return;
+  }
+  ::chmod(dir_.path().c_str(), 0755);
+  ::chmod(control_socket().c_str(), 0666);
+  std::vector<UniqueFd> slow;
+  for (int i = 0; i < 16; ++i) {
+    slow.push_back(chat::testing::connect_unix(control_socket()));
+    ASSERT_TRUE(slow.back());
+    ASSERT_TRUE(chat::testing::send_all(slow.back().get(), std::string(1, '\x01')));
+  }
+  // And sixteen from a disallowed uid, each holding its connection open.
+  std::vector<pid_t> holders;
+  for (int i = 0; i < 16; ++i) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) {
+        ::_exit(2);
+      }
+      UniqueFd fd = chat::testing::connect_unix(control_socket());
+      (void)chat::testing::send_all(fd.get(), std::string(1, '\x01'));
+      ::poll(nullptr, 0, 3000);
+      ::_exit(0);
+    }
+    holders.push_back(pid);
+  }
+  const auto t0 = Clock::now();
+  const auto status = chatctl({"--timeout", "2", "status"});
+  const auto took = Clock::now() - t0;
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_LT(took, std::chrono::seconds(2));
+  for (const pid_t pid : holders) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+}
+
+// Issue 10 item 10: every control-socket set-up failure exits 73 (EX_CANTCREAT),
+// also when the event loop cannot watch it (it exited 71 before).
+TEST_F(ChatctlChatdTest, ControlSocketTheLoopCannotWatchExits73) {
+  // A regular file as the "ctl" socket: epoll refuses to watch it.
+  const std::string file = dir_.file("not-a-socket");
+  UniqueFd ctl(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  ASSERT_TRUE(ctl);
+  extra_args_ = {"--event-loop=epoll"};
+  EXPECT_FALSE(start(ctl.get()));
+  EXPECT_EQ(exit_status_, 73);
+}
+
+TEST_F(ChatctlChatdTest, ControlSocketPathInTheWayExits73) {
+  const std::string file = dir_.file("ctl");  // control_socket(): a regular file
+  std::ofstream(file) << "x";
+  EXPECT_FALSE(start());
+  EXPECT_EQ(exit_status_, 73);
 }
 
 }  // namespace

@@ -186,7 +186,13 @@ TEST_F(ChatctlTest, DaemonThatNeverAnswersExits75WithinTheTimeout) {
 
 TEST_F(ChatctlTest, UsageErrorsExit64) {
   EXPECT_EQ(chatctl({}).exit_code, kExitUsage);
-  EXPECT_EQ(chatctl({"frobnicate"}).exit_code, kExitUsage);
+  const auto bogus = chatctl({"frobnicate"});
+  EXPECT_EQ(bogus.exit_code, kExitUsage);
+  EXPECT_NE(bogus.err.find("unknown command 'frobnicate'"), std::string::npos) << bogus.err;
+  EXPECT_NE(bogus.err.find("who"), std::string::npos) << bogus.err;
+  const auto after_option = chatctl({"--socket", "/x", "frobnicate"});
+  EXPECT_NE(after_option.err.find("unknown command 'frobnicate'"), std::string::npos)
+      << after_option.err;
   EXPECT_EQ(chatctl({"kick"}).exit_code, kExitUsage);
   EXPECT_EQ(chatctl({"say"}).exit_code, kExitUsage);
   EXPECT_EQ(chatctl({"--timeout", "0", "who"}).exit_code, kExitUsage);

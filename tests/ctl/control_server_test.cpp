@@ -10,6 +10,7 @@
 
 #include <fstream>
 #include <stdexcept>
+#include <thread>
 
 #include "test_util.hpp"
 
@@ -84,13 +85,13 @@ class ControlServerTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override { start(std::nullopt); }
 
-  void start(std::optional<gid_t> admin_group) {
+  void start(std::optional<gid_t> admin_group, std::optional<gid_t> read_group = std::nullopt) {
     server_.reset();
     socket_path_ = dir_.file("ctl");
     auto created = ControlServer::create_socket(socket_path_);
     ASSERT_TRUE(std::holds_alternative<UniqueFd>(created)) << std::get<std::string>(created);
-    server_ = std::make_unique<ControlServer>(*loop_, backend_,
-                                              std::move(std::get<UniqueFd>(created)), admin_group);
+    server_ = std::make_unique<ControlServer>(
+        *loop_, backend_, std::move(std::get<UniqueFd>(created)), admin_group, read_group);
     server_->unlink_on_exit(socket_path_);
   }
 
@@ -297,23 +298,96 @@ TEST_P(ControlServerTest, ClientThatNeverReadsDoesNotStallOthers) {
 }
 
 TEST_P(ControlServerTest, ConnectionsBeyondTheLimitAreClosedAtOnce) {
+  // Root has kRootReserve slots beyond the shared ones.
+  const std::size_t limit =
+      ControlServer::kMaxConnections + (::geteuid() == 0 ? ControlServer::kRootReserve : 0);
   std::vector<UniqueFd> clients;
-  for (std::size_t i = 0; i < ControlServer::kMaxConnections; ++i) {
+  for (std::size_t i = 0; i < limit; ++i) {
     clients.push_back(connect());
+    pump();  // accept as they come: a full listen backlog blocks connect()
+  }
+  for (int i = 0; i < 100 && server_->connection_count() < limit; ++i) {
+    pump();
+  }
+  ASSERT_EQ(server_->connection_count(), limit);
+  auto extra = connect();
+  EXPECT_TRUE(wait_for_eof(extra.get(), [this] { pump(); }));
+  EXPECT_EQ(server_->connection_count(), limit);
+  clients.pop_back();  // a slot frees up when one leaves
+  for (int i = 0; i < 100 && server_->connection_count() == limit; ++i) {
+    pump();
+  }
+  auto next = connect();
+  EXPECT_EQ(member(parse(ask(next.get(), R"({"type":"version"})")), "result"), "ok");
+}
+
+// Issue 10 item 8: sixteen connections that trickle a byte now and then must
+// not keep anyone out: the request deadline is absolute (bytes do not extend
+// it), and root has slots of its own meanwhile.
+TEST_P(ControlServerTest, TricklingConnectionsCannotHoldTheSlotsPastTheRequestDeadline) {
+  const std::string frame = chat::test::frame_of(R"({"type":"status"})");
+  std::vector<UniqueFd> slow;
+  for (std::size_t i = 0; i < ControlServer::kMaxConnections; ++i) {
+    slow.push_back(connect());
+    ASSERT_TRUE(send_all(slow.back().get(), frame.substr(0, 1)));
+    pump();
   }
   for (int i = 0; i < 100 && server_->connection_count() < ControlServer::kMaxConnections; ++i) {
     pump();
   }
   ASSERT_EQ(server_->connection_count(), ControlServer::kMaxConnections);
-  auto extra = connect();
-  EXPECT_TRUE(wait_for_eof(extra.get(), [this] { pump(); }));
-  EXPECT_EQ(server_->connection_count(), ControlServer::kMaxConnections);
-  clients.pop_back();  // a slot frees up when one leaves
-  for (int i = 0; i < 100 && server_->connection_count() == ControlServer::kMaxConnections; ++i) {
+  if (::geteuid() == 0) {
+    // Root's status gets through at once, on a reserved slot.
+    auto root = connect();
+    EXPECT_EQ(member(parse(ask(root.get(), R"({"type":"status"})")), "result"), "ok");
+  }
+  const auto deadline = server_->next_deadline();
+  ASSERT_TRUE(deadline);
+  EXPECT_LE(*deadline, ControlServer::Clock::now() + ControlServer::kRequestTimeout);
+  // One more byte each, just before the deadline: it does not move the deadline.
+  for (auto& fd : slow) {
+    ASSERT_TRUE(send_all(fd.get(), frame.substr(1, 1)));
+  }
+  for (int i = 0; i < 20; ++i) {
     pump();
   }
+  server_->tick(*deadline + std::chrono::milliseconds(1));
+  EXPECT_EQ(server_->connection_count(), 0u);
+  for (auto& fd : slow) {
+    EXPECT_TRUE(wait_for_eof(fd.get()));
+  }
   auto next = connect();
-  EXPECT_EQ(member(parse(ask(next.get(), R"({"type":"version"})")), "result"), "ok");
+  EXPECT_EQ(member(parse(ask(next.get(), R"({"type":"status"})")), "result"), "ok");
+}
+
+TEST_P(ControlServerTest, AnsweredRequestsRestartTheDeadline) {
+  auto fd = connect();
+  EXPECT_EQ(member(parse(ask(fd.get(), R"({"type":"version"})")), "result"), "ok");
+  const auto first = server_->next_deadline();
+  ASSERT_TRUE(first);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(member(parse(ask(fd.get(), R"({"type":"version"})")), "result"), "ok");
+  const auto second = server_->next_deadline();
+  ASSERT_TRUE(second);
+  EXPECT_GT(*second, *first);
+}
+
+TEST_P(ControlServerTest, AccessFollowsUidAndGroups) {
+  start(gid_t{4242}, gid_t{4343});
+  const uid_t other = ::geteuid() == 0 ? 65534 : 0;
+  const uid_t outsider = other == 0 ? 65533 : other;  // neither root nor chatd's uid
+  EXPECT_EQ(server_->access_for(0, 0, {}), ControlAccess::kAdmin);
+  EXPECT_EQ(server_->access_for(::geteuid(), 1, {}), ControlAccess::kAdmin);
+  EXPECT_EQ(server_->access_for(outsider, 4242, {}), ControlAccess::kAdmin);
+  EXPECT_EQ(server_->access_for(outsider, 100, {7, 4242}), ControlAccess::kAdmin);
+  EXPECT_EQ(server_->access_for(outsider, 4343, {}), ControlAccess::kRead);
+  EXPECT_EQ(server_->access_for(outsider, 100, {4343}), ControlAccess::kRead);
+  EXPECT_EQ(server_->access_for(outsider, 100, {7}), ControlAccess::kNone);
+  EXPECT_TRUE(is_read_only(proto::ControlCommand::kWho));
+  EXPECT_TRUE(is_read_only(proto::ControlCommand::kStatus));
+  EXPECT_TRUE(is_read_only(proto::ControlCommand::kVersion));
+  EXPECT_FALSE(is_read_only(proto::ControlCommand::kKick));
+  EXPECT_FALSE(is_read_only(proto::ControlCommand::kSay));
 }
 
 TEST_P(ControlServerTest, HangupWhileRepliesAreUnreadClosesTheConnection) {
@@ -407,7 +481,10 @@ std::string result_as(EventLoop& loop, const std::string& path, uid_t uid, gid_t
     UniqueFd fd = connect_unix(path);
     proto::FrameDecoder decoder;
     std::string out = "<none>";
-    if (fd && send_all(fd.get(), chat::test::frame_of(request))) {
+    if (fd) {
+      // A refused peer is answered at accept and closed: the send may fail
+      // when it comes late, the reply is still there to read.
+      (void)send_all(fd.get(), chat::test::frame_of(request));
       if (auto reply = read_frame(fd.get(), decoder)) {
         out = *reply;
       }
@@ -455,6 +532,19 @@ TEST_P(ControlServerTest, UnprivilegedPeerIsDeniedAndAdminGroupIsAllowed) {
   EXPECT_EQ(result_as(*loop_, socket_path_, 65534, 4242, R"({"type":"version"})"), "ok");
   EXPECT_EQ(result_as(*loop_, socket_path_, 65534, 65534, R"({"type":"version"})"),
             "permission-denied");
+  // A read group: who yes, kick no; refused peers never take a slot.
+  start(gid_t{4242}, gid_t{4343});
+  ::chmod(socket_path_.c_str(), 0666);
+  EXPECT_EQ(result_as(*loop_, socket_path_, 65534, 4343, R"({"type":"who"})"), "ok");
+  EXPECT_EQ(result_as(*loop_, socket_path_, 65534, 4343, R"({"type":"kick","nick":"pat"})"),
+            "permission-denied");
+  EXPECT_TRUE(backend_.kicks.empty());
+  EXPECT_EQ(result_as(*loop_, socket_path_, 65534, 4242, R"({"type":"kick","nick":"pat"})"), "ok");
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(result_as(*loop_, socket_path_, 65534, 65534, R"({"type":"status"})"),
+              "permission-denied");
+  }
+  EXPECT_EQ(server_->connection_count(), 0u);
 }
 
 std::vector<std::string> loop_names() {

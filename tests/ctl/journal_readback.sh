@@ -43,6 +43,15 @@ for want in "\"CHATD_EVENT\":\"join\"" "\"CHATD_NICK\":\"pat\"" "\"CHATD_PEER\":
     *) echo "missing $want" >&2; fail=1 ;;
   esac
 done
+# CODE_FILE/LINE/FUNC: of the caller (the located line of the probe) or none, never
+# those of the sink; and no absolute build path (-ffile-prefix-map).
+case $out in
+  *journal_sink.cpp* | *sink_it_*) echo "an entry carries the code location of the sink" >&2; fail=1 ;;
+esac
+case $out in
+  *"\"CODE_FILE\":\"tests/ctl/journal_probe.cpp\""*) ;;
+  *) echo "the located line has no CODE_FILE=tests/ctl/journal_probe.cpp" >&2; fail=1 ;;
+esac
 [ $fail -eq 0 ] || { echo "$out" >&2; exit 1; }
-echo "journald read back CHATD_EVENT, CHATD_NICK, CHATD_PEER, CHATD_SESSION, CHATD_REASON, PRIORITY"
+echo "journald read back CHATD_EVENT, CHATD_NICK, CHATD_PEER, CHATD_SESSION, CHATD_REASON, PRIORITY, CODE_FILE of the caller"
 ' sh "$probe"

@@ -165,6 +165,59 @@ TEST(ChatdConfigFile, BadValueNamesFileAndLineAndExits78) {
   }
 }
 
+TEST(ChatdConfigFile, AWordForANumberIsCalledNotANumber) {
+  TempDir tmp;
+  for (const std::string key : {"history", "max-clients", "hello-timeout", "flood-rate"}) {
+    SCOPED_TRACE(key);
+    const std::string conf = tmp.write("chatd.conf", key + " = lots\n");
+    const Outcome o = run_chatd({"--control-socket=", "--config=" + conf, "3490"});
+    EXPECT_EQ(o.exit_code, 78) << o.describe << "\n" << o.output;
+    EXPECT_NE(o.output.find(conf + ":1: bad value for '" + key + "': 'lots' is not a number"),
+              std::string::npos)
+        << o.output;
+  }
+  // A number out of range still says so.
+  const std::string conf = tmp.write("chatd.conf", "history = 99999\n");
+  const Outcome o = run_chatd({"--control-socket=", "--config=" + conf, "3490"});
+  EXPECT_EQ(o.output.find("not a number"), std::string::npos) << o.output;
+}
+
+// ---- --check-config ----------------------------------------------------------------
+
+TEST(ChatdCheckConfig, GoodFileExitsZeroWithoutStarting) {
+  TempDir tmp;
+  const std::string conf = tmp.write("chatd.conf", "history = 5\nadmin-group = \"root\"\n");
+  const Outcome o = run_chatd({"--check-config", "--config", conf});
+  EXPECT_EQ(o.exit_code, 0) << o.describe << "\n" << o.output;
+  EXPECT_NE(o.output.find("configuration OK (" + conf + ")"), std::string::npos) << o.output;
+}
+
+TEST(ChatdCheckConfig, BadFileExits78NamingFileAndLine) {
+  TempDir tmp;
+  const std::string conf = tmp.write("chatd.conf", "history = 5\n\nfoo = 1\n");
+  const Outcome o = run_chatd({"--check-config", "--config", conf});
+  EXPECT_EQ(o.exit_code, 78) << o.describe << "\n" << o.output;
+  EXPECT_NE(o.output.find(conf + ":3: unknown key 'foo'"), std::string::npos) << o.output;
+}
+
+TEST(ChatdCheckConfig, UnknownGroupExits78) {
+  TempDir tmp;
+  for (const std::string key : {"admin-group", "read-group"}) {
+    const std::string conf = tmp.write("chatd.conf", key + " = \"no-such-group-here\"\n");
+    const Outcome o = run_chatd({"--check-config", "--config", conf});
+    EXPECT_EQ(o.exit_code, 78) << o.describe << "\n" << o.output;
+    EXPECT_NE(o.output.find(key + " 'no-such-group-here' does not exist"), std::string::npos)
+        << o.output;
+  }
+}
+
+TEST(ChatdCheckConfig, IsNotAConfigKey) {
+  TempDir tmp;
+  const std::string conf = tmp.write("chatd.conf", "check-config = true\n");
+  const Outcome o = run_chatd({"--control-socket=", "--config=" + conf, "3490"});
+  EXPECT_EQ(o.exit_code, 78) << o.describe << "\n" << o.output;
+}
+
 TEST(ChatdConfigFile, BadValueOfARepeatedKeyNamesTheLineOfTheBadValue) {
   TempDir tmp;
   const std::string conf = tmp.write("chatd.conf", "history = 5\nmax-clients = 9\nhistory = -1\n");
@@ -431,6 +484,10 @@ TEST_P(Config, BrokenConfigOnReloadKeepsTheOldSettingsAndChatdRuns) {
   const std::string log = chatd().log();
   EXPECT_NE(log.find("event=reload-failed"), std::string::npos) << log;
   EXPECT_NE(log.find(config_path() + ":1"), std::string::npos) << "the failure names no file:line";
+  // One line, clear words: no escaped newline at the end of the detail, and a
+  // word where a number belongs is called that.
+  EXPECT_EQ(log.find("\\n\""), std::string::npos) << log;
+  EXPECT_NE(log.find("'banana' is not a number"), std::string::npos) << log;
   // A good file afterwards is applied: reloading still works after failures.
   write_config("max-clients = 2\n");
   ASSERT_TRUE(reload(chatd()));

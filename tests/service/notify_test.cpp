@@ -28,7 +28,7 @@ std::optional<long> latest_status(ChatdProcess& chatd) {
   return latest;
 }
 
-// Waits (bounded: chatd sends at most one STATUS= a second) for the newest STATUS= to say `n`.
+// Waits (bounded: chatd sends at most four STATUS= a second) for the newest STATUS= to say `n`.
 ::testing::AssertionResult status_becomes(ChatdProcess& chatd, long n) {
   if (wait_until([&] { return latest_status(chatd) == n; })) {
     return ::testing::AssertionSuccess();
@@ -80,6 +80,21 @@ TEST_P(Notify, StatusFollowsTheClientCountAsClientsJoinAndLeave) {
   leslie.close();
   EXPECT_TRUE(status_becomes(chatd(), 0));
   EXPECT_EQ(count_lines(chatd(), "WATCHDOG=1"), 0) << "pings without WATCHDOG_USEC";
+}
+
+TEST_P(Notify, StatusCatchesUpWithinAQuarterSecondOfAChange) {
+  ASSERT_NO_FATAL_FAILURE(start_with(config()));
+  TestClient pat = join("pat");
+  ASSERT_TRUE(pat);
+  ASSERT_TRUE(status_becomes(chatd(), 1));
+  // A second change right after the first one used to wait out a whole second.
+  const auto t0 = std::chrono::steady_clock::now();
+  TestClient chris = join("chris");
+  ASSERT_TRUE(chris);
+  ASSERT_TRUE(status_becomes(chatd(), 2));
+  const auto lag = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(lag, std::chrono::milliseconds(600))
+      << std::chrono::duration_cast<std::chrono::milliseconds>(lag).count() << " ms";
 }
 
 TEST_P(Notify, StatusIsRateLimitedButEndsAtTheTrueCount) {

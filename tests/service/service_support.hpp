@@ -46,7 +46,7 @@ struct Listener {
 };
 // Binds `address` (an IPv4 or IPv6 literal) on an ephemeral port and listens.
 Listener listen_tcp(const std::string& address);
-// Binds and listens on a Unix stream socket at `path`, as chatd-ctl.socket would.
+// Binds and listens on a Unix stream socket at `path`, as a socket unit would.
 UniqueFd listen_unix(const std::string& path);
 // A TCP port on 127.0.0.1 that was free a moment ago (for programs that bind it themselves).
 std::uint16_t free_port();

@@ -5,6 +5,14 @@ chat_e2e.py chat PORT   two clients join, chat and leave; chatctl who lists them
                         systemctl status chatd shows the STATUS= line; chat_client
                         (plain mode) is seen by the others.
 chat_e2e.py ping PORT   one client joins and sees its own join (the server answers).
+chat_e2e.py control PORT
+                        a client stays joined while chatctl is used as hard as an
+                        operator could (commands, 16 trickling control connections
+                        during which root's chatctl status still answers, a reload)
+                        and is still connected and served afterwards.
+chat_e2e.py refused PORT
+                        (chatd's config is broken) a connection is accepted and
+                        closed, not refused: the port stays open.
 Every wait has a deadline; exit status 1 names the step that failed.
 """
 import json
@@ -172,12 +180,88 @@ def scenario_ping(port):
     ok(f"{nick} joined on port {port}")
 
 
+def scenario_control(port):
+    stayer = Client("stayer", port)
+    stayer.hello()
+    stayer.expect(type="join", nick="stayer")
+    for cmd in (["status"], ["who"], ["version"], ["kick", "nobody-here"]) * 5:
+        r = run(["chatctl", *cmd])
+        if r.returncode not in (0, 1):
+            fail(f"chatctl {' '.join(cmd)} exited {r.returncode}: {r.stderr}")
+    ok("20 chatctl commands answered")
+    # Sixteen control connections that trickle a byte: root still gets in.
+    slow = []
+    for _ in range(16):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect("/run/chatd/chatd.ctl")
+        s.send(b"\x01")
+        slow.append(s)
+    t0 = time.monotonic()
+    r = run(["chatctl", "--timeout", "3", "status"])
+    took = time.monotonic() - t0
+    if r.returncode != 0:
+        fail(f"root's chatctl status with 16 trickling connections exited {r.returncode}: {r.stderr}")
+    ok(f"root's chatctl status answered in {took:.2f} s while 16 control connections trickled")
+    # Their deadline is absolute: gone within the request timeout (5 s) however they trickle.
+    deadline = time.monotonic() + 8
+    closed = 0
+    while slow and time.monotonic() < deadline:
+        for s in list(slow):
+            s.setblocking(False)
+            try:
+                s.send(b"\x01")
+                if s.recv(1) == b"":
+                    raise ConnectionResetError
+            except BlockingIOError:
+                pass
+            except OSError:
+                slow.remove(s)
+                s.close()
+                closed += 1
+        time.sleep(0.5)
+    if slow:
+        fail(f"{len(slow)} trickling control connections still open after 8 s")
+    ok(f"chatd closed all {closed} trickling control connections at their deadline")
+    r = run(["systemctl", "reload", "chatd.service"])
+    if r.returncode != 0:
+        fail(f"systemctl reload: {r.stderr}")
+    # The stayer is still there and served.
+    other = Client("other", port)
+    other.hello()
+    stayer.expect(type="join", nick="other")
+    other.close()
+    stayer.close()
+    ok("the chat user stayed connected through every control-socket operation")
+
+
+def scenario_refused(port):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=WAIT_S)
+    except OSError as e:
+        fail(f"connect to 127.0.0.1:{port} with a broken config: {e} (the port must stay open)")
+    s.settimeout(WAIT_S)
+    try:
+        data = s.recv(1)
+    except socket.timeout:
+        fail("chatd with a broken config neither served nor closed the connection")
+    except ConnectionResetError:
+        data = b""
+    s.close()
+    if data:
+        fail("chatd served a client with a broken config")
+    ok(f"port {port} accepted the connection and closed it (config broken)")
+
+
+SCENARIOS = {"chat": scenario_chat, "ping": scenario_ping, "control": scenario_control,
+             "refused": scenario_refused}
+
+
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("chat", "ping"):
+    if len(sys.argv) != 3 or sys.argv[1] not in SCENARIOS:
         print(__doc__, file=sys.stderr)
         sys.exit(64)
     port = int(sys.argv[2])
-    (scenario_chat if sys.argv[1] == "chat" else scenario_ping)(port)
+    SCENARIOS[sys.argv[1]](port)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,15 @@
 # scriptlets, with Debian's rpm in the same container: rpm -i enables and
 # starts the sockets, a client chats, rpm -U replaces the running chatd, rpm -e
 # stops them and leaves no file.
+# Issue 12's operator checks: every path a man page names exists; no build path
+# in the binaries and no sink location in the journal; chatctl's groups (a
+# chatd member runs who and is refused kick, a chatd-admin member may kick, an
+# outsider is refused, and chatd sees their real uids); control-socket use
+# never drops a chat user; chatd --check-config names file:line; a bad config
+# fails systemctl reload and keeps chatd running; a restart with a bad config
+# exits 78, is not retried and leaves the port open; chatctl on a stopped chatd
+# exits 69 and starts nothing; no "can still be activated" warning from dpkg;
+# purge leaves no /run/chatd.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 t0=$(date +%s)
@@ -215,6 +224,176 @@ inside python3 /root/chat_e2e.py chat "$port" || {
 }
 phase "clients chatted; chatctl who; systemctl status"
 
+# --- Issue 12: what an operator meets on the first day ----------------------------------
+# Every path a man page names exists in the installed system (/run/chatd/chatd.ctl
+# while chatd runs, which it does after the chat above).
+man_paths=$(inside sh -c 'zcat /usr/share/man/man*/chat*.gz' | sed 's/\\-/-/g; s/\\//g' |
+	grep -oE '/(usr|etc|lib|run)/[A-Za-z0-9._/-]*[A-Za-z0-9_]' | sort -u)
+[ -n "$man_paths" ] || die "no paths found in the man pages"
+for p in $man_paths; do
+	inside test -e "$p" || die "a man page names $p, which does not exist once installed"
+done
+phase "man pages: all $(echo "$man_paths" | wc -l) paths they name exist"
+
+# No build path in the installed binaries; no journal entry carries the sink's
+# own code location.
+for b in /usr/sbin/chatd /usr/bin/chatctl /usr/bin/chat_client; do
+	[ -f "$merged$b" ] || continue
+	if grep -a -q -F -e "$PWD" -e "/build/pkg" "$merged$b"; then
+		die "$b contains a build path ($PWD or /build/pkg)"
+	fi
+done
+inside journalctl -u chatd.service -o json --no-pager >"$work/journal.json" 2>/dev/null || true
+[ -s "$work/journal.json" ] || die "no journal entries for chatd"
+if grep -q -e 'sink_it_' -e 'journal_sink\.cpp' "$work/journal.json"; then
+	die "journal entries carry the sink's CODE_FILE/CODE_FUNC"
+fi
+phase "no build path in the binaries, no sink location in $(wc -l <"$work/journal.json") journal entries"
+
+# chatctl's access model: chatd members read, chatd-admin members administer.
+inside useradd -M -G chatd reader
+inside useradd -M -G chatd-admin boss
+inside useradd -M outsider
+as_user() {
+	local user=$1
+	shift
+	inside runuser -u "$user" -- "$@"
+}
+as_user reader chatctl who >"$work/reader-who" 2>&1 || {
+	cat "$work/reader-who"
+	die "a member of chatd cannot run chatctl who"
+}
+rc=0
+as_user reader chatctl kick nobody >"$work/reader-kick" 2>&1 || rc=$?
+[ "$rc" = 77 ] || {
+	cat "$work/reader-kick"
+	die "a member of chatd ran chatctl kick: exit $rc (want 77)"
+}
+rc=0
+as_user boss chatctl kick nobody >"$work/boss-kick" 2>&1 || rc=$?
+if ! { [ "$rc" = 1 ] && grep -q no-such-nick "$work/boss-kick"; }; then
+	cat "$work/boss-kick"
+	die "a member of chatd-admin: chatctl kick nobody exited $rc (want 1, no-such-nick)"
+fi
+rc=0
+as_user outsider chatctl status >"$work/outsider" 2>&1 || rc=$?
+[ "$rc" = 77 ] || {
+	cat "$work/outsider"
+	die "a user in neither group: chatctl status exited $rc (want 77)"
+}
+# What the kernel reports to chatd for the callers: their real uids, not 65534.
+reader_uid=$(inside id -u reader)
+inside journalctl -u chatd.service -o cat --no-pager | grep -q "command=who uid=$reader_uid " || {
+	inside journalctl -u chatd.service -o cat --no-pager | grep 'event=control' | tail -5
+	die "chatd did not log reader's uid $reader_uid for chatctl who"
+}
+# The test's users go again (useradd's backup files too, if it made them), so that
+# the purge check below sees only what the package leaves.
+for u in reader boss outsider; do inside userdel "$u"; done
+for f in ./etc/subuid- ./etc/subgid- ./etc/passwd- ./etc/group- ./etc/shadow- ./etc/gshadow-; do
+	grep -qxF "$f" "$work/before.files" || inside rm -f "/${f#./}"
+done
+phase "access: chatd member runs who (uid $reader_uid seen), kick refused 77; chatd-admin kicks; outsider refused 77"
+
+inside python3 /root/chat_e2e.py control "$port" || {
+	inside journalctl -u chatd --no-pager -n 30 || true
+	die "control-socket operations"
+}
+phase "control socket: 20 commands, 16 tricklers, root still served, reload; no user dropped"
+
+rc=0
+inside chatctl bogus >"$work/bogus" 2>&1 || rc=$?
+if ! { [ "$rc" = 64 ] && grep -q "unknown command 'bogus'" "$work/bogus"; }; then
+	cat "$work/bogus"
+	die "chatctl bogus: exit $rc, does not name the command"
+fi
+
+# The config check mode and a reload with a bad file.
+conf=/etc/chatd/chatd.conf
+inside cp "$conf" /root/chatd.conf.good
+inside sh -c "echo 'history = lots' >>$conf"
+bad_line=$(inside grep -c '' "$conf")
+rc=0
+inside chatd --check-config >"$work/check" 2>&1 || rc=$?
+if ! { [ "$rc" = 78 ] && grep -q "^chatd: $conf:$bad_line: bad value for 'history': 'lots' is not a number" "$work/check"; }; then
+	cat "$work/check"
+	die "chatd --check-config on a bad file: exit $rc, want 78 naming $conf:$bad_line"
+fi
+inside chatd --check-config --config /root/chatd.conf.good >/dev/null || die "chatd --check-config --config FILE on the good file failed"
+pid_before=$(inside systemctl show -P MainPID chatd.service)
+if inside systemctl reload chatd.service >"$work/reload-bad" 2>&1; then
+	die "systemctl reload succeeded with a bad config"
+fi
+inside systemctl is-active chatd.service >/dev/null || die "a failed reload stopped chatd"
+[ "$(inside systemctl show -P MainPID chatd.service)" = "$pid_before" ] || die "a failed reload replaced chatd"
+inside journalctl -u chatd.service -o cat --no-pager | grep -q "$conf:$bad_line: bad value for 'history': 'lots' is not a number" ||
+	die "the journal does not say why the reload failed"
+# SIGHUP straight to chatd (no ExecReload= check): logged, one line, clear wording.
+inside systemctl kill -s HUP --kill-who=main chatd.service
+deadline=$(($(date +%s) + 10))
+until inside journalctl -u chatd.service -o json --no-pager | grep -q 'event=reload-failed'; do
+	[ "$(date +%s)" -lt "$deadline" ] || die "no event=reload-failed after SIGHUP with a bad config"
+	sleep 0.2
+done
+failed_line=$(inside journalctl -u chatd.service -o json --no-pager | grep 'event=reload-failed' | tail -1)
+case $failed_line in
+*"not a number"*) ;;
+*) die "reload-failed does not say 'not a number': $failed_line" ;;
+esac
+case $failed_line in
+*'\\n'*) die "reload-failed MESSAGE carries a literal \\n: $failed_line" ;;
+esac
+inside python3 /root/chat_e2e.py ping "$port" || die "no chat after the failed reloads"
+phase "check mode: 78 naming $conf:$bad_line; systemctl reload failed, chatd kept (pid $pid_before)"
+
+# A restart with a bad config: exit 78, not retried, and the port stays open.
+inside sh -c "cp /root/chatd.conf.good $conf && echo 'foo = 1' >>$conf"
+restarts_before=$(inside systemctl show -P NRestarts chatd.service)
+if inside systemctl restart chatd.service >/dev/null 2>&1; then
+	die "systemctl restart succeeded with a bad config"
+fi
+for _ in 1 2 3 4 5 6 7 8; do
+	inside python3 /root/chat_e2e.py refused "$port" >/dev/null || {
+		inside systemctl status --no-pager chatd.socket chatd.service || true
+		die "a connection with a bad config was refused or served"
+	}
+done
+sleep 2
+[ "$(inside systemctl show -P ExecMainStatus chatd.service)" = 78 ] ||
+	die "chatd did not exit 78 on a bad config: $(inside systemctl show -P ExecMainStatus chatd.service)"
+[ "$(inside systemctl show -P NRestarts chatd.service)" = "$restarts_before" ] ||
+	die "exit 78 was retried (NRestarts $restarts_before -> $(inside systemctl show -P NRestarts chatd.service))"
+inside systemctl is-active chatd.socket >/dev/null || {
+	inside systemctl status --no-pager chatd.socket || true
+	die "chatd.socket is not listening after chatd failed on a bad config"
+}
+inside mv /root/chatd.conf.good "$conf"
+inside python3 /root/chat_e2e.py ping "$port" || die "no chat once the config is fixed"
+phase "bad config: exit 78, not retried, 9 start attempts, chatd.socket still listening; fixed, served"
+
+# Six stop/starts in a few seconds: no start limit that would fail chatd.socket.
+for _ in 1 2 3 4 5 6; do
+	inside systemctl restart chatd.service || die "systemctl restart chatd failed in a quick series"
+done
+inside systemctl is-active chatd.socket >/dev/null || die "chatd.socket is not active after six quick restarts"
+inside python3 /root/chat_e2e.py ping "$port" || die "no chat after six quick restarts"
+phase "six quick restarts: chatd.socket still listening, clients served"
+
+# chatctl on a stopped chatd: 69, and it starts nothing.
+inside systemctl stop chatd.service
+rc=0
+inside chatctl status >"$work/stopped" 2>&1 || rc=$?
+[ "$rc" = 69 ] || {
+	cat "$work/stopped"
+	die "chatctl status on a stopped chatd exited $rc (want 69)"
+}
+sleep 1
+st=$(inside systemctl is-active chatd.service || true)
+[ "$st" = inactive ] || die "chatctl status started chatd ($st)"
+inside test ! -e /run/chatd || die "/run/chatd stays while chatd is stopped"
+inside python3 /root/chat_e2e.py ping "$port" || die "no chat after chatd was stopped"
+phase "chatctl on a stopped chatd: exit 69, chatd stays stopped; the next client starts it"
+
 # --- Reinstall: postinst's upgrade path ----------------------------------------------------
 # CHATD_REINSTALLS=N repeats it (a stress knob for the maintainer scripts).
 for round in $(seq 1 "${CHATD_REINSTALLS:-1}"); do
@@ -238,6 +417,10 @@ for round in $(seq 1 "${CHATD_REINSTALLS:-1}"); do
 			[ "$(date +%s)" -lt "$deadline" ] || die "chatd.socket not active after reinstall (round $round)"
 			sleep 0.2
 		done
+	fi
+	if grep -q "can still be activated" "$work/dpkg-i2.log"; then
+		cat "$work/dpkg-i2.log"
+		die "dpkg -i over the installed package printed systemd's 'can still be activated' warning"
 	fi
 	inside python3 /root/chat_e2e.py ping "$port" || die "no chat after reinstall (round $round)"
 	pid_after=$(inside systemctl show -P MainPID chatd.service)
@@ -325,6 +508,10 @@ for u in $units; do
 	case $st in inactive | failed | unknown) ;; *) die "$u is '$st' after dpkg -r" ;; esac
 done
 [ -f "$merged/etc/chatd/chatd.conf" ] || die "dpkg -r removed the conffile (only purge should)"
+if grep -q "can still be activated" "$work/dpkg-r.log"; then
+	cat "$work/dpkg-r.log"
+	die "dpkg -r printed systemd's 'can still be activated' warning"
+fi
 log "ok: dpkg -r stopped $(echo "$units" | tr '\n' ' ')and kept the conffile"
 
 inside dpkg -P chatd >"$work/dpkg-p.log" 2>&1 || {
@@ -341,6 +528,7 @@ leftover=$(grep -rl chatd "$merged/var/lib/systemd/deb-systemd-helper-enabled" \
 	"$merged/var/lib/systemd/deb-systemd-helper-masked" "$merged/etc/systemd" 2>/dev/null || true)
 [ -z "$leftover" ] || die "systemd state left after purge: $leftover"
 inside dpkg -s chatd >/dev/null 2>&1 && die "dpkg still knows chatd after purge"
+inside test ! -e /run/chatd || die "purge left /run/chatd"
 phase "dpkg -P: no file left behind"
 
 # --- The .rpm's scriptlets -----------------------------------------------------------------
