@@ -496,12 +496,12 @@ void Hub::send_history(SessionId id, const Member& m) {
   }
   // The newest lines that fit in the replay budget, oldest first: a newcomer's
   // replay must never overflow its own send queue.
-  const auto& history = it->second.history;
+  auto& history = it->second.history;
   std::size_t bytes = 0;
   auto first = history.end();
   while (first != history.begin()) {
     const auto prev = std::prev(first);
-    const std::size_t n = prev->native.size();
+    const std::size_t n = prev->live.size();
     if (bytes + n > config_.replay_bytes) {
       break;
     }
@@ -511,30 +511,35 @@ void Hub::send_history(SessionId id, const Member& m) {
   const bool emote_cap = (m.caps & kCapEmote) != 0;
   const bool timed = (m.caps & kCapTime) != 0;
   for (auto line = first; line != history.end(); ++line) {
-    if (line->fallback && !emote_cap) {
-      send(id, timed ? *line->fallback_ts : *line->fallback);
-    } else {
-      send(id, timed ? line->native_ts : line->native);
+    const bool fallback = line->live_fallback.has_value() && !emote_cap;
+    if (const auto& frame = line->form(fallback, timed)) {
+      send(id, *frame);
     }
   }
+}
+
+const std::optional<Frame>& Hub::HistoryLine::form(bool fallback, bool timed) {
+  const int f = fallback ? 1 : 0;
+  const int t = timed ? 1 : 0;
+  if (!made[f][t]) {
+    made[f][t] = true;
+    if (timed) {
+      if (const auto& plain = form(fallback, false)) {
+        forms[f][t] = timed_frame(*plain, ts);
+      }
+    } else {
+      forms[f][t] = history_frame(fallback ? *live_fallback : live);
+    }
+  }
+  return forms[f][t];
 }
 
 void Hub::remember(Room& room, const Frame& live, const Frame* live_fallback, std::int64_t ts) {
   if (config_.history_size == 0) {
     return;
   }
-  auto native = history_frame(live);
-  if (!native) {
-    return;  // the flag did not fit in the frame: the line is not kept
-  }
-  HistoryLine line{*native, timed_frame(*native, ts), std::nullopt, std::nullopt};
-  if (live_fallback != nullptr) {
-    line.fallback = history_frame(*live_fallback);
-    if (!line.fallback) {
-      return;
-    }
-    line.fallback_ts = timed_frame(*line.fallback, ts);
-  }
+  HistoryLine line(
+      live, live_fallback != nullptr ? std::optional<Frame>(*live_fallback) : std::nullopt, ts);
   room.history_bytes += line.bytes();
   history_bytes_ += line.bytes();
   room.history.push_back(std::move(line));

@@ -125,18 +125,22 @@ class Hub {
     unsigned caps = 0;
     std::chrono::system_clock::time_point since;
   };
-  // One replayable line, as frames: `native` for everyone but an emote's reader
-  // without the emote cap, who gets `fallback`; each also stamped with when it
-  // was said (`ts`, for the time cap). Encoded once, when the line is said.
+  // One replayable line: the live frame as it was broadcast (shared, not copied:
+  // keeping a line costs a reference), with when it was said. Its replayed forms
+  // (`"history": true`, stamped for the time cap, the emote's fallback) are made
+  // from those bytes on the first replay that needs them, then kept, so no line is
+  // encoded again per newcomer and a room nobody joins pays nothing for history.
   struct HistoryLine {
-    Frame native;
-    Frame native_ts;
-    std::optional<Frame> fallback;
-    std::optional<Frame> fallback_ts;
-    std::size_t bytes() const {
-      return native.size() + native_ts.size() + (fallback ? fallback->size() : 0) +
-             (fallback_ts ? fallback_ts->size() : 0);
-    }
+    HistoryLine(Frame frame, std::optional<Frame> fallback, std::int64_t when)
+        : live(std::move(frame)), live_fallback(std::move(fallback)), ts(when) {}
+    Frame live;
+    std::optional<Frame> live_fallback;  // an emote's form for readers without the cap
+    std::int64_t ts = 0;
+    // [fallback][timed]; nullopt: not made yet, or does not fit (then not sent).
+    std::optional<Frame> forms[2][2];
+    bool made[2][2] = {};
+    std::size_t bytes() const { return live.size() + (live_fallback ? live_fallback->size() : 0); }
+    const std::optional<Frame>& form(bool fallback, bool timed);
   };
   struct Room {
     std::vector<SessionId> members;  // in join order
