@@ -422,7 +422,6 @@ void Server::bury(Session& s) {
 void Server::drop(Session& s, std::string_view reason) {
   // Safe inside a broadcast: the output goes at once, the hub is told later
   // (handle_overflows), and the session is reaped at the end of the iteration.
-  (void)reason;
   s.drop_output();
   if (s.state() == Session::State::kOpen) {
     overflowed_.push_back({s.id(), std::string(reason)});
