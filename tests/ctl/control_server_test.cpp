@@ -336,6 +336,10 @@ TEST_P(ControlServerTest, TricklingConnectionsCannotHoldTheSlotsPastTheRequestDe
     pump();
   }
   ASSERT_EQ(server_->connection_count(), ControlServer::kMaxConnections);
+  // Every slow connection was accepted by now, so each deadline is at most
+  // accepted_by + kRequestTimeout (they spread over the pumps above: a loaded machine
+  // takes milliseconds per accept).
+  const auto accepted_by = ControlServer::Clock::now();
   if (::geteuid() == 0) {
     // Root's status gets through at once, on a reserved slot.
     auto root = connect();
@@ -344,14 +348,16 @@ TEST_P(ControlServerTest, TricklingConnectionsCannotHoldTheSlotsPastTheRequestDe
   const auto deadline = server_->next_deadline();
   ASSERT_TRUE(deadline);
   EXPECT_LE(*deadline, ControlServer::Clock::now() + ControlServer::kRequestTimeout);
-  // One more byte each, just before the deadline: it does not move the deadline.
+  // One more byte each, well after the accepts: it does not move the deadline (if it
+  // did, the new deadlines would lie 100 ms past the tick below).
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   for (auto& fd : slow) {
     ASSERT_TRUE(send_all(fd.get(), frame.substr(1, 1)));
   }
   for (int i = 0; i < 20; ++i) {
     pump();
   }
-  server_->tick(*deadline + std::chrono::milliseconds(1));
+  server_->tick(accepted_by + ControlServer::kRequestTimeout + std::chrono::milliseconds(1));
   EXPECT_EQ(server_->connection_count(), 0u);
   for (auto& fd : slow) {
     EXPECT_TRUE(wait_for_eof(fd.get()));
