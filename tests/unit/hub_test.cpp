@@ -18,6 +18,9 @@ namespace {
 class RecordingOutbox final : public Outbox {
  public:
   void send(SessionId id, const Frame& frame) override {
+    if (!recording) {
+      return;  // a test building a large room skips the per-delivery decode
+    }
     frames[id].push_back(frame);
     proto::FrameDecoder d;
     d.feed(frame.bytes());
@@ -29,6 +32,7 @@ class RecordingOutbox final : public Outbox {
     packets[id].push_back(std::get<proto::ServerPacket>(decoded));
     json[id].emplace_back(payload);
   }
+  bool recording = true;
   void close(SessionId id, std::string_view reason) override {
     EXPECT_EQ(closed.count(id), 0U) << "closed twice";
     closed[id] = std::string(reason);
@@ -517,10 +521,12 @@ TEST(HubLimits, WhoListTooLongForOneFrameIsTrimmedAndMarked) {
   Hub hub(out, HubConfig{0});
   hub.connect(1, "p");
   hub.receive(1, hello_caps("asker", {"who"}));
+  out.recording = false;  // 2 200 joins make 2.4 million join deliveries
   for (SessionId id = 2; id < 2200; ++id) {
     hub.connect(id, "p");
     hub.receive(id, hello(std::string(26, 'n') + std::to_string(id)));
   }
+  out.recording = true;
   out.packets.clear();
   out.frames.clear();
   hub.receive(1, packet(proto::WhoRequest{}));
