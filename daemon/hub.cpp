@@ -53,7 +53,10 @@ std::optional<Frame> history_frame(const Frame& live) {
 Frame timed_frame(const Frame& frame, std::int64_t ts) {
   const auto payload = proto::with_ts_payload(frame.payload(), ts);
   auto timed = payload ? Frame::make(*payload) : std::nullopt;
-  return timed ? std::move(*timed) : frame;
+  if (!timed) {
+    return frame;
+  }
+  return std::move(*timed);
 }
 
 // When the hub took a line (the `ts` of the time cap): Unix ms.

@@ -123,7 +123,7 @@ std::string where(const std::string& path, const std::string& key, std::size_t n
 // CLI11 reports a word given to a numeric option as "not in range"; say what
 // is wrong instead.
 std::string explain(const CLI::ParseError& e, const std::string& value) {
-  const std::string what = e.what();
+  std::string what = e.what();
   if (what.find("not in range") != std::string::npos ||
       what.find("onvert") != std::string::npos ||  // "Could not convert", "could not be converted"
       what.find("unit not recognized") != std::string::npos) {
