@@ -101,10 +101,11 @@ void Hub::set_config(HubConfig config) {
   }
 }
 
-void Hub::connect(SessionId id, std::string peer) {
+void Hub::connect(SessionId id, std::string peer, Transport transport) {
   CHAT_HUB_ENTRY();
   Member m;
   m.peer = std::move(peer);
+  m.transport = transport;
   m.since = std::chrono::system_clock::now();
   members_.emplace(id, std::move(m));
 }
@@ -200,7 +201,7 @@ std::vector<Hub::MemberView> Hub::members() const {
   std::vector<MemberView> out;
   out.reserve(members_.size());
   for (const auto& [id, m] : members_) {
-    out.push_back(MemberView{id, m.nick, m.room, m.peer, m.joined, m.since});
+    out.push_back(MemberView{id, m.nick, m.room, m.peer, m.joined, m.since, m.transport});
   }
   return out;
 }
@@ -211,7 +212,7 @@ std::optional<Hub::MemberView> Hub::member(SessionId id) const {
     return std::nullopt;
   }
   const Member& m = it->second;
-  return MemberView{id, m.nick, m.room, m.peer, m.joined, m.since};
+  return MemberView{id, m.nick, m.room, m.peer, m.joined, m.since, m.transport};
 }
 
 bool Hub::joined(SessionId id) const {

@@ -19,6 +19,9 @@
 namespace chat::daemon {
 
 using SessionId = std::uint64_t;
+// How a session reached chatd: the hub decides on it (passwords need TLS) and
+// `chatctl who` shows it.
+enum class Transport { kPlain, kTls };
 // A framed packet, encoded once and shared by every recipient's output queue.
 using Frame = proto::Frame;
 
@@ -63,7 +66,7 @@ class Hub {
   Hub(Outbox& outbox, HubConfig config);
 
   // A connection was accepted. `peer` is for logs and `who`.
-  void connect(SessionId id, std::string peer);
+  void connect(SessionId id, std::string peer, Transport transport = Transport::kPlain);
   // One complete payload from the connection.
   void receive(SessionId id, std::string_view payload);
   // The stream broke framing (N = 0): bad-packet, then close.
@@ -92,6 +95,7 @@ class Hub {
     std::string peer;
     bool joined;
     std::chrono::system_clock::time_point since;
+    Transport transport;
   };
   std::vector<MemberView> members() const;
   std::optional<MemberView> member(SessionId id) const;
@@ -118,6 +122,7 @@ class Hub {
   };
   struct Member {
     std::string peer;
+    Transport transport = Transport::kPlain;
     std::string nick;  // empty until joined
     std::string room;
     bool joined = false;
