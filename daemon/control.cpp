@@ -118,7 +118,10 @@ ControlServer::ControlServer(EventLoop& loop, ControlBackend& backend, UniqueFd 
   if (!net::set_cloexec(listen_fd_.get())) {
     throw std::runtime_error("control socket: cannot set close-on-exec: " + errno_text(errno));
   }
-  if (!loop_.add(listen_fd_.get(), kRead, [this](unsigned) { on_accept(); })) {
+  if (!loop_.add(listen_fd_.get(), kRead, [this](unsigned) {
+        on_accept();
+        rearm();
+      })) {
     throw std::runtime_error("control socket: descriptor " + std::to_string(listen_fd_.get()) +
                              " is beyond what the " + std::string(loop_.name()) +
                              " event loop can watch");
@@ -126,6 +129,7 @@ ControlServer::ControlServer(EventLoop& loop, ControlBackend& backend, UniqueFd 
 }
 
 ControlServer::~ControlServer() {
+  loop_.cancel_timer(timer_);
   for (const auto& entry : connections_) {
     loop_.remove(entry.first);
   }
@@ -288,7 +292,10 @@ void ControlServer::on_accept() {
     conn->deadline = Clock::now() + kRequestTimeout;
     const int raw = fd.get();
     conn->fd = std::move(fd);
-    if (!loop_.add(raw, kRead, [this, raw](unsigned ready) { on_ready(raw, ready); })) {
+    if (!loop_.add(raw, kRead, [this, raw](unsigned ready) {
+          on_ready(raw, ready);
+          rearm();
+        })) {
       spdlog::warn("event=control.reject reason=fd_limit fd={}", raw);
       continue;
     }
@@ -572,6 +579,24 @@ void ControlServer::tick(Clock::time_point now) {
   if (accept_paused_until_ && *accept_paused_until_ <= now) {
     accept_paused_until_.reset();
     loop_.modify(listen_fd_.get(), kRead);
+  }
+}
+
+void ControlServer::rearm() {
+  const auto next = next_deadline();
+  if (next == timer_at_) {
+    return;
+  }
+  loop_.cancel_timer(timer_);
+  timer_ = 0;
+  timer_at_ = next;
+  if (next) {
+    timer_ = loop_.add_timer(*next, [this] {
+      timer_ = 0;
+      timer_at_.reset();
+      tick(Clock::now());
+      rearm();
+    });
   }
 }
 

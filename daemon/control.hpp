@@ -127,6 +127,8 @@ class ControlServer {
     Clock::time_point deadline;  // the next request must be complete by then
   };
 
+  // Keeps one loop timer at next_deadline(), which then runs tick().
+  void rearm();
   void on_accept();
   // Answers a refused peer with permission-denied and closes it.
   void refuse(UniqueFd fd, uid_t uid, pid_t pid, std::string_view why);
@@ -152,6 +154,8 @@ class ControlServer {
   std::optional<gid_t> read_group_;
   std::string unlink_path_;
   std::map<int, std::unique_ptr<Connection>> connections_;
+  EventLoop::TimerId timer_ = 0;
+  std::optional<Clock::time_point> timer_at_;
   std::optional<Clock::time_point> accept_paused_until_;
 };
 

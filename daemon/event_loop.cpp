@@ -72,7 +72,7 @@ class SelectLoop final : public EventLoop {
   }
   void remove(int fd) override { table_.erase(fd); }
 
-  bool run_once(std::chrono::milliseconds timeout) override {
+  bool wait(std::chrono::milliseconds timeout) override {
     fd_set rd;
     fd_set wr;
     FD_ZERO(&rd);
@@ -97,6 +97,7 @@ class SelectLoop final : public EventLoop {
       tvp = &tv;
     }
     const int n = ::select(max_fd + 1, &rd, &wr, nullptr, tvp);
+    mark_woke();
     if (n < 0) {
       return errno == EINTR;
     }
@@ -173,9 +174,10 @@ class EpollLoop final : public EventLoop {
       table_.erase(fd);
     }
   }
-  bool run_once(std::chrono::milliseconds timeout) override {
+  bool wait(std::chrono::milliseconds timeout) override {
     const int ms = timeout.count() < 0 ? -1 : static_cast<int>(timeout.count());
     const int n = ::epoll_wait(epfd_.get(), events_.data(), static_cast<int>(events_.size()), ms);
+    mark_woke();
     if (n < 0) {
       return errno == EINTR;
     }
@@ -232,6 +234,65 @@ class EpollLoop final : public EventLoop {
 };
 
 }  // namespace
+
+bool EventLoop::run_once(std::chrono::milliseconds timeout) {
+  if (!timers_.empty()) {
+    const auto now = this->now();
+    const auto next = timers_.begin()->first.first;
+    // Rounded up, so a timer is not polled for in a spin of 0 ms waits.
+    const auto until = next <= now ? std::chrono::milliseconds(0)
+                                   : std::chrono::ceil<std::chrono::milliseconds>(next - now);
+    if (timeout.count() < 0 || until < timeout) {
+      timeout = until;
+    }
+  }
+  if (!wait(timeout)) {
+    return false;
+  }
+  run_timers();
+  return true;
+}
+
+void EventLoop::run_timers() {
+  if (timers_.empty()) {
+    return;
+  }
+  // The timers due when the run starts, in time order. A callback may cancel one
+  // of them (then it does not run) or add a timer for a time already past (it
+  // runs on the next call, so a callback re-arming itself cannot make this loop).
+  const auto now = this->now();
+  due_.clear();
+  for (auto it = timers_.begin(); it != timers_.end() && it->first.first <= now; ++it) {
+    due_.push_back(it->first);
+  }
+  for (const auto& key : due_) {
+    const auto it = timers_.find(key);
+    if (it == timers_.end()) {
+      continue;  // cancelled by an earlier callback
+    }
+    const TimerFn fn = std::move(it->second);
+    timers_.erase(it);
+    timer_at_.erase(key.second);
+    fn();
+  }
+}
+
+EventLoop::TimerId EventLoop::add_timer(Clock::time_point when, TimerFn fn) {
+  const TimerId id = next_timer_++;
+  timers_.emplace(std::make_pair(when, id), std::move(fn));
+  timer_at_.emplace(id, when);
+  return id;
+}
+
+bool EventLoop::cancel_timer(TimerId id) {
+  const auto it = timer_at_.find(id);
+  if (it == timer_at_.end()) {
+    return false;
+  }
+  timers_.erase(std::make_pair(it->second, id));
+  timer_at_.erase(it);
+  return true;
+}
 
 std::unique_ptr<EventLoop> EventLoop::create(Backend backend) {
   if (backend == Backend::kEpoll) {

@@ -321,42 +321,29 @@ int run(const std::vector<std::string>& args) {
     return kExitOsErr;
   }
 
-  const auto watchdog = chat::daemon::systemd::watchdog_interval();
-  auto next_ping = Server::Clock::now();
-  bool status_due = false;
-  auto next_status = Server::Clock::now();
-  std::size_t status_rooms = server.hub().room_count();
-  server.set_on_clients_changed([&](std::size_t) { status_due = true; });
-  server.set_tick([&](Server::Clock::time_point now) -> std::optional<Server::Clock::time_point> {
-    std::optional<Server::Clock::time_point> next;
-    if (control) {
-      if (const auto due = control->next_deadline(); due && *due <= now) {
-        control->tick(now);
-      }
-      next = control->next_deadline();
+  // The watchdog's ping, on the loop's timers: a loop that stops turning stops pinging.
+  std::function<void()> ping;
+  if (const auto watchdog = chat::daemon::systemd::watchdog_interval()) {
+    ping = [&, interval = *watchdog] {
+      chat::daemon::systemd::notify_watchdog();
+      loop->add_timer(loop->now() + interval, ping);
+    };
+    ping();
+  }
+  // STATUS= when clients or rooms change, at most four a second however fast
+  // clients come and go.
+  bool status_armed = false;
+  auto last_status = loop->now() - std::chrono::seconds(1);
+  server.set_on_census_changed([&] {
+    if (status_armed) {
+      return;
     }
-    if (watchdog) {
-      if (now >= next_ping) {
-        chat::daemon::systemd::notify_watchdog();
-        next_ping = now + *watchdog;
-      }
-      next = next ? std::min(*next, next_ping) : next_ping;
-    }
-    if (server.hub().room_count() != status_rooms) {
-      status_due = true;  // STATUS= names the rooms too
-    }
-    if (status_due) {
-      // At most four STATUS= a second, however fast clients come and go.
-      if (now >= next_status) {
-        chat::daemon::systemd::notify_status(status_line(server));
-        status_rooms = server.hub().room_count();
-        status_due = false;
-        next_status = now + std::chrono::milliseconds(250);
-      } else {
-        next = next ? std::min(*next, next_status) : next_status;
-      }
-    }
-    return next;
+    status_armed = true;
+    loop->add_timer(std::max(loop->now(), last_status + std::chrono::milliseconds(250)), [&] {
+      status_armed = false;
+      last_status = loop->now();
+      chat::daemon::systemd::notify_status(status_line(server));
+    });
   });
 
   spdlog::info(

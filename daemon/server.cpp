@@ -83,8 +83,9 @@ Server::Server(EventLoop& loop, std::vector<UniqueFd> listeners, Limits limits)
       limits_(limits),
       hub_(*this, hub_config(limits)),
       reserve_fd_(::open("/dev/null", O_RDONLY | O_CLOEXEC)),
-      started_(Clock::now()) {
+      started_(loop.now()) {
   max_clients_ = compute_max_clients(limits_.max_clients);
+  arm_sweep();
   for (const auto& l : listeners_) {
     const int fd = l.get();
     if (!loop_.add(fd, kRead, [this, fd](unsigned) { on_listener(fd); })) {
@@ -97,7 +98,11 @@ Server::Server(EventLoop& loop, std::vector<UniqueFd> listeners, Limits limits)
 Server::~Server() {
   for (const auto& [id, s] : sessions_) {
     loop_.remove(s->fd());
+    loop_.cancel_timer(s->hello_timer);
+    loop_.cancel_timer(s->close_timer);
   }
+  loop_.cancel_timer(sweep_timer_);
+  loop_.cancel_timer(stop_timer_);
   for (const auto& l : listeners_) {
     loop_.remove(l.get());
   }
@@ -115,15 +120,16 @@ std::size_t Server::compute_max_clients(std::size_t requested) const {
 
 void Server::set_limits(Limits limits) {
   // Connections still waiting for their hello get the new timeout too, counted
-  // from when they connected. Every deadline moves by the same amount, so the
-  // queue stays in order; one already past is handled by the next timer check.
-  const auto delta = limits.hello_timeout - limits_.hello_timeout;
-  if (delta.count() != 0) {
-    for (auto& entry : hello_deadlines_) {
-      entry.first += delta;
+  // from when they connected; one already past expires on the next iteration.
+  const bool hello_changed = limits.hello_timeout != limits_.hello_timeout;
+  limits_ = limits;
+  if (hello_changed) {
+    for (auto& [id, s] : sessions_) {
+      if (loop_.cancel_timer(s->hello_timer)) {
+        arm_hello(*s);
+      }
     }
   }
-  limits_ = limits;
   max_clients_ = compute_max_clients(limits_.max_clients);
   hub_.set_config(hub_config(limits_));
 }
@@ -224,11 +230,35 @@ void Server::accept_one(UniqueFd client) {
   ++per_address_[s->address];
   s->tokens = limits_.flood_burst;
   s->byte_tokens = limits_.flood_bytes_burst;
-  s->refilled = wake_;
+  s->refilled = loop_.woke();
+  s->accepted = loop_.woke();
   spdlog::debug("event=connect session={} peer={}", id, peer);
+  Session& ref = *s;
   sessions_.emplace(id, std::move(s));
   hub_.connect(id, std::move(peer));
-  hello_deadlines_.emplace_back(now() + limits_.hello_timeout, id);
+  arm_hello(ref);
+}
+
+void Server::arm_hello(Session& s) {
+  const SessionId id = s.id();
+  s.hello_timer = loop_.add_timer(s.accepted + limits_.hello_timeout, [this, id] {
+    const auto it = sessions_.find(id);
+    if (it == sessions_.end()) {
+      return;
+    }
+    it->second->hello_timer = 0;
+    if (it->second->state() == Session::State::kOpen && !hub_.joined(id)) {
+      hub_.close_with_error(id, proto::ErrorCode::kHelloTimeout, "no hello in time",
+                            "hello-timeout");
+    }
+  });
+}
+
+void Server::arm_sweep() {
+  sweep_timer_ = loop_.add_timer(loop_.now() + kSweepInterval, [this] {
+    check_stalls(loop_.now());
+    arm_sweep();
+  });
 }
 
 void Server::on_session(SessionId id, unsigned ready) {
@@ -239,7 +269,7 @@ void Server::on_session(SessionId id, unsigned ready) {
   Session& s = *it->second;
   if ((ready & kWrite) != 0 && s.state() != Session::State::kDead) {
     const auto before = s.bytes_out;
-    const auto r = s.flush(wake_);
+    const auto r = s.flush(loop_.woke());
     totals_.bytes_out += s.bytes_out - before;
     if (r == Session::IoResult::kError) {
       end_session(s, "write-error");
@@ -310,7 +340,7 @@ void Server::process_input(Session& s) {
       break;
     }
     ++frames;
-    if (!take_tokens(s, proto::kHeaderSize + payload.size(), wake_)) {
+    if (!take_tokens(s, proto::kHeaderSize + payload.size(), loop_.woke())) {
       ++counters_.floods;
       spdlog::warn("event=flood session={} peer={} rate={} burst={} bytes_rate={} bytes_burst={}",
                    s.id(), s.peer(), limits_.flood_rate, limits_.flood_burst,
@@ -372,7 +402,7 @@ void Server::send(SessionId id, const Frame& frame) {
     // Before calling the reader slow, give the kernel what is queued: a burst
     // handled in one wake-up can pass the limit for a reader that keeps up.
     const auto before = s.bytes_out;
-    const auto r = s.flush(wake_);
+    const auto r = s.flush(loop_.woke());
     totals_.bytes_out += s.bytes_out - before;
     if (r == Session::IoResult::kError) {
       s.drop_output();
@@ -387,7 +417,7 @@ void Server::send(SessionId id, const Frame& frame) {
     drop(s, "sendq-limit");
     return;
   }
-  if (!s.enqueue(frame, wake_)) {
+  if (!s.enqueue(frame, loop_.woke())) {
     return;
   }
   ++totals_.messages_out;
@@ -408,13 +438,24 @@ void Server::close(SessionId id, std::string_view reason) {
 
 void Server::begin_close(Session& s, Clock::time_point deadline) {
   if (s.start_closing(deadline)) {
-    close_deadlines_.emplace_back(deadline, s.id());
+    const SessionId id = s.id();
+    s.close_timer = loop_.add_timer(deadline, [this, id] {
+      const auto it = sessions_.find(id);
+      if (it == sessions_.end()) {
+        return;
+      }
+      it->second->close_timer = 0;
+      spdlog::debug("event=close-timeout session={}", id);
+      bury(*it->second);
+    });
     mark_dirty(s);
   }
 }
 
 void Server::bury(Session& s) {
   if (s.kill()) {
+    loop_.cancel_timer(s.hello_timer);
+    loop_.cancel_timer(s.close_timer);
     dead_.push_back(s.id());
   }
 }
@@ -491,7 +532,7 @@ void Server::flush_dirty() {
       continue;
     }
     const auto before = s.bytes_out;
-    const auto r = s.flush(wake_);
+    const auto r = s.flush(loop_.woke());
     totals_.bytes_out += s.bytes_out - before;
     if (r == Session::IoResult::kError) {
       end_session(s, "write-error");
@@ -511,32 +552,6 @@ void Server::handle_overflows() {
     batch.swap(overflowed_);
     for (const auto& [id, reason] : batch) {
       hub_.disconnect(id, reason);
-    }
-  }
-}
-
-void Server::check_timers(Clock::time_point now) {
-  while (!hello_deadlines_.empty() && hello_deadlines_.front().first <= now) {
-    const SessionId id = hello_deadlines_.front().second;
-    hello_deadlines_.pop_front();
-    const auto it = sessions_.find(id);
-    if (it != sessions_.end() && it->second->state() == Session::State::kOpen && !hub_.joined(id)) {
-      hub_.close_with_error(id, proto::ErrorCode::kHelloTimeout, "no hello in time",
-                            "hello-timeout");
-    }
-  }
-  while (!close_deadlines_.empty() && close_deadlines_.front().first <= now) {
-    const SessionId id = close_deadlines_.front().second;
-    close_deadlines_.pop_front();
-    const auto it = sessions_.find(id);
-    if (it == sessions_.end()) {
-      continue;
-    }
-    Session& s = *it->second;
-    if ((s.state() == Session::State::kClosing || s.state() == Session::State::kDraining) &&
-        s.deadline() <= now) {
-      spdlog::debug("event=close-timeout session={}", id);
-      bury(s);
     }
   }
 }
@@ -629,43 +644,23 @@ void Server::reap() {
   dead_.clear();
 }
 
-std::chrono::milliseconds Server::next_timeout(Clock::time_point now) const {
-  if (!pending_input_.empty()) {
-    return std::chrono::milliseconds(0);
-  }
-  Clock::time_point next = now + std::chrono::seconds(1);
-  if (!hello_deadlines_.empty()) {
-    next = std::min(next, hello_deadlines_.front().first);
-  }
-  if (!close_deadlines_.empty()) {
-    next = std::min(next, close_deadlines_.front().first);
-  }
-  if (stopping_) {
-    next = std::min(next, stop_deadline_);
-  }
-  if (limits_.stall_timeout.count() > 0) {
-    next = std::min(next, next_sweep_);
-  }
-  if (next <= now) {
-    return std::chrono::milliseconds(0);
-  }
-  // Round up so a deadline is not polled for in a spin of 0 ms waits.
-  return std::chrono::ceil<std::chrono::milliseconds>(next - now);
-}
-
 void Server::stop() {
   if (stopping_) {
     return;
   }
   stopping_ = true;
-  stop_deadline_ = now() + kShutdownDrain;
+  const auto stop_deadline = now() + kShutdownDrain;
+  stop_timer_ = loop_.add_timer(stop_deadline, [this] {
+    stop_timer_ = 0;
+    drain_expired_ = true;
+  });
   for (auto& l : listeners_) {
     loop_.remove(l.get());
   }
   listeners_.clear();
   hub_.say("server shutting down");
   for (auto& [id, s] : sessions_) {
-    begin_close(*s, stop_deadline_);
+    begin_close(*s, stop_deadline);
   }
   spdlog::info("event=shutdown clients={}", client_count());
 }
@@ -676,23 +671,18 @@ void Server::run() {
 }
 
 bool Server::step(std::optional<std::chrono::milliseconds> max_wait) {
-  auto now = this->now();
-  auto timeout = next_timeout(now);
-  if (tick_) {
-    if (const auto next = tick_(now)) {
-      const auto until =
-          std::chrono::ceil<std::chrono::milliseconds>(std::max(*next - now, Clock::duration(0)));
-      timeout = std::min(timeout, until);
-    }
-  }
-  if (max_wait) {
-    timeout = std::min(timeout, *max_wait);
+  // Input left over from the last iteration (a session that sent more than one
+  // iteration handles) is served without waiting; otherwise the loop's timers
+  // bound the wait, and nothing else does.
+  auto timeout =
+      pending_input_.empty() ? std::chrono::milliseconds(-1) : std::chrono::milliseconds(0);
+  if (max_wait && (timeout.count() < 0 || *max_wait < timeout)) {
+    timeout = *max_wait;
   }
   if (!loop_.run_once(timeout)) {
     spdlog::error("event=loop-failed error={}", field(std::strerror(errno)));
     return false;
   }
-  wake_ = this->now();
   std::vector<SessionId> pending;
   pending.swap(pending_input_);
   for (const SessionId id : pending) {
@@ -703,12 +693,6 @@ bool Server::step(std::optional<std::chrono::milliseconds> max_wait) {
       account_input(*it->second);
     }
   }
-  now = wake_;
-  check_timers(now);
-  if (now >= next_sweep_) {
-    next_sweep_ = now + kSweepInterval;
-    check_stalls(now);
-  }
   do {
     handle_overflows();
     flush_dirty();
@@ -716,15 +700,17 @@ bool Server::step(std::optional<std::chrono::milliseconds> max_wait) {
   } while (!overflowed_.empty());
   reap();
   give_back_memory();
-  if (on_clients_changed_ && client_count() != reported_clients_) {
+  if (on_census_changed_ &&
+      (client_count() != reported_clients_ || hub_.room_count() != reported_rooms_)) {
     reported_clients_ = client_count();
-    on_clients_changed_(reported_clients_);
+    reported_rooms_ = hub_.room_count();
+    on_census_changed_();
   }
   if (stopping_) {
     if (sessions_.empty()) {
       return false;
     }
-    if (this->now() >= stop_deadline_) {
+    if (drain_expired_) {
       spdlog::warn("event=shutdown-timeout unflushed_sessions={}", sessions_.size());
       return false;
     }

@@ -55,9 +55,7 @@ struct Totals {
 
 class Server final : public Outbox {
  public:
-  using Clock = std::chrono::steady_clock;
-  // Extra work the loop owner wants on each iteration (control socket, watchdog).
-  using Tick = std::function<std::optional<Clock::time_point>(Clock::time_point now)>;
+  using Clock = EventLoop::Clock;
 
   Server(EventLoop& loop, std::vector<UniqueFd> listeners, Limits limits);
   ~Server() override;
@@ -66,16 +64,15 @@ class Server final : public Outbox {
 
   // Runs until stop() and the shutdown drain finish.
   void run();
-  // One loop iteration: wait for readiness (at most until the next deadline, and
-  // at most `max_wait` if given), handle it, flush, reap. False when the server
-  // has finished (stopped and drained) or the wait itself failed.
+  // One loop iteration: wait for readiness (at most until the loop's next timer,
+  // and at most `max_wait` if given), handle it and the due timers, flush, reap.
+  // False when the server has finished (stopped and drained) or the wait itself
+  // failed.
   bool step(std::optional<std::chrono::milliseconds> max_wait);
   // Takes a connected socket as a new client, as if accepted (tests, fuzzing).
   void adopt(UniqueFd client);
-  // The clock every deadline is measured on; tests and the daemon fuzzer step it.
-  using Now = std::function<Clock::time_point()>;
-  void set_clock(Now now) { now_ = std::move(now); }
-  Clock::time_point now() const { return now_ ? now_() : Clock::now(); }
+  // The loop's clock (EventLoop::set_clock): every deadline is measured on it.
+  Clock::time_point now() const { return loop_.now(); }
   // Every session, for invariant checks.
   template <typename F>
   void for_each_session(F&& f) const {
@@ -88,10 +85,9 @@ class Server final : public Outbox {
   void stop();
   // Applies new limits (SIGHUP); the effective client limit stays within the fds.
   void set_limits(Limits limits);
-  void set_tick(Tick tick) { tick_ = std::move(tick); }
-  void set_on_clients_changed(std::function<void(std::size_t)> fn) {
-    on_clients_changed_ = std::move(fn);
-  }
+  // Called at the end of an iteration in which the number of clients or of rooms
+  // changed (STATUS= reports both).
+  void set_on_census_changed(std::function<void()> fn) { on_census_changed_ = std::move(fn); }
 
   // Outbox
   void send(SessionId id, const Frame& frame) override;
@@ -132,9 +128,11 @@ class Server final : public Outbox {
   void end_session(Session& s, std::string_view reason);
   void flush_dirty();
   void handle_overflows();
-  void check_timers(Clock::time_point now);
+  // The session's hello deadline, from its accept and the current hello timeout.
+  void arm_hello(Session& s);
+  // The stall sweep, once a second.
+  void arm_sweep();
   void reap();
-  std::chrono::milliseconds next_timeout(Clock::time_point now) const;
   std::size_t compute_max_clients(std::size_t requested) const;
 
   EventLoop& loop_;
@@ -154,25 +152,19 @@ class Server final : public Outbox {
   };
   std::vector<Overflow> overflowed_;  // dropped inside a broadcast; the hub hears after it
   std::vector<SessionId> dead_;
-  std::deque<std::pair<Clock::time_point, SessionId>> hello_deadlines_;
-  std::deque<std::pair<Clock::time_point, SessionId>> close_deadlines_;
   UniqueFd reserve_fd_;
   Totals totals_;
   Counters counters_;
   std::size_t input_bytes_ = 0;  // sum of accounted_input over sessions
   std::size_t peak_since_trim_ = 0;
-  Clock::time_point next_sweep_{};
+  EventLoop::TimerId sweep_timer_ = 0;
   Clock::time_point started_;
   bool stopping_ = false;
-  Clock::time_point stop_deadline_{};
+  EventLoop::TimerId stop_timer_ = 0;
+  bool drain_expired_ = false;  // the shutdown drain's time is up
   std::size_t reported_clients_ = SIZE_MAX;
-  Tick tick_;
-  Now now_;
-  // When the current iteration woke up: the time of every per-packet and
-  // per-recipient decision (reading the clock per recipient costs more than
-  // the delivery itself).
-  Clock::time_point wake_ = Clock::now();
-  std::function<void(std::size_t)> on_clients_changed_;
+  std::size_t reported_rooms_ = SIZE_MAX;
+  std::function<void()> on_census_changed_;
 };
 
 }  // namespace chat::daemon

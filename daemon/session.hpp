@@ -75,6 +75,9 @@ class Session {
   double byte_tokens = 0;      // flood control bucket in bytes
   std::chrono::steady_clock::time_point refilled{};
   std::size_t accounted_input = 0;  // input().buffered() as the memory budget last saw it
+  std::chrono::steady_clock::time_point accepted{};
+  std::uint64_t hello_timer = 0;  // the loop's timers for this session (0: none)
+  std::uint64_t close_timer = 0;
 
   std::uint64_t messages_in = 0;
   std::uint64_t messages_out = 0;

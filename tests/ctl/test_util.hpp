@@ -71,7 +71,7 @@ class PollLoop final : public daemon::EventLoop {
     return true;
   }
   void remove(int fd) override { entries_.erase(fd); }
-  bool run_once(std::chrono::milliseconds timeout) override {
+  bool wait(std::chrono::milliseconds timeout) override {
     std::vector<pollfd> fds;
     for (const auto& [fd, e] : entries_) {
       short events = 0;
@@ -84,6 +84,7 @@ class PollLoop final : public daemon::EventLoop {
       fds.push_back(pollfd{fd, events, 0});
     }
     const int rc = ::poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
+    mark_woke();
     if (rc < 0) {
       return errno == EINTR;
     }

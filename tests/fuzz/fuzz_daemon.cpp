@@ -249,9 +249,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   limits.max_per_address = 0;
   std::vector<Client> clients;
   {
-    Server server(*loop, {}, limits);
     auto now = Server::Clock::now();
-    server.set_clock([&] { return now; });
+    loop->set_clock([&] { return now; });
+    Server server(*loop, {}, limits);
     for (int steps = 0; in.more() && steps < kMaxSteps; ++steps) {
       const std::uint8_t op = in.byte();
       Client* c = clients.empty() ? nullptr : &clients[in.byte() % clients.size()];
