@@ -255,8 +255,8 @@ void Hub::on_hello(SessionId id, Member& m, proto::Hello hello) {
     send_history(id, m);
   }
   add_to_room(id, m);
-  spdlog::info("event=join session={} nick={} peer={} room={} mode={}", id, field(m.nick), m.peer,
-               field(m.room), m.modern ? "modern" : "legacy");
+  spdlog::info("event=join session={} nick={} peer={} room={} mode={}", log_id(id), field(m.nick),
+               m.peer, field(m.room), m.modern ? "modern" : "legacy");
   announce_join(m);
 }
 
@@ -379,17 +379,17 @@ void Hub::send_error(SessionId id, const Member& m, ErrorCode code, std::string_
   // client sending bad packets in a loop cannot flood the log.
   if (m.modern) {
     send(id, error_frame(code, text));
-    spdlog::debug("event=client-error session={} nick={} code={} detail={}", id, field(m.nick),
-                  proto::error_name(code), field(text));
+    spdlog::debug("event=client-error session={} nick={} code={} detail={}", log_id(id),
+                  field(m.nick), proto::error_name(code), field(text));
   } else {
-    spdlog::debug("event=dropped session={} nick={} code={} detail={}", id, field(m.nick),
+    spdlog::debug("event=dropped session={} nick={} code={} detail={}", log_id(id), field(m.nick),
                   proto::error_name(code), field(text));
   }
 }
 
 void Hub::fail(SessionId id, ErrorCode code, std::string_view text, std::string_view reason) {
   send(id, error_frame(code, text));
-  spdlog::warn("event=reject session={} code={} detail={}", id, proto::error_name(code),
+  spdlog::warn("event=reject session={} code={} detail={}", log_id(id), proto::error_name(code),
                field(text));
   forget(id, reason);
   outbox_.close(id, reason);
@@ -404,10 +404,10 @@ void Hub::forget(SessionId id, std::string_view reason) {
   if (m.joined) {
     nicks_.erase(proto::nick_key(m.nick));
     leave_room(id, m, true);
-    spdlog::info("event=leave session={} nick={} peer={} reason={}", id, field(m.nick), m.peer,
-                 field(reason));
+    spdlog::info("event=leave session={} nick={} peer={} reason={}", log_id(id), field(m.nick),
+                 m.peer, field(reason));
   } else {
-    spdlog::info("event=close session={} peer={} reason={}", id, m.peer, field(reason));
+    spdlog::info("event=close session={} peer={} reason={}", log_id(id), m.peer, field(reason));
   }
   members_.erase(it);
 }
@@ -418,8 +418,8 @@ void Hub::enter_room(SessionId id, Member& m, const std::string& room) {
   m.room = room;
   add_to_room(id, m);
   room_names_.emplace(proto::room_key(room), room);
-  spdlog::info("event=enter session={} nick={} from={} room={}", id, field(m.nick), field(from),
-               field(room));
+  spdlog::info("event=enter session={} nick={} from={} room={}", log_id(id), field(m.nick),
+               field(from), field(room));
   send_history(id, m);
   announce_join(m);
 }

@@ -12,13 +12,13 @@
 #include <vector>
 
 #include "daemon/defaults.hpp"
+#include "daemon/slot_map.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/packet.hpp"
 
 namespace chat::daemon {
 
-using SessionId = std::uint64_t;
 // How a session reached chatd: the hub decides on it (passwords need TLS) and
 // `chatctl who` shows it.
 enum class Transport { kPlain, kTls };
@@ -181,7 +181,7 @@ class Hub {
   HubConfig config_;
   HubCounters counters_;
   std::size_t history_bytes_ = 0;
-  std::unordered_map<SessionId, Member> members_;
+  SlotMap<Member> members_;                           // indexed by the server's session ids
   std::unordered_map<std::string, SessionId> nicks_;  // nick_key -> session
   std::map<std::string, Room> rooms_;                 // sorted by name for `rooms`
   // room_key -> the name in rooms_ (the first spelling used): `lobby` and `ｌｏｂｂｙ`

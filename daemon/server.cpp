@@ -194,11 +194,12 @@ void Server::reject_full(UniqueFd client, std::string_view message) {
   ++counters_.refusals;
   spdlog::warn("event=reject code=server-full peer={} clients={} max_clients={} detail={}", peer,
                client_count(), max_clients_, field(message));
-  const SessionId id = next_id_++;
+  const SessionId id = sessions_.allocate();
   auto s = std::make_unique<Session>(id, std::move(client), peer);
   const int fd = s->fd();
   if (rejecting_ >= kMaxRejecting ||
       !loop_.add(fd, kNone, [this, id](unsigned ready) { on_session(id, ready); })) {
+    sessions_.release(id);
     // No room to see the refusal through: say it once, best effort, and close.
     const Frame frame = error_frame(proto::ErrorCode::kServerFull, message);
     (void)::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -218,10 +219,11 @@ void Server::reject_full(UniqueFd client, std::string_view message) {
 void Server::accept_one(UniqueFd client) {
   const int one = 1;
   ::setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  const SessionId id = next_id_++;
+  const SessionId id = sessions_.allocate();
   std::string peer = net::peer_name(client.get());
   auto s = std::make_unique<Session>(id, std::move(client), peer);
   if (!loop_.add(s->fd(), kRead, [this, id](unsigned ready) { on_session(id, ready); })) {
+    sessions_.release(id);
     spdlog::error("event=reject reason=fd-over-event-loop-limit fd={} peer={}", s->fd(), peer);
     return;
   }
@@ -232,7 +234,7 @@ void Server::accept_one(UniqueFd client) {
   s->byte_tokens = limits_.flood_bytes_burst;
   s->refilled = loop_.woke();
   s->accepted = loop_.woke();
-  spdlog::debug("event=connect session={} peer={}", id, peer);
+  spdlog::debug("event=connect session={} peer={}", log_id(id), peer);
   Session& ref = *s;
   sessions_.emplace(id, std::move(s));
   hub_.connect(id, std::move(peer));
@@ -296,7 +298,8 @@ void Server::on_session(SessionId id, unsigned ready) {
       if (s.state() == Session::State::kOpen &&
           (r == Session::IoResult::kEof || r == Session::IoResult::kError)) {
         if (r == Session::IoResult::kEof && s.input().buffered() > 0 && !s.pending_input) {
-          spdlog::debug("event=partial-frame session={} bytes={}", id, s.input().buffered());
+          spdlog::debug("event=partial-frame session={} bytes={}", log_id(id),
+                        s.input().buffered());
         }
         if (!s.pending_input) {
           end_session(s, r == Session::IoResult::kEof ? "eof" : "reset");
@@ -343,7 +346,7 @@ void Server::process_input(Session& s) {
     if (!take_tokens(s, proto::kHeaderSize + payload.size(), loop_.woke())) {
       ++counters_.floods;
       spdlog::warn("event=flood session={} peer={} rate={} burst={} bytes_rate={} bytes_burst={}",
-                   s.id(), s.peer(), limits_.flood_rate, limits_.flood_burst,
+                   log_id(s.id()), s.peer(), limits_.flood_rate, limits_.flood_burst,
                    limits_.flood_bytes_rate, limits_.flood_bytes_burst);
       hub_.close_with_error(s.id(), proto::ErrorCode::kFlood,
                             "you are sending too fast; the connection is closed", "flood");
@@ -412,8 +415,8 @@ void Server::send(SessionId id, const Frame& frame) {
     // A slow reader: drop it alone. The hub hears of it after the current
     // broadcast, never in the middle of one.
     ++counters_.slow_consumers;
-    spdlog::warn("event=slow-consumer session={} peer={} sendq_bytes={} limit={}", id, s.peer(),
-                 s.queued_bytes(), limits_.sendq_limit);
+    spdlog::warn("event=slow-consumer session={} peer={} sendq_bytes={} limit={}", log_id(id),
+                 s.peer(), s.queued_bytes(), limits_.sendq_limit);
     drop(s, "sendq-limit");
     return;
   }
@@ -431,7 +434,7 @@ void Server::close(SessionId id, std::string_view reason) {
   }
   Session& s = *it->second;
   if (s.state() == Session::State::kOpen) {
-    spdlog::debug("event=closing session={} reason={}", id, field(reason));
+    spdlog::debug("event=closing session={} reason={}", log_id(id), field(reason));
     begin_close(s, now() + kCloseLinger);
   }
 }
@@ -445,7 +448,7 @@ void Server::begin_close(Session& s, Clock::time_point deadline) {
         return;
       }
       it->second->close_timer = 0;
-      spdlog::debug("event=close-timeout session={}", id);
+      spdlog::debug("event=close-timeout session={}", log_id(id));
       bury(*it->second);
     });
     mark_dirty(s);
@@ -503,7 +506,7 @@ void Server::update_interest(Session& s) {
   if (want != s.interest) {
     if (!loop_.modify(s.fd(), want)) {
       // The kernel refused the change: the session could never be served again.
-      spdlog::error("event=loop-modify-failed session={} error={}", s.id(),
+      spdlog::error("event=loop-modify-failed session={} error={}", log_id(s.id()),
                     field(std::strerror(errno)));
       end_session(s, "event-loop-error");
       return;
@@ -585,7 +588,7 @@ void Server::enforce_budget() {
     spdlog::warn(
         "event=memory-budget session={} peer={} held_bytes={} accounted_bytes={} "
         "budget={}",
-        s->id(), s->peer(), held, accounted_bytes(), limits_.memory_budget);
+        log_id(s->id()), s->peer(), held, accounted_bytes(), limits_.memory_budget);
     if (s->input().buffered() > 0) {
       s->input() = proto::FrameDecoder();  // its unparsed input goes with it
       account_input(*s);
@@ -606,8 +609,8 @@ void Server::check_stalls(Clock::time_point now) {
     if (s->state() == Session::State::kOpen && s->has_output() &&
         now - s->output_progress() >= limits_.stall_timeout) {
       ++counters_.stalls;
-      spdlog::warn("event=stalled session={} peer={} sendq_bytes={} stall_timeout_ms={}", id,
-                   s->peer(), s->queued_bytes(), limits_.stall_timeout.count());
+      spdlog::warn("event=stalled session={} peer={} sendq_bytes={} stall_timeout_ms={}",
+                   log_id(id), s->peer(), s->queued_bytes(), limits_.stall_timeout.count());
       drop(*s, "stalled");
     }
   }

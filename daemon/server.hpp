@@ -16,6 +16,7 @@
 #include "daemon/event_loop.hpp"
 #include "daemon/hub.hpp"
 #include "daemon/session.hpp"
+#include "daemon/slot_map.hpp"
 
 namespace chat::daemon {
 
@@ -140,9 +141,8 @@ class Server final : public Outbox {
   Limits limits_;
   std::size_t max_clients_ = 0;
   Hub hub_;
-  std::unordered_map<SessionId, std::unique_ptr<Session>> sessions_;
+  SlotMap<std::unique_ptr<Session>> sessions_;  // owns the ids
   std::unordered_map<std::string, std::size_t> per_address_;
-  SessionId next_id_ = 1;
   std::size_t rejecting_ = 0;  // server-full sessions still flushing their error
   std::vector<SessionId> dirty_;
   std::vector<SessionId> pending_input_;
