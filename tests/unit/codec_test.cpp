@@ -88,6 +88,41 @@ std::string hex4(unsigned c) {
 
 // ---- envelope: bad-packet, fatal -------------------------------------------
 
+// The ASCII fast paths (parse without RapidJSON's validation, the message rule
+// inline) decide exactly as the full path: controls in ASCII and after non-ASCII
+// text, DEL, and a lone surrogate made by an escape in an all-ASCII payload.
+TEST(DecodeClient, AsciiFastPathsKeepEveryRule) {
+  const auto code = [](std::string_view payload) {
+    const auto d = decode_client(payload);
+    const auto* e = std::get_if<DecodeError>(&d);
+    return e == nullptr ? std::string("ok") : std::string(error_name(e->code));
+  };
+  EXPECT_EQ(code(R"({"type":"chat","message":"plain"})"), "ok");
+  EXPECT_EQ(code(R"({"type":"chat","message":"a\u001fb"})"), "bad-message");
+  EXPECT_EQ(code("{\"type\":\"chat\",\"message\":\"a\x7f\"}"), "bad-message");
+  EXPECT_EQ(code(R"({"type":"chat","message":"\u00e9\u0085"})"), "bad-message");
+  EXPECT_EQ(code("{\"type\":\"chat\",\"message\":\"\xc3\xa9 x\"}"), "ok");
+  EXPECT_EQ(code("{\"type\":\"chat\",\"message\":\"\xc3\xa9 \\u0001\"}"), "bad-message");
+  EXPECT_EQ(code(R"({"type":"chat","message":"x\udc00"})"), "bad-packet");
+  EXPECT_EQ(code("{\"type\":\"chat\",\"message\":\"\xc3\"}"), "bad-packet");
+}
+
+// Control characters after non-ASCII text are escaped on the way out and come
+// back intact (a SIMD string writer once skipped them here).
+TEST(Encode, ControlsAfterNonAsciiRoundTrip) {
+  const std::string nick = "mallory";
+  const std::string message =
+      "x\x1b[2J\x1b]0;pwned\x07\xc2\x9b"
+      "31m";
+  const auto payload = encode(Chat{nick, message, false});
+  EXPECT_EQ(payload.find('\x1b'), std::string::npos);
+  const auto d = decode_server(payload);
+  ASSERT_TRUE(std::holds_alternative<ServerPacket>(d));
+  const auto* chat = std::get_if<Chat>(&std::get<ServerPacket>(d));
+  ASSERT_NE(chat, nullptr);
+  EXPECT_EQ(chat->message, message);
+}
+
 TEST(DecodeClient, NotUtf8IsFatalBadPacket) {
   expect_error(chat_with_message("a" + bytes({0xff}) + "b"), ErrorCode::kBadPacket, true);
   expect_error(chat_with_message(bytes({0xc0, 0xaf})), ErrorCode::kBadPacket, true);  // overlong
