@@ -7,6 +7,7 @@
 #include <cassert>
 
 #include "daemon/logging.hpp"
+#include "daemon/memory_engine.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/rules.hpp"
@@ -27,6 +28,20 @@ Frame error_frame(ErrorCode code, std::string_view message) {
   return std::move(*frame);
 }
 
+std::optional<Frame> history_frame(const Frame& live) {
+  const auto payload = proto::as_history_payload(live.payload());
+  return payload ? Frame::make(*payload) : std::nullopt;
+}
+
+Frame timed_frame(const Frame& frame, std::int64_t ts) {
+  const auto payload = proto::with_ts_payload(frame.payload(), ts);
+  auto timed = payload ? Frame::make(*payload) : std::nullopt;
+  if (!timed) {
+    return frame;
+  }
+  return std::move(*timed);
+}
+
 namespace {
 
 // Cuts a list reply from the end until it fits in one frame, and marks it so.
@@ -40,23 +55,6 @@ std::optional<Frame> trimmed_frame(Reply reply, List Reply::*list) {
     frame = make_frame(reply);
   }
   return frame;
-}
-
-// The replayed form of a live chat/emote frame (nullopt if it would not fit).
-std::optional<Frame> history_frame(const Frame& live) {
-  const auto payload = proto::as_history_payload(live.payload());
-  return payload ? Frame::make(*payload) : std::nullopt;
-}
-
-// `frame` stamped with `ts` for the time cap; `frame` itself if the stamp would
-// not fit (a line goes out unstamped rather than not at all).
-Frame timed_frame(const Frame& frame, std::int64_t ts) {
-  const auto payload = proto::with_ts_payload(frame.payload(), ts);
-  auto timed = payload ? Frame::make(*payload) : std::nullopt;
-  if (!timed) {
-    return frame;
-  }
-  return std::move(*timed);
 }
 
 // When the hub took a line (the `ts` of the time cap): Unix ms.
@@ -87,17 +85,28 @@ class BroadcastGuard {
 
 }  // namespace
 
-Hub::Hub(Outbox& outbox, HubConfig config) : outbox_(outbox), config_(config) {
+Hub::Hub(Outbox& outbox, HubConfig config, Engine* engine)
+    : outbox_(outbox),
+      config_(config),
+      own_engine_(engine == nullptr ? std::make_unique<MemoryEngine>() : nullptr),
+      engine_(engine == nullptr ? own_engine_.get() : engine) {
+  engine_->set_history_limits({config_.history_size, config_.history_bytes});
   rooms_[std::string(kLobby)];  // always exists, even when empty
   room_names_.emplace(proto::room_key(kLobby), kLobby);
 }
 
+Hub::~Hub() = default;
+
 void Hub::set_config(HubConfig config) {
   config_ = config;
-  // Without this, a SIGHUP to a smaller history (or 0 = off) would keep replaying
-  // the old lines until enough new ones pushed them out.
-  for (auto& [name, room] : rooms_) {
-    trim(room, config_.history_size, config_.history_bytes);
+  engine_->set_history_limits({config_.history_size, config_.history_bytes});
+}
+
+void Hub::deliver(const std::string& room, const RoomEvent& event) {
+  CHAT_HUB_ENTRY();
+  const auto it = rooms_.find(room);
+  if (it != rooms_.end() && event.native != nullptr) {
+    fan_out(it->second.members, event.cap, *event.native, event.fallback, event.ts);
   }
 }
 
@@ -169,7 +178,7 @@ void Hub::close_with_error(SessionId id, ErrorCode code, std::string_view messag
 Hub::KickResult Hub::kick(std::string_view nick, std::string_view reason) {
   CHAT_HUB_ENTRY();
   const auto it = nicks_.find(proto::nick_key(nick));
-  if (it == nicks_.end()) {
+  if (it == nicks_.end() || !members_.at(it->second).joined) {
     return KickResult::kNoSuchNick;
   }
   std::string text = "kicked by the operator";
@@ -191,7 +200,9 @@ std::optional<std::size_t> Hub::say(std::string_view message) {
   std::vector<SessionId> all;
   all.reserve(nicks_.size());
   for (const auto& [key, id] : nicks_) {
-    all.push_back(id);
+    if (members_.at(id).joined) {
+      all.push_back(id);
+    }
   }
   fan_out(all, kCapInfo, *native, &*fallback);
   return all.size();
@@ -226,11 +237,36 @@ void Hub::on_hello(SessionId id, Member& m, proto::Hello hello) {
     fail(id, ErrorCode::kNickTaken, "nick " + hello.nick + " is already connected", "nick-taken");
     return;
   }
+  // Held here while the engine asks the rest of the chat, so a second hello on
+  // this node for the same nick is refused meanwhile.
+  nicks_.emplace(key, id);
+  m.claiming = true;
+  engine_->claim_nick(key, [this, id, key, hello = std::move(hello)](bool claimed) mutable {
+    const auto it = members_.find(id);
+    if (it == members_.end() || !it->second.claiming) {
+      // Gone while the engine answered: forget() already dropped the local hold.
+      if (claimed) {
+        engine_->release_nick(key);
+      }
+      return;
+    }
+    it->second.claiming = false;
+    if (!claimed) {
+      nicks_.erase(key);
+      fail(id, ErrorCode::kNickTaken, "nick " + hello.nick + " is already connected", "nick-taken");
+      return;
+    }
+    complete_hello(id, std::move(hello));
+  });
+}
+
+void Hub::complete_hello(SessionId id, proto::Hello hello) {
+  Member& m = members_.at(id);
   m.joined = true;
   m.nick = std::move(hello.nick);
   m.room = std::string(kLobby);
   m.since = std::chrono::system_clock::now();
-  nicks_.emplace(std::move(key), id);
+  ++joined_count_;
 
   if (hello.caps) {
     m.modern = true;
@@ -277,7 +313,8 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
     } else {
       fan_out(room.members, 0, *frame, nullptr, ts);
     }
-    remember(room, *frame, nullptr, ts);
+    engine_->publish(m.room, RoomEvent{&*frame, nullptr, 0, ts});
+    engine_->remember(m.room, *frame, nullptr, ts);
   } else if (auto* emote = std::get_if<proto::EmoteRequest>(&packet)) {
     const auto fallback = make_frame(proto::Chat{"*", m.nick + " " + emote->message, false});
     const auto native = make_frame(proto::Emote{m.nick, std::move(emote->message), false});
@@ -288,11 +325,13 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
     Room& room = rooms_[m.room];
     const std::int64_t ts = now_ms();
     fan_out(room.members, kCapEmote, *native, &*fallback, ts);
-    remember(room, *native, &*fallback, ts);
+    engine_->publish(m.room, RoomEvent{&*native, &*fallback, kCapEmote, ts});
+    engine_->remember(m.room, *native, &*fallback, ts);
   } else if (auto* dm = std::get_if<proto::DmRequest>(&packet)) {
-    const auto target = nicks_.find(proto::nick_key(dm->to));
-    if (target == nicks_.end()) {
-      send_error(id, m, ErrorCode::kNoSuchNick, "no user " + dm->to + " is connected");
+    std::string to_key = proto::nick_key(dm->to);
+    const auto target = nicks_.find(to_key);
+    if (target == nicks_.end() || !members_.at(target->second).joined) {
+      direct_elsewhere(id, m, std::move(to_key), std::move(*dm));
       return;
     }
     const Member& to = members_.at(target->second);
@@ -315,22 +354,43 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
     for (const SessionId member : rooms_[m.room].members) {
       reply.nicks.push_back(members_.at(member).nick);
     }
-    // UTF-8 byte order is code point order.
-    std::sort(reply.nicks.begin(), reply.nicks.end());
-    if (auto frame = trimmed_frame(std::move(reply), &proto::WhoReply::nicks)) {
-      send(id, *frame);
-    }
+    engine_->remote_members(
+        m.room, [this, id, reply = std::move(reply)](std::vector<std::string> elsewhere) mutable {
+          if (members_.count(id) == 0) {
+            return;
+          }
+          reply.nicks.insert(reply.nicks.end(), std::make_move_iterator(elsewhere.begin()),
+                             std::make_move_iterator(elsewhere.end()));
+          // UTF-8 byte order is code point order.
+          std::sort(reply.nicks.begin(), reply.nicks.end());
+          if (auto frame = trimmed_frame(std::move(reply), &proto::WhoReply::nicks)) {
+            send(id, *frame);
+          }
+        });
   } else if (std::holds_alternative<proto::RoomsRequest>(packet)) {
     if ((m.caps & kCapRooms) == 0) {
       return;
     }
-    proto::RoomsReply reply;
+    std::map<std::string, std::size_t> counts;  // sorted by name
     for (const auto& [name, room] : rooms_) {
-      reply.rooms.push_back({name, room.members.size()});
+      counts[name] = room.members.size();
     }
-    if (auto frame = trimmed_frame(std::move(reply), &proto::RoomsReply::rooms)) {
-      send(id, *frame);
-    }
+    engine_->remote_rooms([this, id, counts = std::move(counts)](
+                              std::vector<std::pair<std::string, std::size_t>> elsewhere) mutable {
+      if (members_.count(id) == 0) {
+        return;
+      }
+      for (auto& [name, n] : elsewhere) {
+        counts[name] += n;
+      }
+      proto::RoomsReply reply;
+      for (auto& [name, n] : counts) {
+        reply.rooms.push_back({name, n});
+      }
+      if (auto frame = trimmed_frame(std::move(reply), &proto::RoomsReply::rooms)) {
+        send(id, *frame);
+      }
+    });
   } else if (auto* enter = std::get_if<proto::EnterRequest>(&packet)) {
     const auto known = room_names_.find(proto::room_key(enter->room));
     const std::string room = known == room_names_.end() ? enter->room : known->second;
@@ -338,6 +398,31 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
       enter_room(id, m, room);
     }
   }
+}
+
+void Hub::direct_elsewhere(SessionId id, const Member& m, std::string to_key, proto::DmRequest dm) {
+  auto native = make_frame(proto::Dm{m.nick, dm.to, dm.message});
+  auto fallback = make_frame(proto::Chat{m.nick + " -> " + dm.to, dm.message, false});
+  if (!native || !fallback) {
+    send_error(id, m, ErrorCode::kNoSuchNick, "no user " + dm.to + " is connected");
+    return;
+  }
+  const std::int64_t ts = now_ms();
+  // The callback keeps its own references to the frames (a copy is a count),
+  // made before the call: the event points at these.
+  auto done = [this, id, to = std::move(dm.to), native = *native, fallback = *fallback,
+               ts](bool delivered) {
+    const auto it = members_.find(id);
+    if (it == members_.end()) {
+      return;
+    }
+    if (!delivered) {
+      send_error(id, it->second, ErrorCode::kNoSuchNick, "no user " + to + " is connected");
+      return;
+    }
+    fan_out({id}, kCapDm, native, &fallback, ts);  // the sender's copy
+  };
+  engine_->direct(to_key, RoomEvent{&*native, &*fallback, kCapDm, ts}, std::move(done));
 }
 
 void Hub::send(SessionId id, const Frame& frame) {
@@ -402,11 +487,23 @@ void Hub::forget(SessionId id, std::string_view reason) {
   }
   Member& m = it->second;
   if (m.joined) {
-    nicks_.erase(proto::nick_key(m.nick));
+    const std::string key = proto::nick_key(m.nick);
+    nicks_.erase(key);
+    engine_->release_nick(key);
+    --joined_count_;
     leave_room(id, m, true);
     spdlog::info("event=leave session={} nick={} peer={} reason={}", log_id(id), field(m.nick),
                  m.peer, field(reason));
   } else {
+    if (m.claiming) {
+      // The engine's answer finds the member gone and gives back a granted claim.
+      for (auto n = nicks_.begin(); n != nicks_.end(); ++n) {
+        if (n->second == id) {
+          nicks_.erase(n);
+          break;
+        }
+      }
+    }
     spdlog::info("event=close session={} peer={} reason={}", log_id(id), m.peer, field(reason));
   }
   members_.erase(it);
@@ -431,6 +528,7 @@ void Hub::leave_room(SessionId id, Member& m, bool announce, const std::string* 
   }
   auto& list = it->second.members;
   list.erase(std::remove(list.begin(), list.end(), id), list.end());
+  engine_->member_left(m.room, m.nick);
   if ((m.caps & kCapTime) != 0) {
     --it->second.timed;
   }
@@ -445,13 +543,14 @@ void Hub::leave_room(SessionId id, Member& m, bool announce, const std::string* 
 void Hub::add_to_room(SessionId id, const Member& m) {
   Room& room = rooms_[m.room];
   room.members.push_back(id);
+  engine_->member_joined(m.room, m.nick);
   if ((m.caps & kCapTime) != 0) {
     ++room.timed;
   }
 }
 
 void Hub::erase_room(std::map<std::string, Room>::iterator it) {
-  history_bytes_ -= it->second.history_bytes;
+  engine_->room_emptied(it->first);
   room_names_.erase(proto::room_key(it->first));
   rooms_.erase(it);
 }
@@ -461,6 +560,7 @@ void Hub::announce_join(const Member& m) {
   const auto fallback = make_frame(proto::Join{m.nick, std::nullopt});
   if (native && fallback) {  // nick and room are at most 32 code points: always
     fan_out(rooms_[m.room].members, kCapRooms, *native, &*fallback);
+    engine_->publish(m.room, RoomEvent{&*native, &*fallback, kCapRooms, std::nullopt});
   }
 }
 
@@ -470,6 +570,7 @@ void Hub::announce_leave(const Member& m, const std::string* moving_to) {
   if (!native || !fallback) {
     return;
   }
+  engine_->publish(m.room, RoomEvent{&*native, &*fallback, kCapRooms, std::nullopt});
   if (moving_to == nullptr) {
     fan_out(rooms_[m.room].members, kCapRooms, *native, &*fallback);
     return;
@@ -494,83 +595,8 @@ void Hub::send_history(SessionId id, const Member& m) {
   if ((m.caps & kCapHistory) == 0) {
     return;
   }
-  const auto it = rooms_.find(m.room);
-  if (it == rooms_.end()) {
-    return;
-  }
-  // The newest lines that fit in the replay budget, oldest first: a newcomer's
-  // replay must never overflow its own send queue.
-  auto& history = it->second.history;
-  std::size_t bytes = 0;
-  auto first = history.end();
-  while (first != history.begin()) {
-    const auto prev = std::prev(first);
-    const std::size_t n = prev->live.size();
-    if (bytes + n > config_.replay_bytes) {
-      break;
-    }
-    bytes += n;
-    first = prev;
-  }
-  const bool emote_cap = (m.caps & kCapEmote) != 0;
-  const bool timed = (m.caps & kCapTime) != 0;
-  for (auto line = first; line != history.end(); ++line) {
-    const bool fallback = line->live_fallback.has_value() && !emote_cap;
-    if (const auto& frame = line->form(fallback, timed)) {
-      send(id, *frame);
-    }
-  }
-}
-
-const std::optional<Frame>& Hub::HistoryLine::form(bool fallback, bool timed) {
-  const int f = fallback ? 1 : 0;
-  const int t = timed ? 1 : 0;
-  if (!made[f][t]) {
-    made[f][t] = true;
-    if (timed) {
-      if (const auto& plain = form(fallback, false)) {
-        forms[f][t] = timed_frame(*plain, ts);
-      }
-    } else {
-      forms[f][t] = history_frame(fallback ? *live_fallback : live);
-    }
-  }
-  return forms[f][t];
-}
-
-void Hub::remember(Room& room, const Frame& live, const Frame* live_fallback, std::int64_t ts) {
-  if (config_.history_size == 0) {
-    return;
-  }
-  HistoryLine line(
-      live, live_fallback != nullptr ? std::optional<Frame>(*live_fallback) : std::nullopt, ts);
-  room.history_bytes += line.bytes();
-  history_bytes_ += line.bytes();
-  room.history.push_back(std::move(line));
-  trim(room, config_.history_size, config_.history_bytes);
-}
-
-void Hub::trim(Room& room, std::size_t lines, std::size_t bytes) {
-  while (!room.history.empty() && (room.history.size() > lines || room.history_bytes > bytes)) {
-    const std::size_t n = room.history.front().bytes();
-    room.history_bytes -= n;
-    history_bytes_ -= n;
-    room.history.pop_front();
-  }
-}
-
-bool Hub::shed_history() {
-  Room* largest = nullptr;
-  for (auto& [name, room] : rooms_) {
-    if (largest == nullptr || room.history_bytes > largest->history_bytes) {
-      largest = &room;
-    }
-  }
-  if (largest == nullptr || largest->history.empty()) {
-    return false;
-  }
-  trim(*largest, largest->history.size() / 2, largest->history_bytes);
-  return true;
+  engine_->replay(m.room, (m.caps & kCapEmote) != 0, (m.caps & kCapTime) != 0, config_.replay_bytes,
+                  [this, id](const Frame& frame) { send(id, frame); });
 }
 
 }  // namespace chat::daemon

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "daemon/defaults.hpp"
+#include "daemon/engine.hpp"
 #include "daemon/slot_map.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/frame.hpp"
@@ -29,6 +31,11 @@ using Frame = proto::Frame;
 std::optional<Frame> make_frame(const proto::ServerPacket& packet);
 // The frame of an error packet; always exists (encode_error bounds the message).
 Frame error_frame(proto::ErrorCode code, std::string_view message);
+// The replayed form of a live chat/emote frame (nullopt if it would not fit).
+std::optional<Frame> history_frame(const Frame& live);
+// `frame` stamped with `ts` for the time cap; `frame` itself if the stamp would
+// not fit (a line goes out unstamped rather than not at all).
+Frame timed_frame(const Frame& frame, std::int64_t ts);
 
 // Where the hub's output goes: the server's sessions, or a recorder in tests.
 //
@@ -63,7 +70,11 @@ class Hub {
  public:
   static constexpr std::string_view kLobby = "lobby";
 
-  Hub(Outbox& outbox, HubConfig config);
+  // `engine`: the rest of the chat (not owned); null: a memory engine of the hub's own.
+  Hub(Outbox& outbox, HubConfig config, Engine* engine = nullptr);
+  ~Hub();
+  Hub(const Hub&) = delete;
+  Hub& operator=(const Hub&) = delete;
 
   // A connection was accepted. `peer` is for logs and `who`.
   void connect(SessionId id, std::string peer, Transport transport = Transport::kPlain);
@@ -88,6 +99,10 @@ class Hub {
   // Applies at once: a lowered history size trims every room's history now.
   void set_config(HubConfig config);
 
+  // From the engine: an event another node published to `room`, for this
+  // node's members of it.
+  void deliver(const std::string& room, const RoomEvent& event);
+
   struct MemberView {
     SessionId id;
     std::string nick;
@@ -100,14 +115,15 @@ class Hub {
   std::vector<MemberView> members() const;
   std::optional<MemberView> member(SessionId id) const;
   bool joined(SessionId id) const;
-  std::size_t joined_count() const { return nicks_.size(); }
+  std::size_t joined_count() const { return joined_count_; }
   std::size_t room_count() const { return rooms_.size(); }
   const HubCounters& counters() const { return counters_; }
-  // Bytes of history kept over all rooms.
-  std::size_t history_bytes() const { return history_bytes_; }
+  // Bytes of history this process holds (the engine's, if it keeps it here).
+  std::size_t history_bytes() const { return engine_->local_history_bytes(); }
   // Drops the oldest lines of the room with the most history; false if there is
   // none (the memory budget's last resort).
-  bool shed_history();
+  bool shed_history() { return engine_->shed_history(); }
+  const Engine& engine() const { return *engine_; }
 
  private:
   enum Cap : unsigned {
@@ -126,32 +142,15 @@ class Hub {
     std::string nick;  // empty until joined
     std::string room;
     bool joined = false;
+    bool claiming = false;  // hello waits for the engine's answer on the nick
     bool modern = false;
     unsigned caps = 0;
     std::chrono::system_clock::time_point since;
   };
-  // One replayable line: the live frame as it was broadcast (shared, not copied:
-  // keeping a line costs a reference), with when it was said. Its replayed forms
-  // (`"history": true`, stamped for the time cap, the emote's fallback) are made
-  // from those bytes on the first replay that needs them, then kept, so no line is
-  // encoded again per newcomer and a room nobody joins pays nothing for history.
-  struct HistoryLine {
-    HistoryLine(Frame frame, std::optional<Frame> fallback, std::int64_t when)
-        : live(std::move(frame)), live_fallback(std::move(fallback)), ts(when) {}
-    Frame live;
-    std::optional<Frame> live_fallback;  // an emote's form for readers without the cap
-    std::int64_t ts = 0;
-    // [fallback][timed]; nullopt: not made yet, or does not fit (then not sent).
-    std::optional<Frame> forms[2][2];
-    bool made[2][2] = {};
-    std::size_t bytes() const { return live.size() + (live_fallback ? live_fallback->size() : 0); }
-    const std::optional<Frame>& form(bool fallback, bool timed);
-  };
+  // This node's members of a room (the engine knows the rest of it).
   struct Room {
     std::vector<SessionId> members;  // in join order
     std::size_t timed = 0;           // members with the time cap
-    std::deque<HistoryLine> history;
-    std::size_t history_bytes = 0;
   };
   // Sends `native` to members that accepted `cap` and `fallback` (if any) to the
   // others. Both are encoded before the call, once, whatever the recipients. With
@@ -161,7 +160,11 @@ class Hub {
                const Frame* fallback, std::optional<std::int64_t> ts = std::nullopt);
 
   void on_hello(SessionId id, Member& m, proto::Hello hello);
+  // The rest of a hello once the engine has granted the nick.
+  void complete_hello(SessionId id, proto::Hello hello);
   void on_packet(SessionId id, Member& m, proto::ClientPacket packet);
+  // A DM for a nick no session of this node holds: the engine's to deliver.
+  void direct_elsewhere(SessionId id, const Member& m, std::string to_key, proto::DmRequest dm);
   void send(SessionId id, const Frame& frame);
   void send_error(SessionId id, const Member& m, proto::ErrorCode code, std::string_view text);
   void fail(SessionId id, proto::ErrorCode code, std::string_view text, std::string_view reason);
@@ -171,19 +174,20 @@ class Hub {
   void announce_join(const Member& m);
   void announce_leave(const Member& m, const std::string* moving_to = nullptr);
   void send_history(SessionId id, const Member& m);
-  void remember(Room& room, const Frame& live, const Frame* live_fallback, std::int64_t ts);
-  void trim(Room& room, std::size_t lines, std::size_t bytes);
   void add_to_room(SessionId id, const Member& m);
   void erase_room(std::map<std::string, Room>::iterator it);
   void forget(SessionId id, std::string_view reason);
 
   Outbox& outbox_;
   HubConfig config_;
+  std::unique_ptr<Engine> own_engine_;  // when none was given
+  Engine* engine_;
   HubCounters counters_;
-  std::size_t history_bytes_ = 0;
-  SlotMap<Member> members_;                           // indexed by the server's session ids
-  std::unordered_map<std::string, SessionId> nicks_;  // nick_key -> session
-  std::map<std::string, Room> rooms_;                 // sorted by name for `rooms`
+  SlotMap<Member> members_;  // indexed by the server's session ids
+  // nick_key -> the session holding it (joined, or its hello waiting for the engine)
+  std::unordered_map<std::string, SessionId> nicks_;
+  std::size_t joined_count_ = 0;
+  std::map<std::string, Room> rooms_;  // sorted by name for `rooms`
   // room_key -> the name in rooms_ (the first spelling used): `lobby` and `ｌｏｂｂｙ`
   // are one room, shown as `lobby`.
   std::unordered_map<std::string, std::string> room_names_;
