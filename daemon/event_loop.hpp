@@ -35,6 +35,4 @@ class EventLoop {
   virtual int fd_limit() const = 0;
 };
 
-std::string_view backend_name(EventLoop::Backend backend);
-
 }  // namespace chat::daemon
