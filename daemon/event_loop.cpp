@@ -305,8 +305,4 @@ std::unique_ptr<EventLoop> EventLoop::create(Backend backend) {
   return std::make_unique<SelectLoop>();
 }
 
-std::string_view backend_name(EventLoop::Backend backend) {
-  return backend == EventLoop::Backend::kEpoll ? "epoll" : "select";
-}
-
 }  // namespace chat::daemon

@@ -80,6 +80,4 @@ class EventLoop {
   Clock::time_point woke_ = Clock::now();
 };
 
-std::string_view backend_name(EventLoop::Backend backend);
-
 }  // namespace chat::daemon

@@ -84,13 +84,6 @@ Session::IoResult Session::flush(std::chrono::steady_clock::time_point now) {
       }
       data = scratch.data();
     }
-    if (n == 0) {
-      // Cannot happen (frames are never empty and out_offset_ < size); if it
-      // did, send(fd, "", 0) would succeed forever without progress.
-      out_.pop_front();
-      out_offset_ = 0;
-      continue;
-    }
     const ssize_t w = ::send(fd_.get(), data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w < 0) {
       if (errno == EINTR) {

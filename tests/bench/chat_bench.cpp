@@ -27,7 +27,7 @@
 
 #include "common/unique_fd.hpp"
 #include "protocol/frame.hpp"
-#include "tests/wire.hpp"
+#include "tests/support/wire.hpp"
 
 namespace chat::bench {
 namespace {

@@ -1,88 +1,53 @@
 // End to end: two real chat_clients in pseudo-terminals against the real chatd.
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <csignal>
-#include <cstdlib>
+#include <memory>
 #include <regex>
 #include <stdexcept>
 
 #include "harness.hpp"
+#include "tests/support/chatd_process.hpp"
+#include "tests/support/sockets.hpp"
 
 namespace chat::test {
 namespace {
 
-// chatd with a listening socket the test bound on 127.0.0.1:0, handed over the
-// systemd way (LISTEN_FDS), so clients can connect at once without a port race.
+// The real chatd on a listener the test owns on 127.0.0.1:0, so that a crash and
+// a restart keep the socket, as systemd's socket activation does.
 class Chatd {
  public:
-  Chatd() {
-    UniqueFd sock(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (!sock || ::bind(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(sock.get(), 16) != 0 ||
-        ::getsockname(sock.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+  Chatd() : listener_(listen_tcp("127.0.0.1")) {
+    if (!listener_) {
       throw std::runtime_error("cannot listen on 127.0.0.1");
     }
-    port_ = std::to_string(ntohs(addr.sin_port));
-    listen_ = std::move(sock);
-    spawn();
+    start();
   }
+  std::string port() const { return std::to_string(listener_.port); }
   // Kills chatd at once (a crash: no goodbye to anyone) and starts a new one on
-  // the same listening socket, as systemd's socket activation would.
+  // the same listening socket.
   void crash_and_restart() {
-    ::kill(pid_, SIGKILL);
-    int st = 0;
-    ::waitpid(pid_, &st, 0);
-    spawn();
+    process_->signal(SIGKILL);
+    process_->wait_exit();
+    start();
   }
-  void spawn() {
-    const int fd = listen_.get();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      if (fd == 3) {
-        ::fcntl(3, F_SETFD, 0);  // dup2 onto itself would keep close-on-exec
-      } else {
-        ::dup2(fd, 3);  // dup2 clears close-on-exec on fd 3
-      }
-      ::setenv("LISTEN_FDS", "1", 1);
-      ::setenv("LISTEN_FDNAMES", "chat", 1);
-      ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
-      ::execl(CHATD_PATH, "chatd", "--control-socket=", "--config=/dev/null",
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-  }
-  ~Chatd() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int st = 0;
-      ::waitpid(pid_, &st, 0);
-    }
-  }
-  const std::string& port() const { return port_; }
   // Graceful stop, as systemd or an operator does it.
-  void terminate() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int st = 0;
-      ::waitpid(pid_, &st, 0);
-      pid_ = -1;
-    }
-  }
+  void terminate() { process_->terminate(); }
 
  private:
-  std::string port_;
-  UniqueFd listen_;
-  pid_t pid_ = -1;
+  void start() {
+    ChatdConfig config;
+    config.binary = CHATD_PATH;
+    config.listen_fd = listener_.fd.get();
+    config.args = {"--config=/dev/null"};
+    std::string error;
+    process_ = ChatdProcess::start(config, error);
+    if (process_ == nullptr) {
+      throw std::runtime_error(error);
+    }
+  }
+  Listener listener_;
+  std::unique_ptr<ChatdProcess> process_;
 };
 
 TEST(ChatClientEndToEnd, TwoClientsSeeEachOthersJoinChatAndLeave) {

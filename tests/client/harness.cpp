@@ -1,6 +1,6 @@
 // Harness implementation: sockets with deadlines, forkpty, a reader thread and the VT model.
 #include "harness.hpp"
-#include "tests/wire.hpp"
+#include "tests/support/wire.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -80,7 +80,7 @@ std::optional<int> poll_exit(pid_t pid, std::optional<int>& status) {
   if (status) {
     return status;
   }
-  const auto deadline = Clock::now() + kWait;
+  const auto deadline = Clock::now() + kPatience;
   while (Clock::now() < deadline) {
     int st = 0;
     const pid_t r = ::waitpid(pid, &st, WNOHANG);
@@ -135,7 +135,7 @@ FakeServer::FakeServer() : listen_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC,
 
 bool FakeServer::accept() {
   pollfd p{listen_.get(), POLLIN, 0};
-  if (::poll(&p, 1, static_cast<int>(std::chrono::milliseconds(kWait).count())) != 1) {
+  if (::poll(&p, 1, static_cast<int>(kPatience.count())) != 1) {
     return false;
   }
   conn_.reset(::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC));
@@ -179,7 +179,7 @@ std::optional<std::string> FakeServer::read_frame(std::chrono::milliseconds wait
 }
 
 bool FakeServer::read_eof() {
-  const auto deadline = Clock::now() + kWait;
+  const auto deadline = Clock::now() + kPatience;
   while (!eof_ && Clock::now() < deadline) {
     fill(std::chrono::milliseconds(remaining_ms(deadline)));
   }
@@ -469,7 +469,7 @@ void PtyClient::type(const std::string& keys) {
 
 bool PtyClient::wait_screen(const std::function<bool(const VtScreen&)>& pred) {
   std::unique_lock lock(mu_);
-  return cv_.wait_for(lock, kWait, [&] { return pred(screen_); });
+  return cv_.wait_for(lock, kPatience, [&] { return pred(screen_); });
 }
 
 bool PtyClient::wait_row(int row, const std::string& text) {
@@ -489,7 +489,7 @@ bool PtyClient::wait_text(const std::string& text) {
 
 bool PtyClient::wait_raw(const std::string& bytes) {
   std::unique_lock lock(mu_);
-  return cv_.wait_for(lock, kWait, [&] { return raw_.find(bytes) != std::string::npos; });
+  return cv_.wait_for(lock, kPatience, [&] { return raw_.find(bytes) != std::string::npos; });
 }
 
 std::optional<int> PtyClient::wait_exit() {
@@ -497,7 +497,7 @@ std::optional<int> PtyClient::wait_exit() {
   if (code) {
     // Let the reader take in everything the client wrote before it exited.
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, kWait, [&] { return closed_; });
+    cv_.wait_for(lock, kPatience, [&] { return closed_; });
   }
   return code;
 }
@@ -576,7 +576,7 @@ std::optional<int> PipedClient::wait_exit() {
 
 namespace {
 std::string drain(int fd, std::string& buf, const std::string* until) {
-  const auto deadline = Clock::now() + kWait;
+  const auto deadline = Clock::now() + kPatience;
   while (Clock::now() < deadline) {
     if (until != nullptr && buf.find(*until) != std::string::npos) {
       break;

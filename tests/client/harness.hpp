@@ -13,12 +13,11 @@
 #include <vector>
 
 #include "common/unique_fd.hpp"
+#include "tests/support/patience.hpp"
 
 namespace chat::test {
 
-using Clock = std::chrono::steady_clock;
-// Every wait in these tests is bounded by this; none asserts on timing.
-inline constexpr std::chrono::seconds kWait{10};
+// Every wait in these tests is bounded by kPatience; none asserts on timing.
 
 // The test plays the server: listens on 127.0.0.1:0 and speaks raw frames.
 class FakeServer {
@@ -28,7 +27,7 @@ class FakeServer {
   // Accepts the client's connection.
   bool accept();
   // The next payload from the client; nullopt on end of stream, error or timeout.
-  std::optional<std::string> read_frame(std::chrono::milliseconds wait = kWait);
+  std::optional<std::string> read_frame(std::chrono::milliseconds wait = kPatience);
   // True when the client closed its side with no further frame.
   bool read_eof();
   void send(const std::string& payload);

@@ -9,14 +9,14 @@
 #include "ctl/exit_codes.hpp"
 #include "daemon/control.hpp"
 #include "test_util.hpp"
-#include "tests/wire.hpp"
+#include "tests/support/wire.hpp"
 
 namespace chat::ctl {
 namespace {
 
-using chat::testing::run_process;
-using chat::testing::RunResult;
-using chat::testing::TempDir;
+using chat::test::run_process;
+using chat::test::RunResult;
+using chat::test::TempDir;
 
 // Serves one Unix socket from a thread: each connection's first request is
 // recorded and answered with `reply` (or not at all when `reply` is empty).
@@ -59,8 +59,8 @@ class FakeDaemon {
       proto::FrameDecoder decoder;
       std::string_view payload;
       bool got = false;
-      const auto deadline = chat::testing::Clock::now() + chat::testing::kWait;
-      while (!stop_ && chat::testing::Clock::now() < deadline) {
+      const auto deadline = chat::test::Clock::now() + chat::test::kPatience;
+      while (!stop_ && chat::test::Clock::now() < deadline) {
         if (decoder.next(payload) == proto::FrameDecoder::Status::kFrame) {
           got = true;
           break;
@@ -81,7 +81,7 @@ class FakeDaemon {
         requests_.emplace_back(payload);
       }
       if (got && !reply_.empty()) {
-        chat::testing::send_all(fd.get(), chat::test::frame_of(reply_));
+        chat::test::send_all(fd.get(), chat::test::frame_of(reply_));
       } else {
         held.push_back(std::move(fd));
       }
@@ -228,7 +228,7 @@ class Backend : public daemon::ControlBackend {
 };
 
 TEST_F(ChatctlTest, RealControlServerAnswersAndDeniesNobody) {
-  chat::testing::PollLoop loop;
+  chat::test::PollLoop loop;
   Backend backend;
   auto created = daemon::ControlServer::create_socket(socket_);
   ASSERT_TRUE(std::holds_alternative<UniqueFd>(created));

@@ -1,6 +1,6 @@
 // ControlServer with a fake backend: commands, errors, limits, access, and the socket helper.
 #include "daemon/control.hpp"
-#include "tests/wire.hpp"
+#include "tests/support/wire.hpp"
 
 #include <grp.h>
 #include <gtest/gtest.h>
@@ -17,12 +17,12 @@
 namespace chat::daemon {
 namespace {
 
-using chat::testing::connect_unix;
-using chat::testing::PollLoop;
-using chat::testing::read_frame;
-using chat::testing::send_all;
-using chat::testing::TempDir;
-using chat::testing::wait_for_eof;
+using chat::test::connect_unix;
+using chat::test::PollLoop;
+using chat::test::read_frame;
+using chat::test::send_all;
+using chat::test::TempDir;
+using chat::test::wait_for_eof;
 
 class FakeBackend : public ControlBackend {
  public:
@@ -504,8 +504,8 @@ std::string result_as(EventLoop& loop, const std::string& path, uid_t uid, gid_t
   ::close(pipe_fds[1]);
   UniqueFd reader(pipe_fds[0]);
   std::string out;
-  const auto deadline = chat::testing::Clock::now() + chat::testing::kWait;
-  while (chat::testing::Clock::now() < deadline) {
+  const auto deadline = chat::test::Clock::now() + chat::test::kPatience;
+  while (chat::test::Clock::now() < deadline) {
     loop.run_once(std::chrono::milliseconds(5));
     pollfd p{reader.get(), POLLIN, 0};
     if (::poll(&p, 1, 0) > 0) {

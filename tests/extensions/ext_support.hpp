@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "tests/integration/test_client.hpp"
+#include "tests/support/test_client.hpp"
 #include "tests/service/service_support.hpp"
 
 namespace chat::test::ext {

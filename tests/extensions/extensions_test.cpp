@@ -406,7 +406,7 @@ TEST_P(Ext, ChatctlSayReachesModernClientsAsInfoAndOthersAsChatFromStars) {
   ASSERT_TRUE(next_raw(chris, R"({"type":"join","nick":"dave"})"));
 
   const auto said = svc::chatctl(CHATCTL_PATH, ctl, {"say", "maintenance at 10"});
-  ASSERT_EQ(said.exit_code, 0) << said.output;
+  ASSERT_EQ(said.exit_code, 0) << said.output();
   // Every room.
   EXPECT_TRUE(next_exactly(zed, "info", {{"message", "maintenance at 10"}}));
   EXPECT_TRUE(next_exactly(pat, "info", {{"message", "maintenance at 10"}}));

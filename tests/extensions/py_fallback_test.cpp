@@ -9,8 +9,8 @@
 
 #include "tests/extensions/ext_support.hpp"
 #include "tests/integration/py_peer.hpp"
-#include "tests/integration/subprocess.hpp"
 #include "tests/service/service_fixture.hpp"
+#include "tests/support/subprocess.hpp"
 
 #ifndef CHATCTL_PATH
 #error "CHATCTL_PATH must name the chatctl binary"
@@ -45,7 +45,7 @@ TEST_P(PyFallback, PartOneOnlyClientSeesEveryFallbackAsPlainChatJoinAndLeave) {
   EXPECT_TRUE(kim.next("*: pat goes out to buy some snacky cakes"));
   // info (operator message)
   const auto said = svc::chatctl(CHATCTL_PATH, ctl, {"say", "maintenance at 10"});
-  ASSERT_EQ(said.exit_code, 0) << said.output;
+  ASSERT_EQ(said.exit_code, 0) << said.output();
   EXPECT_TRUE(kim.next("***: maintenance at 10"));
   // rooms: leave and join with the room member ignored
   ASSERT_TRUE(pat.send_packet(enter_json("games")));

@@ -22,7 +22,7 @@
 #include <thread>
 #include <vector>
 
-#include "tests/integration/chatd_fixture.hpp"
+#include "tests/support/chatd_fixture.hpp"
 
 namespace chat::test {
 namespace {

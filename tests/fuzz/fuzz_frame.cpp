@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "protocol/frame.hpp"
-#include "tests/wire.hpp"
+#include "tests/support/wire.hpp"
 
 namespace {
 

@@ -11,9 +11,9 @@
 #include <thread>
 #include <vector>
 
-#include "tests/integration/assertions.hpp"
-#include "tests/integration/chatd_fixture.hpp"
-#include "tests/integration/subprocess.hpp"
+#include "tests/support/assertions.hpp"
+#include "tests/support/chatd_fixture.hpp"
+#include "tests/support/subprocess.hpp"
 
 namespace chat::test {
 namespace {
@@ -1061,23 +1061,16 @@ TEST(ChatdCommandLine, BadArgumentsGiveUsageAndExit64) {
       joined += a + " ";
     }
     SCOPED_TRACE(joined);
-    std::string output;
-    const auto status = run_process(argv, output);
-    ASSERT_TRUE(status.has_value()) << "chatd did not exit: " << output;
-    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 64)
-        << ChatdProcess::describe_status(*status) << "\n"
-        << output;
-    EXPECT_FALSE(output.empty()) << "no usage message";
+    const RunResult r = run_process(argv);
+    EXPECT_EQ(r.exit_code, 64) << r.describe() << "\n" << r.output();
+    EXPECT_FALSE(r.output().empty()) << "no usage message";
   }
 }
 
 TEST(ChatdCommandLine, HelpExitsZero) {
-  std::string output;
-  const auto status = run_process({CHATD_PATH, "--help"}, output);
-  ASSERT_TRUE(status.has_value());
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-      << ChatdProcess::describe_status(*status);
-  EXPECT_NE(output.find("--max-clients"), std::string::npos) << output;
+  const RunResult r = run_process({CHATD_PATH, "--help"});
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_NE(r.output().find("--max-clients"), std::string::npos) << r.output();
 }
 
 }  // namespace

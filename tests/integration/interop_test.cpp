@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "tests/integration/py_peer.hpp"
-#include "tests/integration/subprocess.hpp"
+#include "tests/support/subprocess.hpp"
 
 #ifdef CHATD_PATH
-#include "tests/integration/chatd_fixture.hpp"
+#include "tests/support/chatd_fixture.hpp"
 #endif
 
 namespace chat::test {

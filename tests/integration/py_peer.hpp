@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/integration/subprocess.hpp"
+#include "tests/support/subprocess.hpp"
 
 #if !defined(PYTHON3_PATH) || !defined(INTEROP_DIR)
 #error "PYTHON3_PATH and INTEROP_DIR must name python3 and tests/interop"

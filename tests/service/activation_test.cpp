@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "tests/integration/subprocess.hpp"
 #include "tests/service/service_fixture.hpp"
+#include "tests/support/subprocess.hpp"
 
 #ifndef CHATCTL_PATH
 #error "CHATCTL_PATH must name the chatctl binary"
@@ -31,14 +31,14 @@ bool exists(const std::string& path) {
 }
 
 // A hello on `c` for `nick`, and its own join back.
-::testing::AssertionResult conn_joins(Conn& c, const std::string& nick) {
+::testing::AssertionResult conn_joins(TestClient& c, const std::string& nick) {
   if (!c) {
     return ::testing::AssertionFailure() << "cannot connect";
   }
   if (!c.send_packet(hello_json(nick))) {
     return ::testing::AssertionFailure() << "cannot send hello";
   }
-  auto p = c.recv();
+  auto p = c.recv_packet();
   if (!p || p->type != "join" || p->get("nick") != nick) {
     return ::testing::AssertionFailure()
            << "expected the join of " << nick << ", got " << (p ? p->raw : "nothing");
@@ -64,29 +64,29 @@ TEST_P(Service, ServesIpv4AndIpv6ListenersAndTheCtlSocketPassedBySystemd) {
 
   TestClient four = join("four");  // 127.0.0.1, fd 3
   ASSERT_TRUE(four);
-  Conn six = Conn::connect("::1", v6.port);  // ::1, fd 5
+  TestClient six = TestClient::connect("::1", v6.port);  // ::1, fd 5
   ASSERT_TRUE(conn_joins(six, "six"));
   EXPECT_TRUE(next_is(four, "join", {{"nick", "six"}}));
   // Both listeners feed the same room.
   ASSERT_TRUE(six.send_packet(chat_json("over IPv6")));
   EXPECT_TRUE(next_is(four, "chat", {{"nick", "six"}, {"message", "over IPv6"}}));
   ASSERT_TRUE(four.send_chat("over IPv4"));
-  auto echo = six.recv();
+  auto echo = six.recv_packet();
   ASSERT_TRUE(echo.has_value());
   EXPECT_EQ(echo->raw, R"({"type":"chat","nick":"six","message":"over IPv6"})");
-  auto heard = six.recv();
+  auto heard = six.recv_packet();
   ASSERT_TRUE(heard.has_value());
   EXPECT_EQ(heard->get("message"), "over IPv4") << heard->raw;
 
   // The ctl socket (fd 4) answers chatctl, and counts the clients of both listeners.
   const auto status = chatctl(CHATCTL_PATH, passed_ctl, {"--json", "status"});
-  ASSERT_EQ(status.exit_code, 0) << status.output;
-  const Packet reply = Packet::parse(status.output.substr(0, status.output.find('\n')));
-  EXPECT_EQ(reply.get("result"), "ok") << status.output;
-  EXPECT_EQ(reply.get("clients"), "2") << status.output;
+  ASSERT_EQ(status.exit_code, 0) << status.output();
+  const Packet reply = Packet::parse(status.output().substr(0, status.output().find('\n')));
+  EXPECT_EQ(reply.get("result"), "ok") << status.output();
+  EXPECT_EQ(reply.get("clients"), "2") << status.output();
   const auto who = chatctl(CHATCTL_PATH, passed_ctl, {"who"});
-  EXPECT_EQ(who.exit_code, 0) << who.output;
-  EXPECT_NE(who.output.find("[::1]:"), std::string::npos) << who.output;
+  EXPECT_EQ(who.exit_code, 0) << who.output();
+  EXPECT_NE(who.output().find("[::1]:"), std::string::npos) << who.output();
   EXPECT_FALSE(exists(own_ctl)) << "chatd created --control-socket although systemd passed one";
 }
 
@@ -113,7 +113,7 @@ TEST_P(Service, WithoutPassedSocketsBindsPortItselfAndIsReadyOnlyOnceEverySocket
   ASSERT_EQ(::stat(ctl.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0660u) << std::oct << (st.st_mode & 0777);
   const auto version = chatctl(CHATCTL_PATH, ctl, {"version"});
-  EXPECT_EQ(version.exit_code, 0) << version.output;
+  EXPECT_EQ(version.exit_code, 0) << version.output();
 
   chatd->kill(SIGTERM);
   const auto status = chatd->wait_exit();
@@ -132,7 +132,7 @@ TEST_P(Service, StaleControlSocketLeftByACrashIsReplaced) {
   c.disable_control_socket = false;
   ASSERT_NO_FATAL_FAILURE(start_with(c));
   const auto version = chatctl(CHATCTL_PATH, ctl, {"version"});
-  EXPECT_EQ(version.exit_code, 0) << version.output;
+  EXPECT_EQ(version.exit_code, 0) << version.output();
   EXPECT_NE(chatd().log().find("stale"), std::string::npos) << "the replacement is not logged";
 }
 
@@ -198,9 +198,10 @@ TEST_P(Service, KillNineThenRestartOnTheSameSocketClientsReconnect) {
   EXPECT_TRUE(next_is(carol, "chat", {{"nick", "alice"}, {"message", "we are back"}}));
   EXPECT_TRUE(next_is(bob2, "chat", {{"nick", "alice"}, {"message", "we are back"}}));
   const auto status = chatctl(CHATCTL_PATH, ctl, {"--json", "status"});
-  ASSERT_EQ(status.exit_code, 0) << status.output;
-  EXPECT_EQ(Packet::parse(status.output.substr(0, status.output.find('\n'))).get("clients"), "3")
-      << status.output;
+  ASSERT_EQ(status.exit_code, 0) << status.output();
+  EXPECT_EQ(Packet::parse(status.output().substr(0, status.output().find('\n'))).get("clients"),
+            "3")
+      << status.output();
 }
 
 INSTANTIATE_TEST_SUITE_P(EventLoop, Service, ::testing::Values("select", "epoll"),
@@ -236,8 +237,8 @@ TEST(ServiceActivation, SystemdSocketActivateStartsChatdOnTheFirstConnection) {
   EXPECT_TRUE(next_is(pat, "join", {{"nick", "pat"}})) << activator->stderr_text();
   EXPECT_TRUE(notify.wait_line("READY=1")) << activator->stderr_text();
   const auto version = chatctl(CHATCTL_PATH, ctl, {"version"});
-  EXPECT_EQ(version.exit_code, 0) << version.output;
-  EXPECT_NE(version.output.find("chatd"), std::string::npos) << version.output;
+  EXPECT_EQ(version.exit_code, 0) << version.output();
+  EXPECT_NE(version.output().find("chatd"), std::string::npos) << version.output();
 
   activator->kill(SIGTERM);  // the same pid: systemd-socket-activate exec()ed chatd
   const auto status = activator->wait_exit();

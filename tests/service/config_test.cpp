@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "tests/integration/subprocess.hpp"
 #include "tests/service/service_fixture.hpp"
+#include "tests/support/subprocess.hpp"
 
 #ifndef CHATCTL_PATH
 #error "CHATCTL_PATH must name the chatctl binary"
@@ -28,17 +28,8 @@ struct Outcome {
 Outcome run_chatd(const std::vector<std::string>& args) {
   std::vector<std::string> argv{CHATD_PATH};
   argv.insert(argv.end(), args.begin(), args.end());
-  Outcome o;
-  const auto status = run_process(argv, o.output);
-  if (!status) {
-    o.describe = "did not exit within the deadline";
-    return o;
-  }
-  o.describe = ChatdProcess::describe_status(*status);
-  if (WIFEXITED(*status)) {
-    o.exit_code = WEXITSTATUS(*status);
-  }
-  return o;
+  const RunResult r = run_process(argv);
+  return Outcome{r.exit_code, r.output(), r.describe()};
 }
 
 std::string hello_with_caps(const std::string& nick, const std::string& caps) {
@@ -122,14 +113,9 @@ TEST(ChatdUsage, SocketsPassedToAnotherPidDoNotCount) {
   // LISTEN_PID names someone else: those LISTEN_FDS are not chatd's (sd_listen_fds(3)).
   TempDir tmp;
   const std::string conf = tmp.write("chatd.conf", "");
-  std::string output;
-  const auto status = run_process({"env", "LISTEN_FDS=1", "LISTEN_FDNAMES=chat", "LISTEN_PID=1",
-                                   CHATD_PATH, "--control-socket=", "--config=" + conf},
-                                  output);
-  ASSERT_TRUE(status.has_value()) << output;
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 64)
-      << ChatdProcess::describe_status(*status) << "\n"
-      << output;
+  const RunResult r = run_process({"env", "LISTEN_FDS=1", "LISTEN_FDNAMES=chat", "LISTEN_PID=1",
+                                   CHATD_PATH, "--control-socket=", "--config=" + conf});
+  EXPECT_EQ(r.exit_code, 64) << r.describe() << "\n" << r.output();
 }
 
 // ---- config file errors (78) ------------------------------------------------------
@@ -261,7 +247,7 @@ TEST_P(ChatdControlSocketPath, PathOfExactly107BytesWorks) {
   c.disable_control_socket = false;
   ASSERT_NO_FATAL_FAILURE(start_with(c));
   const auto r = chatctl(CHATCTL_PATH, path, {"version"});
-  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.exit_code, 0) << r.output();
 }
 
 INSTANTIATE_TEST_SUITE_P(EventLoop, ChatdControlSocketPath, ::testing::Values("select", "epoll"),
@@ -332,9 +318,8 @@ TEST_P(Config, EveryOptionHasAConfigKeyAndTheFileApplies) {
   EXPECT_NE(log.find("history=7"), std::string::npos) << log;
   EXPECT_NE(log.find("event_loop=" + GetParam()), std::string::npos) << log;
   const auto r = chatctl(CHATCTL_PATH, ctl, {"--json", "status"});
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(Packet::parse(r.output.substr(0, r.output.find('\n'))).get("max_clients"), "7")
-      << r.output;
+  ASSERT_EQ(r.exit_code, 0) << r.output();
+  EXPECT_EQ(Packet::parse(r.out.substr(0, r.out.find('\n'))).get("max_clients"), "7") << r.output();
 }
 
 // Sends SIGHUP and waits for RELOADING=1 and then READY=1 (the reload is complete).

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/integration/chatd_fixture.hpp"
+#include "tests/support/chatd_fixture.hpp"
 #include "tests/service/service_support.hpp"
 
 namespace chat::test::svc {

@@ -1,6 +1,6 @@
 // Codec: decode_client against PROTOCOL.md's errors table, decode_server, encode round-trips.
 #include "protocol/codec.hpp"
-#include "tests/wire.hpp"
+#include "tests/support/wire.hpp"
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>

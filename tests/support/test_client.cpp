@@ -1,5 +1,5 @@
 // Test client: framing by hand (not with libchatproto) so the tests check the daemon independently.
-#include "tests/integration/test_client.hpp"
+#include "tests/support/test_client.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,19 +15,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "tests/support/sockets.hpp"
+
 namespace chat::test {
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-int ms_left(Clock::time_point deadline) {
-  const auto left =
-      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return left <= 0 ? 0 : static_cast<int>(left);
-}
-
-}  // namespace
-
 std::string Packet::get(const std::string& name) const {
   const auto it = members.find(name);
   return it == members.end() ? std::string() : it->second;
@@ -75,27 +65,20 @@ std::string chat_json(std::string_view message) {
   return R"({"type":"chat","message":)" + json_string(message) + "}";
 }
 
-std::string frame(std::string_view payload) {
-  std::string out;
-  out.push_back(static_cast<char>((payload.size() >> 8) & 0xff));
-  out.push_back(static_cast<char>(payload.size() & 0xff));
-  out.append(payload);
-  return out;
-}
-
-TestClient TestClient::connect(std::uint16_t port, int rcvbuf) {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+TestClient TestClient::connect(const std::string& address, std::uint16_t port, int rcvbuf) {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  if (!make_inet_address(address, port, addr, len)) {
+    return {};
+  }
+  UniqueFd fd(::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) {
     return {};
   }
   if (rcvbuf > 0) {
     ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   }
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
     return {};
   }
   const int flags = ::fcntl(fd.get(), F_GETFL);

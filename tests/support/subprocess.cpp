@@ -1,5 +1,5 @@
 // Child processes with pipes, for the interop and command-line tests.
-#include "tests/integration/subprocess.hpp"
+#include "tests/support/subprocess.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -11,22 +11,14 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <thread>
+
+#include "tests/support/temp_dir.hpp"
 
 extern char** environ;
 
 namespace chat::test {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-int ms_left(Clock::time_point deadline) {
-  const auto left =
-      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return left <= 0 ? 0 : static_cast<int>(left);
-}
 
 std::string temp_file_path() {
   char path[] = "/tmp/chat-test-stderr-XXXXXX";
@@ -35,31 +27,6 @@ std::string temp_file_path() {
     ::close(fd);
   }
   return path;
-}
-
-std::optional<int> wait_bounded(pid_t pid, Clock::time_point deadline) {
-  while (true) {
-    int status = 0;
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) {
-      return status;
-    }
-    if (r < 0 && errno != EINTR) {
-      return std::nullopt;
-    }
-    if (Clock::now() >= deadline) {
-      return std::nullopt;
-    }
-    // Bounded polling of a child's exit.
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 }  // namespace
@@ -198,7 +165,7 @@ std::string Subprocess::stderr_text() const {
 
 std::optional<int> Subprocess::wait_exit(std::chrono::milliseconds timeout) {
   if (!status_ && pid_ > 0) {
-    status_ = wait_bounded(pid_, Clock::now() + timeout);
+    status_ = wait_child(pid_, Clock::now() + timeout);
   }
   return status_;
 }
@@ -209,21 +176,69 @@ void Subprocess::kill(int sig) {
   }
 }
 
-std::optional<int> run_process(const std::vector<std::string>& argv, std::string& output,
-                               std::chrono::milliseconds timeout) {
-  const std::string out_path = temp_file_path();
+std::optional<int> wait_child(pid_t pid, Clock::time_point deadline) {
+  while (true) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      return status;
+    }
+    if (r < 0 && errno != EINTR) {
+      return std::nullopt;
+    }
+    if (Clock::now() >= deadline) {
+      return std::nullopt;
+    }
+    // Bounded polling of a child's exit.
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+std::string RunResult::describe() const {
+  if (exit_code < 0) {
+    return "did not finish within the deadline, or could not start: " + err;
+  }
+  if (exit_code > 128) {
+    return "killed by signal " + std::to_string(exit_code - 128);
+  }
+  return "exit " + std::to_string(exit_code);
+}
+
+RunResult run_process(const std::vector<std::string>& argv, const std::function<void()>& pump,
+                      std::chrono::milliseconds timeout) {
+  RunResult result;
+  if (argv.empty()) {
+    result.err = "run_process: no program";
+    return result;
+  }
+  int out_pipe[2];
+  int err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
+    result.err = std::string("pipe: ") + std::strerror(errno);
+    return result;
+  }
+  UniqueFd out_read(out_pipe[0]);
+  UniqueFd out_write(out_pipe[1]);
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    result.err = std::string("pipe: ") + std::strerror(errno);
+    return result;
+  }
+  UniqueFd err_read(err_pipe[0]);
+  UniqueFd err_write(err_pipe[1]);
+  ::fcntl(out_read.get(), F_SETFL, O_NONBLOCK);
+  ::fcntl(err_read.get(), F_SETFL, O_NONBLOCK);
+
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_TRUNC, 0600);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
+  posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
   std::vector<std::string> args = argv;
   std::vector<char*> cargv;
   for (auto& a : args) {
     cargv.push_back(a.data());
   }
   cargv.push_back(nullptr);
-  // A clean environment for socket activation: these tests pass no sockets.
   std::vector<char*> envp;
   for (char** e = environ; *e != nullptr; ++e) {
     if (std::strncmp(*e, "LISTEN_", 7) != 0 && std::strncmp(*e, "NOTIFY_SOCKET=", 14) != 0) {
@@ -235,19 +250,61 @@ std::optional<int> run_process(const std::vector<std::string>& argv, std::string
   const int rc = ::posix_spawnp(&pid, cargv[0], &actions, nullptr, cargv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
-    output = "cannot start " + argv[0] + ": " + std::strerror(rc);
-    ::unlink(out_path.c_str());
-    return std::nullopt;
+    result.err = "cannot start " + argv[0] + ": " + std::strerror(rc);
+    return result;
   }
-  auto status = wait_bounded(pid, Clock::now() + timeout);
+  out_write.reset();
+  err_write.reset();
+
+  // Reads what each pipe has now; closes a pipe at EOF.
+  const auto drain = [&] {
+    char buf[4096];
+    for (int i = 0; i < 2; ++i) {
+      UniqueFd& fd = i == 0 ? out_read : err_read;
+      while (fd) {
+        const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n > 0) {
+          (i == 0 ? result.out : result.err).append(buf, static_cast<std::size_t>(n));
+        } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+          fd.reset();
+        } else {
+          break;
+        }
+      }
+    }
+  };
+  const auto deadline = Clock::now() + timeout;
+  std::optional<int> status;
+  while (true) {
+    if (pump) {
+      pump();
+    }
+    drain();
+    int st = 0;
+    const pid_t r = ::waitpid(pid, &st, WNOHANG);
+    if (r == pid) {
+      status = st;
+      break;
+    }
+    if (Clock::now() >= deadline) {
+      break;
+    }
+    pollfd p[2] = {{out_read ? out_read.get() : -1, POLLIN, 0},
+                   {err_read ? err_read.get() : -1, POLLIN, 0}};
+    // Short slices: the child's exit is not an event poll() can see, and `pump`
+    // must keep running.
+    ::poll(p, 2, pump ? 5 : 20);
+  }
   if (!status) {
     ::kill(pid, SIGKILL);
-    int s = 0;
-    ::waitpid(pid, &s, 0);
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    drain();
+    return result;
   }
-  output = read_file(out_path);
-  ::unlink(out_path.c_str());
-  return status;
+  drain();
+  result.exit_code = WIFEXITED(*status) ? WEXITSTATUS(*status) : 128 + WTERMSIG(*status);
+  return result;
 }
 
 }  // namespace chat::test

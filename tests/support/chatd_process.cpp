@@ -1,5 +1,5 @@
 // Starting, watching and stopping the real chatd with systemd-style socket activation.
-#include "tests/integration/chatd_process.hpp"
+#include "tests/support/chatd_process.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -20,14 +20,13 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
+
+#include "tests/support/subprocess.hpp"
 
 extern char** environ;
 
 namespace chat::test {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 std::string errno_text(const char* what) {
   return std::string(what) + ": " + std::strerror(errno);
@@ -60,7 +59,8 @@ bool starts_with_any(const char* entry, std::initializer_list<const char*> prefi
 }  // namespace
 
 std::unique_ptr<ChatdProcess> ChatdProcess::start(const ChatdConfig& config, std::string& error,
-                                                  std::chrono::milliseconds ready_timeout) {
+                                                  std::chrono::milliseconds ready_timeout,
+                                                  std::optional<int>* exit_status) {
   std::unique_ptr<ChatdProcess> p(new ChatdProcess());
   char dir_template[] = "/tmp/chatd-test-XXXXXX";
   if (::mkdtemp(dir_template) == nullptr) {
@@ -71,23 +71,29 @@ std::unique_ptr<ChatdProcess> ChatdProcess::start(const ChatdConfig& config, std
   p->log_path_ = p->dir_ + "/chatd.stderr";
   p->notify_path_ = p->dir_ + "/notify";
 
-  // The listening socket, created here like systemd would, on an ephemeral port.
-  UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!listener) {
-    error = errno_text("socket");
-    return nullptr;
+  // The listening socket, created here like systemd would, on an ephemeral port
+  // (or the test's own).
+  UniqueFd own_listener;
+  if (config.listen_fd < 0) {
+    own_listener.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!own_listener) {
+      error = errno_text("socket");
+      return nullptr;
+    }
+    sockaddr_in any{};
+    any.sin_family = AF_INET;
+    any.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    any.sin_port = 0;
+    if (::bind(own_listener.get(), reinterpret_cast<sockaddr*>(&any), sizeof any) != 0 ||
+        ::listen(own_listener.get(), 1024) != 0) {
+      error = errno_text("bind/listen 127.0.0.1:0");
+      return nullptr;
+    }
   }
+  const int listener = config.listen_fd >= 0 ? config.listen_fd : own_listener.get();
   sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::listen(listener.get(), 1024) != 0) {
-    error = errno_text("bind/listen 127.0.0.1:0");
-    return nullptr;
-  }
   socklen_t len = sizeof addr;
-  if (::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+  if (::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     error = errno_text("getsockname");
     return nullptr;
   }
@@ -174,7 +180,7 @@ std::unique_ptr<ChatdProcess> ChatdProcess::start(const ChatdConfig& config, std
         ::_exit(126);
       }
     }
-    int lfd = listener.get();
+    int lfd = listener;
     if (lfd < first_free) {
       lfd = ::fcntl(lfd, F_DUPFD_CLOEXEC, first_free + 64);
     }
@@ -213,6 +219,9 @@ std::unique_ptr<ChatdProcess> ChatdProcess::start(const ChatdConfig& config, std
     if (::waitpid(pid, &status, WNOHANG) == pid) {
       p->pid_ = -1;
       p->status_ = status;
+      if (exit_status != nullptr) {
+        *exit_status = status;
+      }
       error =
           "chatd exited before READY=1 (" + describe_status(status) + "); its output:\n" + p->log();
       return nullptr;
@@ -297,24 +306,12 @@ std::optional<int> ChatdProcess::wait_exit(std::chrono::milliseconds timeout) {
   if (pid_ <= 0) {
     return std::nullopt;
   }
-  const auto deadline = Clock::now() + timeout;
-  while (true) {
-    int status = 0;
-    const pid_t r = ::waitpid(pid_, &status, WNOHANG);
-    if (r == pid_) {
-      pid_ = -1;
-      status_ = status;
-      return status;
-    }
-    if (r < 0 && errno != EINTR) {
-      return std::nullopt;
-    }
-    if (Clock::now() >= deadline) {
-      return std::nullopt;
-    }
-    // Polling a child's exit in small slices; the wait itself is bounded above.
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto status = wait_child(pid_, Clock::now() + timeout);
+  if (status) {
+    pid_ = -1;
+    status_ = status;
   }
+  return status;
 }
 
 std::optional<int> ChatdProcess::terminate(std::chrono::milliseconds timeout) {
