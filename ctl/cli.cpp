@@ -2,6 +2,7 @@
 #include "ctl/cli.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace chat::ctl {
 namespace {
@@ -17,11 +18,56 @@ std::string join(const std::vector<std::string>& words) {
   return out;
 }
 
+// "GROUP SUB" as {GROUP, SUB}; one word as {"", WORD}.
+std::pair<std::string_view, std::string_view> split_words(std::string_view words) {
+  const auto space = words.find(' ');
+  if (space == std::string_view::npos) {
+    return {"", words};
+  }
+  return {words.substr(0, space), words.substr(space + 1)};
+}
+
+// The subcommands of `group`, in order.
+std::vector<std::string> group_members(
+    const std::vector<const proto::ControlCommandSpec*>& commands, std::string_view group) {
+  std::vector<std::string> words;
+  for (const auto* command : commands) {
+    const auto [g, word] = split_words(cli_words(*command));
+    if (g == group) {
+      words.emplace_back(word);
+    }
+  }
+  return words;
+}
+
+// The group's subcommand under `app`, made on first use; its help lists its members.
+CLI::App* group_of(CLI::App& app, const std::vector<const proto::ControlCommandSpec*>& commands,
+                   std::string_view group) {
+  const std::string name(group);
+  for (auto* sub : app.get_subcommands({})) {
+    if (sub->get_name() == name) {
+      return sub;
+    }
+  }
+  auto* sub = app.add_subcommand(name, name + " commands: " + join(group_members(commands, group)));
+  sub->require_subcommand(1);
+  return sub;
+}
+
 }  // namespace
 
 std::vector<const proto::ControlCommandSpec*> cli_commands() {
+  return cli_commands(proto::control_commands());
+}
+
+std::string_view cli_words(const proto::ControlCommandSpec& command) {
+  return command.cli.empty() ? command.name : command.cli;
+}
+
+std::vector<const proto::ControlCommandSpec*> cli_commands(
+    const std::vector<proto::ControlCommandSpec>& registry) {
   std::vector<const proto::ControlCommandSpec*> commands;
-  for (const auto& command : proto::control_commands()) {
+  for (const auto& command : registry) {
     commands.push_back(&command);
   }
   std::stable_sort(commands.begin(), commands.end(),
@@ -29,11 +75,19 @@ std::vector<const proto::ControlCommandSpec*> cli_commands() {
   return commands;
 }
 
-CommandLine::CommandLine(CLI::App& app) {
-  for (const auto* spec : cli_commands()) {
+CommandLine::CommandLine(CLI::App& app) : CommandLine(app, cli_commands()) {}
+
+CommandLine::CommandLine(CLI::App& app,
+                         const std::vector<const proto::ControlCommandSpec*>& commands) {
+  for (const auto* spec : commands) {
     auto entry = std::make_unique<Entry>();
     entry->spec = spec;
-    entry->sub = app.add_subcommand(std::string(spec->name), std::string(spec->help));
+    const auto [group, word] = split_words(cli_words(*spec));
+    CLI::App* parent = &app;
+    if (!group.empty()) {
+      parent = group_of(app, commands, group);
+    }
+    entry->sub = parent->add_subcommand(std::string(word), std::string(spec->help));
     entry->values.resize(spec->args.size());
     for (std::size_t i = 0; i < spec->args.size(); ++i) {
       const proto::ControlArg& arg = spec->args[i];
@@ -61,7 +115,9 @@ std::optional<proto::ControlRequest> CommandLine::request() const {
     if (!entry->sub->parsed()) {
       continue;
     }
-    proto::ControlRequest request = proto::make_control_request(entry->spec->name);
+    proto::ControlRequest request;
+    request.command = entry->spec;
+    request.args.resize(entry->spec->args.size());
     for (std::size_t i = 0; i < entry->spec->args.size(); ++i) {
       const proto::ControlArg& arg = entry->spec->args[i];
       if (arg.cli == proto::ArgCli::kWord) {
@@ -79,13 +135,26 @@ std::optional<proto::ControlRequest> CommandLine::request() const {
 }
 
 std::string bash_completion() {
+  return bash_completion(cli_commands());
+}
+
+std::string bash_completion(const std::vector<const proto::ControlCommandSpec*>& commands) {
   std::vector<std::string> names;
+  std::vector<std::string> groups;
   std::vector<std::string> nick_commands;
-  for (const auto* command : cli_commands()) {
-    names.emplace_back(command->name);
+  for (const auto* command : commands) {
+    const auto [group, word] = split_words(cli_words(*command));
+    if (!group.empty()) {
+      if (std::find(groups.begin(), groups.end(), group) == groups.end()) {
+        groups.emplace_back(group);
+        names.emplace_back(group);
+      }
+      continue;
+    }
+    names.emplace_back(word);
     if (!command->args.empty() && command->args.front().type_name == "NICK" &&
         command->args.front().cli == proto::ArgCli::kWord) {
-      nick_commands.emplace_back(command->name);
+      nick_commands.emplace_back(word);
     }
   }
   std::string nick_pattern = join(nick_commands);
@@ -133,6 +202,19 @@ std::string bash_completion() {
       "\t\tfi\n"
       "\t\treturn\n"
       "\tfi\n";
+  if (!groups.empty()) {
+    out +=
+        "\n"
+        "\tif [[ ${words[cword - 1]} == \"$sub\" ]]; then\n"
+        "\t\tcase $sub in\n";
+    for (const auto& group : groups) {
+      out += "\t\t" + group + ")\n\t\t\tCOMPREPLY=($(compgen -W \"" +
+             join(group_members(commands, group)) + "\" -- \"$cur\"))\n\t\t\treturn\n\t\t\t;;\n";
+    }
+    out +=
+        "\t\tesac\n"
+        "\tfi\n";
+  }
   if (!nick_commands.empty()) {
     out +=
         "\n"

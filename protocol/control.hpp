@@ -80,6 +80,9 @@ struct ControlCommandSpec {
   // chatctl --help lists the commands by rank, then in table order; who, the most
   // used, ranks first. The wire order (list-commands) is the table's.
   int cli_rank = 0;
+  // chatctl's words for it when they are not the name: two words make the second a
+  // subcommand of the first (`.name = "account-add", .cli = "account add"`).
+  std::string_view cli{};
 };
 
 // Every command, in the order `list-commands` reports them.

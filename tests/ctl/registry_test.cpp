@@ -217,3 +217,62 @@ TEST(ChatctlCli, CompletionOffersEveryCommandAndNicksForNickCommands) {
 
 }  // namespace
 }  // namespace chat
+
+namespace chat {
+namespace {
+
+// Commands of two words (the accounts branch's `account add NICK`, a hash filled by
+// chatctl's own code) are one registry entry each, like the others.
+const std::vector<proto::ControlCommandSpec>& grouped_registry() {
+  static const std::vector<proto::ControlCommandSpec> commands = {
+      {.name = "who", .help = "list the connected users", .access = proto::CommandAccess::kRead},
+      {.name = "account-add",
+       .help = "register a nick",
+       .args = {{.name = "nick", .help = "nick to register", .type_name = "NICK"},
+                {.name = "hash", .cli = ArgCli::kNone}},
+       .cli = "account add"},
+      {.name = "account-list",
+       .help = "list the registered nicks",
+       .access = proto::CommandAccess::kRead,
+       .cli = "account list"},
+  };
+  return commands;
+}
+
+TEST(ChatctlCli, TwoWordCommandsBecomeAGroupOfSubcommands) {
+  const auto commands = ctl::cli_commands(grouped_registry());
+  const auto parse = [&](std::vector<std::string> args) -> std::optional<std::string> {
+    CLI::App app;
+    app.require_subcommand(1);
+    const ctl::CommandLine line(app, commands);
+    std::reverse(args.begin(), args.end());
+    app.parse(args);
+    auto request = line.request();
+    if (!request) {
+      return std::nullopt;
+    }
+    if (request->name() == "account-add") {
+      EXPECT_EQ(request->arg("hash"), nullptr);  // kNone: chatctl's code fills it
+      request->set("hash", "$argon2id$x");
+    }
+    return proto::encode_control_request(*request);
+  };
+  EXPECT_EQ(parse({"account", "add", "pat"}),
+            R"({"type":"account-add","nick":"pat","hash":"$argon2id$x"})");
+  EXPECT_EQ(parse({"account", "list"}), R"({"type":"account-list"})");
+  EXPECT_EQ(parse({"who"}), R"({"type":"who"})");
+  EXPECT_THROW(parse({"account"}), CLI::ParseError);
+  EXPECT_THROW(parse({"account", "add"}), CLI::ParseError);
+  EXPECT_THROW(parse({"account-add", "pat"}), CLI::ParseError);
+
+  const std::string script = ctl::bash_completion(commands);
+  EXPECT_NE(script.find("\tlocal commands=\"who account\"\n"), std::string::npos) << script;
+  EXPECT_NE(script.find("\t\taccount)\n\t\t\tCOMPREPLY=($(compgen -W \"add list\" -- \"$cur\"))"),
+            std::string::npos)
+      << script;
+  // The registry's own script has no group part.
+  EXPECT_EQ(ctl::bash_completion().find("case $sub in"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace chat
