@@ -67,6 +67,7 @@ std::string_view cli_words(const proto::ControlCommandSpec& command) {
 std::vector<const proto::ControlCommandSpec*> cli_commands(
     const std::vector<proto::ControlCommandSpec>& registry) {
   std::vector<const proto::ControlCommandSpec*> commands;
+  commands.reserve(registry.size());
   for (const auto& command : registry) {
     commands.push_back(&command);
   }
