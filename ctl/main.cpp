@@ -10,10 +10,10 @@
 #include <string_view>
 #include <vector>
 
+#include "ctl/cli.hpp"
 #include "ctl/exchange.hpp"
 #include "ctl/exit_codes.hpp"
 #include "ctl/render.hpp"
-#include "protocol/control.hpp"
 #include "version.hpp"
 
 namespace {
@@ -50,7 +50,13 @@ std::optional<std::string> first_command_word(int argc, char** argv) {
 }
 
 int run(int argc, char** argv) {
-  using chat::proto::ControlCommand;
+  // Hidden (not in --help): the completion script that packaging installs, generated
+  // at build time (ctl/CMakeLists.txt). Outside CLI11, whose hidden option group
+  // would add a blank line to --help.
+  if (argc == 2 && std::string_view(argv[1]) == "--bash-completion") {
+    std::cout << chat::ctl::bash_completion() << std::flush;
+    return chat::ctl::kExitOk;
+  }
   CLI::App app{"chatctl: administer a running chatd through its control socket"};
   app.name("chatctl");
   app.footer(
@@ -77,18 +83,7 @@ int run(int argc, char** argv) {
       "print chatctl's version and exit");
   app.require_subcommand(1);
 
-  chat::proto::ControlRequest request;
-  std::vector<std::string> reason_words;
-  std::vector<std::string> message_words;
-  auto* who = app.add_subcommand("who", "list the connected users");
-  auto* status = app.add_subcommand("status", "show the server's state and counters");
-  auto* kick = app.add_subcommand("kick", "disconnect a user");
-  kick->add_option("nick", request.nick, "nick to disconnect")->required()->type_name("NICK");
-  kick->add_option("reason", reason_words, "reason shown to the user")->type_name("REASON");
-  auto* say = app.add_subcommand("say", "send an operator message to every client");
-  say->add_option("message", message_words, "the message")->required()->type_name("MESSAGE");
-  auto* version = app.add_subcommand("version", "show chatd's version and protocol");
-  auto* list = app.add_subcommand("list-commands", "list the daemon's control commands");
+  const chat::ctl::CommandLine commands(app);
 
   try {
     app.parse(argc, argv);
@@ -114,34 +109,20 @@ int run(int argc, char** argv) {
     return chat::ctl::kExitUsage;
   }
 
-  if (*who) {
-    request.command = ControlCommand::kWho;
-  } else if (*status) {
-    request.command = ControlCommand::kStatus;
-  } else if (*kick) {
-    request.command = ControlCommand::kKick;
-    if (auto reason = join(reason_words); !reason.empty()) {
-      request.reason = std::move(reason);  // an empty REASON means the default one
-    }
-  } else if (*say) {
-    request.command = ControlCommand::kSay;
-    request.message = join(message_words);
-  } else if (*version) {
-    request.command = ControlCommand::kVersion;
-  } else if (*list) {
-    request.command = ControlCommand::kListCommands;
+  const auto request = commands.request();
+  if (!request) {
+    std::cerr << "chatctl: no command given\nRun chatctl --help for usage.\n";
+    return chat::ctl::kExitUsage;
   }
-
   const auto timeout =
       std::chrono::milliseconds(static_cast<long long>(std::ceil(timeout_s * 1000)));
   const auto result =
-      chat::ctl::exchange(socket_path, chat::proto::encode_control_request(request), timeout);
+      chat::ctl::exchange(socket_path, chat::proto::encode_control_request(*request), timeout);
   if (result.exit_code != chat::ctl::kExitOk) {
     std::cerr << "chatctl: " << result.error << "\n";
     return result.exit_code;
   }
-  const auto rendered = chat::ctl::render_reply(chat::proto::control_command_name(request.command),
-                                                result.reply, json);
+  const auto rendered = chat::ctl::render_reply(request->name(), result.reply, json);
   std::cout << rendered.out << std::flush;
   std::cerr << rendered.err;
   return rendered.exit_code;

@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 
+#include <array>
 #include <ctime>
+#include <utility>
 #include <vector>
 
 #include "common/text_safety.hpp"
@@ -158,37 +160,65 @@ std::string render_status(const Value& doc) {
   return out;
 }
 
-std::string render_ok(std::string_view command, const Value& doc) {
-  if (command == "who") {
-    return render_who(doc);
-  }
-  if (command == "status") {
-    return render_status(doc);
-  }
-  if (command == "version") {
-    return fmt::format("chatd {}, protocol {}\n", str(doc, "version"), str(doc, "protocol"));
-  }
-  if (command == "list-commands") {
-    std::string out;
-    const auto it = doc.FindMember("commands");
-    if (it != doc.MemberEnd() && it->value.IsArray()) {
-      for (const auto& c : it->value.GetArray()) {
-        if (c.IsString()) {
-          out += inert(std::string_view(c.GetString(), c.GetStringLength())) + "\n";
-        }
+std::string render_version(const Value& doc) {
+  return fmt::format("chatd {}, protocol {}\n", str(doc, "version"), str(doc, "protocol"));
+}
+
+std::string render_list_commands(const Value& doc) {
+  std::string out;
+  const auto it = doc.FindMember("commands");
+  if (it != doc.MemberEnd() && it->value.IsArray()) {
+    for (const auto& c : it->value.GetArray()) {
+      if (c.IsString()) {
+        out += inert(std::string_view(c.GetString(), c.GetStringLength())) + "\n";
       }
     }
-    return out;
   }
-  if (command == "say") {
-    const std::string n = str(doc, "recipients");
-    return fmt::format("said to {} client{}\n", n, n == "1" ? "" : "s");
-  }
+  return out;
+}
+
+std::string render_say(const Value& doc) {
+  const std::string n = str(doc, "recipients");
+  return fmt::format("said to {} client{}\n", n, n == "1" ? "" : "s");
+}
+
+// The reply's message, or "ok": for commands whose reply carries no data.
+std::string render_message(const Value& doc) {
   const std::string message = str(doc, "message");
   return message.empty() || message == "-" ? "ok\n" : message + "\n";
 }
 
+using Renderer = std::string (*)(const Value& doc);
+
+// chatctl's side of each command in the registry (protocol/control.cpp), by name.
+constexpr std::array<std::pair<std::string_view, Renderer>, 6> kRenderers{{
+    {"status", render_status},
+    {"who", render_who},
+    {"kick", render_message},
+    {"say", render_say},
+    {"version", render_version},
+    {"list-commands", render_list_commands},
+}};
+
+Renderer renderer_for(std::string_view command) {
+  for (const auto& [name, renderer] : kRenderers) {
+    if (name == command) {
+      return renderer;
+    }
+  }
+  return nullptr;
+}
+
+std::string render_ok(std::string_view command, const Value& doc) {
+  const Renderer renderer = renderer_for(command);
+  return renderer != nullptr ? renderer(doc) : render_message(doc);
+}
+
 }  // namespace
+
+bool has_renderer(std::string_view command) {
+  return renderer_for(command) != nullptr;
+}
 
 int exit_code_for_result(std::string_view result) {
   if (result == proto::control_result::kOk) {

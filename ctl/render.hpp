@@ -17,6 +17,10 @@ struct Rendered {
 // Exit status for a reply's result code: ok 0, permission-denied 77, other 1.
 int exit_code_for_result(std::string_view result);
 
+// True if chatctl has a renderer for the registry command `command` (a test
+// checks every entry has one; a reply to another command prints its message).
+bool has_renderer(std::string_view command);
+
 // Renders the reply `payload` to `command`. With `json` the payload is printed
 // unchanged (plus a newline); the exit status follows the result either way.
 // A payload that is not a control reply gives kExitProtocol.

@@ -2,6 +2,7 @@
 # that daemon/CMakeLists.txt include()s and links into chatd (the ctl tests use it too).
 add_library(chatcontrol STATIC
   ${CMAKE_CURRENT_LIST_DIR}/control.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/control_handlers.cpp
   ${CMAKE_CURRENT_LIST_DIR}/journal_sink.cpp
   ${CMAKE_CURRENT_LIST_DIR}/log_fields.cpp)
 target_include_directories(chatcontrol PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/generated)

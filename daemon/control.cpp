@@ -18,15 +18,11 @@
 
 #include "common/net.hpp"
 #include "daemon/log_fields.hpp"
-#include "protocol/rules.hpp"
-#include "version.hpp"
 
 namespace chat::daemon {
 namespace {
 
 namespace result = proto::control_result;
-using proto::ControlCommand;
-using proto::ControlReply;
 
 constexpr std::size_t kReadChunk = std::size_t{16} * 1024;
 constexpr int kAcceptsPerWakeup = 16;
@@ -35,34 +31,6 @@ constexpr auto kAcceptPause = std::chrono::seconds(1);
 
 std::string errno_text(int err) {
   return std::strerror(err);
-}
-
-// The who reply with the first `count` users; `truncated` notes that the list
-// was cut to fit one frame.
-std::string who_reply(const std::vector<UserInfo>& users, std::size_t count) {
-  const bool truncated = count < users.size();
-  ControlReply reply("who", result::kOk, truncated ? "user list truncated to fit one frame" : "");
-  reply.begin_array("users");
-  for (std::size_t i = 0; i < count; ++i) {
-    const auto& u = users[i];
-    reply.begin_object()
-        .add("nick", u.nick)
-        .add("peer", u.peer)
-        .add("room", u.room)
-        .add("since", u.since_unix)
-        .add("messages_in", u.messages_in)
-        .add("messages_out", u.messages_out)
-        .add("bytes_in", u.bytes_in)
-        .add("bytes_out", u.bytes_out)
-        .add("sendq_bytes", u.sendq_bytes)
-        .end_object();
-  }
-  reply.end_array();
-  reply.add("total", static_cast<std::uint64_t>(users.size()));
-  if (truncated) {
-    reply.add("truncated", true);
-  }
-  return reply.finish();
 }
 
 // The peer's supplementary groups when it connected (SO_PEERGROUPS, Linux 4.13).
@@ -91,20 +59,6 @@ bool hung_up(int fd) {
 
 }  // namespace
 
-bool is_read_only(ControlCommand command) {
-  switch (command) {
-    case ControlCommand::kStatus:
-    case ControlCommand::kWho:
-    case ControlCommand::kVersion:
-    case ControlCommand::kListCommands:
-      return true;
-    case ControlCommand::kKick:
-    case ControlCommand::kSay:
-      return false;
-  }
-  return false;
-}
-
 ControlServer::ControlServer(EventLoop& loop, ControlBackend& backend, UniqueFd listening_fd,
                              std::optional<gid_t> admin_group, std::optional<gid_t> read_group)
     : loop_(loop),
@@ -112,6 +66,12 @@ ControlServer::ControlServer(EventLoop& loop, ControlBackend& backend, UniqueFd 
       listen_fd_(std::move(listening_fd)),
       admin_group_(admin_group),
       read_group_(read_group) {
+  for (const auto& command : proto::control_commands()) {
+    if (control_handler(command.name) == nullptr) {
+      throw std::runtime_error("control socket: command '" + std::string(command.name) +
+                               "' has no handler");
+    }
+  }
   if (!listen_fd_ || !net::set_nonblocking(listen_fd_.get())) {
     throw std::runtime_error("control socket: invalid listening descriptor");
   }
@@ -399,8 +359,8 @@ std::string ControlServer::execute(Connection& c, std::string_view payload) {
     return proto::control_reply(error->type, error->result, error->message);
   }
   const auto& request = std::get<proto::ControlRequest>(parsed);
-  const auto name = proto::control_command_name(request.command);
-  if (c.access != ControlAccess::kAdmin && !is_read_only(request.command)) {
+  const auto name = request.name();
+  if (c.access != ControlAccess::kAdmin && !is_read_only(*request.command)) {
     spdlog::warn("event=control command={} uid={} pid={} result={}", name, c.uid, c.pid,
                  result::kPermissionDenied);
     return proto::control_reply(name, result::kPermissionDenied,
@@ -409,7 +369,8 @@ std::string ControlServer::execute(Connection& c, std::string_view payload) {
                                     std::string(name) + " needs root or chatd's admin group");
   }
   try {
-    return run_command(request, c);
+    // Every registry entry has a handler: the constructor checked.
+    return control_handler(name)(backend_, request, ControlCaller{c.uid, c.pid});
   } catch (const std::exception& e) {
     spdlog::error("event=control command={} uid={} result={} error={}", name, c.uid,
                   result::kInternalError, log_value(e.what()));
@@ -418,90 +379,6 @@ std::string ControlServer::execute(Connection& c, std::string_view payload) {
                   result::kInternalError);
   }
   return proto::control_reply(name, result::kInternalError, "internal error; see chatd's log");
-}
-
-std::string ControlServer::run_command(const proto::ControlRequest& request, const Connection& c) {
-  const auto name = proto::control_command_name(request.command);
-  switch (request.command) {
-    case ControlCommand::kStatus: {
-      const StatusInfo s = backend_.status();
-      spdlog::info("event=control command=status uid={} pid={} result=ok", c.uid, c.pid);
-      return ControlReply(name, result::kOk, "")
-          .add("version", s.version)
-          .add("uptime_s", s.uptime_s)
-          .add("clients", s.clients)
-          .add("rooms", s.rooms)
-          .add("event_loop", s.event_loop)
-          .add("max_clients", s.max_clients)
-          .add("messages_in", s.messages_in)
-          .add("messages_out", s.messages_out)
-          .add("bytes_in", s.bytes_in)
-          .add("bytes_out", s.bytes_out)
-          .add("memory_bytes", s.memory_bytes)
-          .add("memory_budget", s.memory_budget)
-          .begin_object("counters")
-          .add("protocol_errors", s.protocol_errors)
-          .add("slow_consumers", s.slow_consumers)
-          .add("refusals", s.refusals)
-          .add("budget_drops", s.budget_drops)
-          .add("stalls", s.stalls)
-          .add("floods", s.floods)
-          .end_object()
-          .finish();
-    }
-    case ControlCommand::kWho: {
-      const std::vector<UserInfo> users = backend_.who();
-      std::string reply = who_reply(users, users.size());
-      // One reply is one frame: shrink the list until it fits.
-      std::size_t count = users.size();
-      while (reply.size() > proto::kMaxPayload && count > 0) {
-        count = count * (proto::kMaxPayload - 512) / reply.size();
-        reply = who_reply(users, count);
-      }
-      spdlog::info("event=control command=who uid={} pid={} result=ok users={}", c.uid, c.pid,
-                   users.size());
-      return reply;
-    }
-    case ControlCommand::kKick: {
-      const std::string reason = request.reason.value_or("");
-      const bool kicked = backend_.kick(request.nick, reason);
-      const auto code = kicked ? result::kOk : result::kNoSuchNick;
-      spdlog::info("event=control command=kick uid={} pid={} result={} nick={} reason={}", c.uid,
-                   c.pid, code, log_value(request.nick), log_value(reason));
-      // The nick is the caller's text: quoted back bounded, like every log field.
-      const std::string shown = proto::truncate_utf8(request.nick, 64, "...");
-      return proto::control_reply(name, code,
-                                  kicked ? "kicked " + shown : "no user is called " + shown);
-    }
-    case ControlCommand::kSay: {
-      const auto recipients = backend_.say(request.message);
-      if (!recipients) {
-        spdlog::info("event=control command=say uid={} pid={} result=bad-message", c.uid, c.pid);
-        return proto::control_reply(name, result::kBadMessage,
-                                    "message is too long to send in one packet");
-      }
-      spdlog::info("event=control command=say uid={} pid={} result=ok recipients={} message={}",
-                   c.uid, c.pid, *recipients, log_value(request.message));
-      return ControlReply(name, result::kOk, "")
-          .add("recipients", static_cast<std::uint64_t>(*recipients))
-          .finish();
-    }
-    case ControlCommand::kVersion:
-      spdlog::info("event=control command=version uid={} pid={} result=ok", c.uid, c.pid);
-      return ControlReply(name, result::kOk, "")
-          .add("version", chat::kVersion)
-          .add("protocol", proto::kProtocolVersion)
-          .finish();
-    case ControlCommand::kListCommands: {
-      std::vector<std::string> names;
-      for (const auto command : proto::control_commands()) {
-        names.emplace_back(proto::control_command_name(command));
-      }
-      spdlog::info("event=control command=list-commands uid={} pid={} result=ok", c.uid, c.pid);
-      return ControlReply(name, result::kOk, "").add_strings("commands", names).finish();
-    }
-  }
-  return proto::control_reply(name, result::kUnknownCommand, "unknown command");
 }
 
 void ControlServer::queue_reply(Connection& c, const std::string& payload) {

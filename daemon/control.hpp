@@ -54,8 +54,23 @@ enum class ControlAccess {
   kAdmin,  // every command, kick and say included
 };
 
-// True for the commands a kRead client may run.
-bool is_read_only(proto::ControlCommand command);
+// True for the commands a kRead client may run (the registry's access level).
+bool is_read_only(const proto::ControlCommandSpec& command);
+
+// Who sent a control request (for the handlers' log lines).
+struct ControlCaller {
+  uid_t uid = 0;
+  pid_t pid = 0;
+};
+
+// chatd's side of one command: carries out a parsed, permitted request and
+// returns the reply payload. One per registry entry (daemon/control_handlers.cpp).
+using ControlHandler = std::string (*)(ControlBackend& backend,
+                                       const proto::ControlRequest& request,
+                                       const ControlCaller& caller);
+
+// The handler of the command called `name`, or null.
+ControlHandler control_handler(std::string_view name);
 
 // Serves the control protocol (PROTOCOL.md "The control socket", docs/CONTROL.md)
 // on a listening AF_UNIX socket. Everything is non-blocking and bounded per
@@ -145,7 +160,6 @@ class ControlServer {
   void queue_reply(Connection& c, const std::string& payload);
 
   std::string execute(Connection& c, std::string_view payload);
-  std::string run_command(const proto::ControlRequest& request, const Connection& c);
 
   EventLoop& loop_;
   ControlBackend& backend_;

@@ -75,13 +75,16 @@ if(chat_man_outputs)
   add_custom_target(chat_man_pages ALL DEPENDS ${chat_man_outputs})
 endif()
 
-# bash completion, for the programs this tree builds.
-foreach(prog chatctl chat_client)
-  if(TARGET ${prog})
-    install(FILES ${CHAT_PACKAGING_DIR}/completions/${prog}
-      DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
-  endif()
-endforeach()
+# bash completion, for the programs this tree builds. chatctl's is generated from the
+# control command registry at build time (ctl/CMakeLists.txt).
+if(TARGET chatctl)
+  install(FILES ${CHATCTL_COMPLETION}
+    DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
+endif()
+if(TARGET chat_client)
+  install(FILES ${CHAT_PACKAGING_DIR}/completions/chat_client
+    DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
+endif()
 
 # Debian-only files go in their own component, which the RPM generator skips.
 set(chat_changelog_gz ${PROJECT_BINARY_DIR}/packaging/changelog.Debian.gz)

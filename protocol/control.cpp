@@ -5,7 +5,6 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <array>
 #include <utility>
 
 #include "protocol/json.hpp"
@@ -15,15 +14,6 @@ namespace chat::proto {
 namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-constexpr std::array<std::pair<ControlCommand, std::string_view>, 6> kCommandNames{{
-    {ControlCommand::kStatus, "status"},
-    {ControlCommand::kWho, "who"},
-    {ControlCommand::kKick, "kick"},
-    {ControlCommand::kSay, "say"},
-    {ControlCommand::kVersion, "version"},
-    {ControlCommand::kListCommands, "list-commands"},
-}};
 
 rapidjson::SizeType json_size(std::string_view s) {
   return static_cast<rapidjson::SizeType>(s.size());
@@ -51,34 +41,93 @@ std::optional<std::string> string_member(const rapidjson::Value& obj, const char
 
 }  // namespace
 
-std::string_view control_command_name(ControlCommand command) {
-  for (const auto& [c, name] : kCommandNames) {
-    if (c == command) {
-      return name;
-    }
-  }
-  return "unknown";
-}
-
-std::optional<ControlCommand> control_command_from_name(std::string_view name) {
-  for (const auto& [c, n] : kCommandNames) {
-    if (n == name) {
-      return c;
-    }
-  }
-  return std::nullopt;
-}
-
-const std::vector<ControlCommand>& control_commands() {
-  static const std::vector<ControlCommand> commands = [] {
-    std::vector<ControlCommand> v;
-    v.reserve(kCommandNames.size());
-    for (const auto& entry : kCommandNames) {
-      v.push_back(entry.first);
-    }
-    return v;
-  }();
+// The registry: one entry per command. Adding a command is one entry here, its
+// handler in daemon/control_handlers.cpp and its renderer in ctl/render.cpp
+// (tests/ctl/registry_test.cpp fails until all three exist).
+const std::vector<ControlCommandSpec>& control_commands() {
+  static const std::vector<ControlCommandSpec> commands = {
+      {.name = "status",
+       .help = "show the server's state and counters",
+       .access = CommandAccess::kRead},
+      {.name = "who",
+       .help = "list the connected users",
+       .access = CommandAccess::kRead,
+       .cli_rank = -1},
+      {.name = "kick",
+       .help = "disconnect a user",
+       .access = CommandAccess::kAdmin,
+       .args = {{.name = "nick",
+                 .kind = ArgKind::kString,
+                 .help = "nick to disconnect",
+                 .type_name = "NICK"},
+                {.name = "reason",
+                 .kind = ArgKind::kText,
+                 .required = false,
+                 .max_bytes = kMaxKickReason,
+                 .help = "reason shown to the user",
+                 .type_name = "REASON",
+                 .cli = ArgCli::kWords}}},
+      {.name = "say",
+       .help = "send an operator message to every client",
+       .access = CommandAccess::kAdmin,
+       .args = {{.name = "message",
+                 .kind = ArgKind::kText,
+                 .max_bytes = kMaxSayMessage,
+                 .help = "the message",
+                 .type_name = "MESSAGE",
+                 .cli = ArgCli::kWords}}},
+      {.name = "version",
+       .help = "show chatd's version and protocol",
+       .access = CommandAccess::kRead},
+      {.name = "list-commands",
+       .help = "list the daemon's control commands",
+       .access = CommandAccess::kRead},
+  };
   return commands;
+}
+
+const ControlCommandSpec* find_control_command(std::string_view name) {
+  for (const auto& command : control_commands()) {
+    if (command.name == name) {
+      return &command;
+    }
+  }
+  return nullptr;
+}
+
+const std::string* ControlRequest::arg(std::string_view arg_name) const {
+  if (command == nullptr) {
+    return nullptr;
+  }
+  for (std::size_t i = 0; i < command->args.size() && i < args.size(); ++i) {
+    if (command->args[i].name == arg_name) {
+      return args[i] ? &*args[i] : nullptr;
+    }
+  }
+  return nullptr;
+}
+
+bool ControlRequest::set(std::string_view arg_name, std::string value) {
+  if (command == nullptr) {
+    return false;
+  }
+  args.resize(command->args.size());
+  for (std::size_t i = 0; i < command->args.size(); ++i) {
+    if (command->args[i].name == arg_name) {
+      args[i] = std::move(value);
+      return true;
+    }
+  }
+  return false;
+}
+
+ControlRequest make_control_request(std::string_view name) {
+  ControlRequest request;
+  request.command = find_control_command(name);
+  if (request.command != nullptr) {
+    request.args.resize(request.command->args.size());
+  }
+  return request;
 }
 
 std::variant<ControlRequest, ControlRequestError> parse_control_request(std::string_view payload) {
@@ -96,47 +145,35 @@ std::variant<ControlRequest, ControlRequestError> parse_control_request(std::str
   if (!type) {
     return request_error(error_type, kBadRequest, "request has no string \"type\"");
   }
-  const auto command = control_command_from_name(*type);
-  if (!command) {
+  ControlRequest request = make_control_request(*type);
+  if (request.command == nullptr) {
     return request_error(*type, kUnknownCommand,
                          "unknown command; list-commands shows the known ones");
   }
-  ControlRequest request;
-  request.command = *command;
-  if (*command == ControlCommand::kKick) {
-    auto nick = string_member(doc, "nick", wrong);
-    if (!nick) {
-      return request_error(*type, kBadRequest, "kick needs a string \"nick\"");
+  // Each argument in declared order: present and a string, then its kind's rule,
+  // then its bound. The first failure answers.
+  for (std::size_t i = 0; i < request.command->args.size(); ++i) {
+    const ControlArg& spec = request.command->args[i];
+    const std::string member(spec.name);
+    auto value = string_member(doc, member.c_str(), wrong);
+    if (!value && spec.required) {
+      return request_error(*type, kBadRequest, *type + " needs a string \"" + member + "\"");
     }
-    request.nick = std::move(*nick);
-    request.reason = string_member(doc, "reason", wrong);
     if (wrong) {
-      return request_error(*type, kBadRequest, "kick \"reason\" must be a string");
+      return request_error(*type, kBadRequest, *type + " \"" + member + "\" must be a string");
     }
-    if (request.reason && !is_valid_message(*request.reason)) {
-      return request_error(*type, kBadMessage,
-                           "reason must be non-empty text without control characters");
+    if (value && spec.kind == ArgKind::kText) {
+      if (!is_valid_message(*value)) {
+        return request_error(*type, kBadMessage,
+                             member + " must be non-empty text without control characters");
+      }
+      if (value->size() > spec.max_bytes) {
+        return request_error(
+            *type, kBadMessage,
+            member + " is too long (at most " + std::to_string(spec.max_bytes) + " bytes)");
+      }
     }
-    if (request.reason && request.reason->size() > kMaxKickReason) {
-      return request_error(
-          *type, kBadMessage,
-          "reason is too long (at most " + std::to_string(kMaxKickReason) + " bytes)");
-    }
-  } else if (*command == ControlCommand::kSay) {
-    auto message = string_member(doc, "message", wrong);
-    if (!message) {
-      return request_error(*type, kBadRequest, "say needs a string \"message\"");
-    }
-    if (!is_valid_message(*message)) {
-      return request_error(*type, kBadMessage,
-                           "message must be non-empty text without control characters");
-    }
-    if (message->size() > kMaxSayMessage) {
-      return request_error(
-          *type, kBadMessage,
-          "message is too long (at most " + std::to_string(kMaxSayMessage) + " bytes)");
-    }
-    request.message = std::move(*message);
+    request.args[i] = std::move(value);
   }
   return request;
 }
@@ -145,19 +182,17 @@ std::string encode_control_request(const ControlRequest& request) {
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartObject();
-  const auto name = control_command_name(request.command);
+  const auto name = request.name();
   w.Key("type");
   w.String(name.data(), json_size(name));
-  if (request.command == ControlCommand::kKick) {
-    w.Key("nick");
-    w.String(request.nick.data(), json_size(request.nick));
-    if (request.reason) {
-      w.Key("reason");
-      w.String(request.reason->data(), json_size(*request.reason));
+  if (request.command != nullptr) {
+    for (std::size_t i = 0; i < request.command->args.size() && i < request.args.size(); ++i) {
+      if (request.args[i]) {
+        const auto key = request.command->args[i].name;
+        w.Key(key.data(), json_size(key));
+        w.String(request.args[i]->data(), json_size(*request.args[i]));
+      }
     }
-  } else if (request.command == ControlCommand::kSay) {
-    w.Key("message");
-    w.String(request.message.data(), json_size(request.message));
   }
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());

@@ -35,19 +35,76 @@ inline constexpr std::string_view kInternalError = "internal-error";
 // The reply `type` used when a request's own type could not be read.
 inline constexpr std::string_view kControlErrorType = "error";
 
-enum class ControlCommand { kStatus, kWho, kKick, kSay, kVersion, kListCommands };
+// The control command registry (docs/CONTROL.md "Adding a command"). Each command
+// is declared once, in protocol/control.cpp's table: its name, arguments with their
+// types and bounds, help text and access level. Everything else is derived from
+// that entry: request parsing and encoding here, the access check and
+// `list-commands` in chatd (whose handlers are keyed by the name, daemon/control_
+// handlers.cpp), and chatctl's subcommands, help, renderers and bash completion
+// (ctl/cli.cpp, ctl/render.cpp).
 
-std::string_view control_command_name(ControlCommand command);
-std::optional<ControlCommand> control_command_from_name(std::string_view name);
-// Every command, in the order `list-commands` reports them.
-const std::vector<ControlCommand>& control_commands();
-
-struct ControlRequest {
-  ControlCommand command = ControlCommand::kStatus;
-  std::string nick;                   // kick
-  std::optional<std::string> reason;  // kick
-  std::string message;                // say
+// Who may run a command (daemon/control.hpp ControlAccess decides who is who).
+enum class CommandAccess {
+  kRead,   // the read group too
+  kAdmin,  // root, chatd's user and the admin group only
 };
+
+enum class ArgKind {
+  kString,  // any string (UTF-8)
+  kText,    // a message: non-empty, no control characters (PROTOCOL.md), at most max_bytes
+};
+
+// How chatctl takes an argument from its command line.
+enum class ArgCli {
+  kWord,   // one word
+  kWords,  // every remaining word, joined with single spaces; an optional one left
+           // empty is not sent
+  kNone,   // not on the command line: chatctl's own code for the command fills it
+};
+
+struct ControlArg {
+  std::string_view name{};  // the JSON member
+  ArgKind kind = ArgKind::kString;
+  bool required = true;          // an optional one may be absent, never mistyped
+  std::size_t max_bytes = 0;     // kText: the longest accepted
+  std::string_view help{};       // chatctl's help for it
+  std::string_view type_name{};  // chatctl's placeholder, e.g. NICK
+  ArgCli cli = ArgCli::kWord;
+};
+
+struct ControlCommandSpec {
+  std::string_view name{};  // the request's "type", and chatctl's subcommand
+  std::string_view help{};  // one line for chatctl --help
+  CommandAccess access = CommandAccess::kAdmin;
+  std::vector<ControlArg> args{};  // parsed, checked and encoded in this order
+  // chatctl --help lists the commands by rank, then in table order; who, the most
+  // used, ranks first. The wire order (list-commands) is the table's.
+  int cli_rank = 0;
+  // chatctl's words for it when they are not the name: two words make the second a
+  // subcommand of the first (`.name = "account-add", .cli = "account add"`).
+  std::string_view cli{};
+};
+
+// Every command, in the order `list-commands` reports them.
+const std::vector<ControlCommandSpec>& control_commands();
+// The command called `name`, or null.
+const ControlCommandSpec* find_control_command(std::string_view name);
+
+// One request: its command and the value of each declared argument (same index
+// as command->args; nullopt: an optional argument left out).
+struct ControlRequest {
+  const ControlCommandSpec* command = nullptr;
+  std::vector<std::optional<std::string>> args;
+
+  std::string_view name() const { return command != nullptr ? command->name : ""; }
+  // The argument's value, or null when it is absent or not declared.
+  const std::string* arg(std::string_view arg_name) const;
+  // Sets a declared argument (false if the command has no such argument).
+  bool set(std::string_view arg_name, std::string value);
+};
+
+// A request for `name` without arguments yet; null command if unknown.
+ControlRequest make_control_request(std::string_view name);
 
 // A request that cannot be carried out. `type` is the request's type when it
 // was readable (so the reply can echo it), kControlErrorType otherwise.
@@ -60,7 +117,8 @@ struct ControlRequestError {
 // Parses one payload: a UTF-8 JSON object with a string "type" naming a known
 // command and its arguments (members not listed for a command are ignored).
 std::variant<ControlRequest, ControlRequestError> parse_control_request(std::string_view payload);
-// The request payload chatctl sends (not framed).
+// The request payload chatctl sends (not framed): type, then the present
+// arguments in declared order.
 std::string encode_control_request(const ControlRequest& request);
 
 // Builds one reply object `{"type", "result", "message", ...data}` with a

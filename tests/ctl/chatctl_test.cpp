@@ -202,6 +202,67 @@ TEST_F(ChatctlTest, UsageErrorsExit64) {
   EXPECT_NE(help.out.find("list-commands"), std::string::npos);
 }
 
+// The help text is built from the command registry; it is pinned byte for byte as it was
+// when each subcommand was written out by hand.
+TEST_F(ChatctlTest, HelpTextIsUnchangedByTheRegistry) {
+  const std::string footer =
+      "Exit status: 0 ok, 1 the daemon answered with an error, 64 usage, 69 cannot connect,\n"
+      "75 timeout, 76 unreadable reply, 77 permission denied. See chatctl(8).\n";
+  const auto help = chatctl({"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_EQ(help.out,
+            "chatctl: administer a running chatd through its control socket\n"
+            "Usage: chatctl [OPTIONS] SUBCOMMAND\n"
+            "\n"
+            "Options:\n"
+            "  -h,--help                   Print this help message and exit\n"
+            "  -s,--socket PATH=/run/chatd/chatd.ctl (Env:CHATCTL_SOCKET)\n"
+            "                              control socket of chatd\n"
+            "  -t,--timeout SEC:FLOAT in [0.001 - 3600]=5\n"
+            "                              seconds for connect, send and reply together\n"
+            "  -j,--json                   print the daemon's reply object unchanged\n"
+            "  -V,--version                print chatctl's version and exit\n"
+            "\n"
+            "Subcommands:\n"
+            "  who                         list the connected users\n"
+            "  status                      show the server's state and counters\n"
+            "  kick                        disconnect a user\n"
+            "  say                         send an operator message to every client\n"
+            "  version                     show chatd's version and protocol\n"
+            "  list-commands               list the daemon's control commands\n"
+            "\n" +
+                footer);
+  EXPECT_EQ(chatctl({"kick", "--help"}).out,
+            "disconnect a user\n"
+            "Usage: chatctl kick [OPTIONS] nick [reason...]\n"
+            "\n"
+            "Positionals:\n"
+            "  nick NICK REQUIRED          nick to disconnect\n"
+            "  reason REASON ...           reason shown to the user\n"
+            "\n"
+            "Options:\n"
+            "  -h,--help                   Print this help message and exit\n"
+            "\n" +
+                footer);
+  EXPECT_EQ(chatctl({"say", "--help"}).out,
+            "send an operator message to every client\n"
+            "Usage: chatctl say [OPTIONS] message...\n"
+            "\n"
+            "Positionals:\n"
+            "  message MESSAGE ... REQUIRED\n"
+            "                              the message\n"
+            "\n"
+            "Options:\n"
+            "  -h,--help                   Print this help message and exit\n"
+            "\n" +
+                footer);
+  const auto bogus = chatctl({"frobnicate"});
+  EXPECT_EQ(bogus.err,
+            "chatctl: unknown command 'frobnicate' (commands: who status kick say version "
+            "list-commands)\nRun chatctl --help for usage.\n");
+  EXPECT_EQ(chatctl({"who", "extra"}).exit_code, kExitUsage);
+}
+
 TEST_F(ChatctlTest, SocketFileModeDeniesAnotherUserExits77) {
   if (::geteuid() != 0) {
     GTEST_SKIP() << "needs root to run chatctl as another uid";
@@ -240,6 +301,22 @@ TEST_F(ChatctlTest, RealControlServerAnswersAndDeniesNobody) {
   const auto kick = chatctl({"kick", "nobody"}, pump);
   EXPECT_EQ(kick.exit_code, kExitError);
   EXPECT_NE(kick.err.find("no-such-nick"), std::string::npos) << kick.err;
+  // list-commands: the registry's names, in its order, one a line.
+  const auto list = chatctl({"list-commands"}, pump);
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  std::string names;
+  for (const auto& command : proto::control_commands()) {
+    names += std::string(command.name) + "\n";
+  }
+  EXPECT_EQ(list.out, names);
+  EXPECT_EQ(list.out, "status\nwho\nkick\nsay\nversion\nlist-commands\n");
+  // The bounds reach the operator as the daemon words them.
+  const auto long_reason = chatctl({"kick", "pat", std::string(401, 'r')}, pump);
+  EXPECT_EQ(long_reason.exit_code, kExitError);
+  EXPECT_EQ(long_reason.err,
+            "chatctl: kick: bad-message: reason is too long (at most 400 bytes)\n");
+  const auto long_say = chatctl({"say", std::string(32001, 's')}, pump);
+  EXPECT_EQ(long_say.err, "chatctl: say: bad-message: message is too long (at most 32000 bytes)\n");
   const auto bad = chatctl({"say", "bell\a"}, pump);
   EXPECT_EQ(bad.exit_code, kExitError);
   EXPECT_NE(bad.err.find("bad-message"), std::string::npos) << bad.err;

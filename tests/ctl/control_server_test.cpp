@@ -389,11 +389,12 @@ TEST_P(ControlServerTest, AccessFollowsUidAndGroups) {
   EXPECT_EQ(server_->access_for(outsider, 4343, {}), ControlAccess::kRead);
   EXPECT_EQ(server_->access_for(outsider, 100, {4343}), ControlAccess::kRead);
   EXPECT_EQ(server_->access_for(outsider, 100, {7}), ControlAccess::kNone);
-  EXPECT_TRUE(is_read_only(proto::ControlCommand::kWho));
-  EXPECT_TRUE(is_read_only(proto::ControlCommand::kStatus));
-  EXPECT_TRUE(is_read_only(proto::ControlCommand::kVersion));
-  EXPECT_FALSE(is_read_only(proto::ControlCommand::kKick));
-  EXPECT_FALSE(is_read_only(proto::ControlCommand::kSay));
+  EXPECT_TRUE(is_read_only(*proto::find_control_command("who")));
+  EXPECT_TRUE(is_read_only(*proto::find_control_command("status")));
+  EXPECT_TRUE(is_read_only(*proto::find_control_command("version")));
+  EXPECT_TRUE(is_read_only(*proto::find_control_command("list-commands")));
+  EXPECT_FALSE(is_read_only(*proto::find_control_command("kick")));
+  EXPECT_FALSE(is_read_only(*proto::find_control_command("say")));
 }
 
 TEST_P(ControlServerTest, HangupWhileRepliesAreUnreadClosesTheConnection) {

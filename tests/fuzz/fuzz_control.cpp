@@ -47,8 +47,12 @@ void check_reply(const std::string& reply, std::string_view type, std::string_vi
 }
 
 bool same(const ControlRequest& a, const ControlRequest& b) {
-  return a.command == b.command && a.nick == b.nick && a.reason == b.reason &&
-         a.message == b.message;
+  return a.command == b.command && a.args == b.args;
+}
+
+std::string arg_or(const ControlRequest& request, std::string_view name, std::string fallback) {
+  const std::string* value = request.arg(name);
+  return value != nullptr ? *value : fallback;
 }
 
 }  // namespace
@@ -72,9 +76,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   const auto& request = std::get<ControlRequest>(parsed);
-  const std::string_view name = control_command_name(request.command);
-  if (control_command_from_name(name) != request.command) {
+  const std::string_view name = request.name();
+  if (request.command == nullptr || find_control_command(name) != request.command ||
+      request.args.size() != request.command->args.size()) {
     std::abort();
+  }
+  // What the registry declares holds for every accepted request: required arguments
+  // present, text arguments valid and within their bound.
+  for (std::size_t i = 0; i < request.args.size(); ++i) {
+    const ControlArg& spec = request.command->args[i];
+    if (!request.args[i]) {
+      if (spec.required) {
+        std::abort();
+      }
+      continue;
+    }
+    if (spec.kind == ArgKind::kText &&
+        (!is_valid_message(*request.args[i]) || request.args[i]->size() > spec.max_bytes)) {
+      std::abort();
+    }
   }
   // What chatctl would send for this request parses back to the same request.
   auto again = parse_control_request(encode_control_request(request));
@@ -85,31 +105,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   // Replies carrying the request's own text, as chatd builds them (kick echoes the
   // nick; who lists nicks, peers and rooms that came from clients).
-  switch (request.command) {
-    case ControlCommand::kKick:
-      check_reply(
-          control_reply(name, control_result::kNoSuchNick, "no user is called " + request.nick),
-          name, control_result::kNoSuchNick);
-      break;
-    case ControlCommand::kSay:
-    case ControlCommand::kWho: {
-      const std::string text = request.command == ControlCommand::kSay ? request.message : "x";
-      ControlReply reply(name, control_result::kOk, text);
-      reply.begin_array("users")
-          .begin_object()
-          .add("nick", text)
-          .add("peer", request.reason.value_or("127.0.0.1:1"))
-          .add("messages_in", static_cast<std::uint64_t>(size))
-          .add("since", static_cast<std::int64_t>(-1))
-          .add("modern", true)
-          .end_object()
-          .end_array()
-          .add_strings("rooms", {text, request.nick});
-      check_reply(reply.finish(), name, control_result::kOk);
-      break;
-    }
-    default:
-      check_reply(control_reply(name, control_result::kOk, ""), name, control_result::kOk);
+  const std::string nick = arg_or(request, "nick", "");
+  if (name == "kick") {
+    check_reply(control_reply(name, control_result::kNoSuchNick, "no user is called " + nick), name,
+                control_result::kNoSuchNick);
+  } else if (name == "say" || name == "who") {
+    const std::string text = arg_or(request, "message", "x");
+    ControlReply reply(name, control_result::kOk, text);
+    reply.begin_array("users")
+        .begin_object()
+        .add("nick", text)
+        .add("peer", arg_or(request, "reason", "127.0.0.1:1"))
+        .add("messages_in", static_cast<std::uint64_t>(size))
+        .add("since", static_cast<std::int64_t>(-1))
+        .add("modern", true)
+        .end_object()
+        .end_array()
+        .add_strings("rooms", {text, nick});
+    check_reply(reply.finish(), name, control_result::kOk);
+  } else {
+    check_reply(control_reply(name, control_result::kOk, ""), name, control_result::kOk);
   }
   return 0;
 }

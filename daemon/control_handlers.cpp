@@ -1,0 +1,165 @@
+// chatd's side of each control command: one handler per registry entry (protocol/control.cpp).
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <utility>
+
+#include "daemon/control.hpp"
+#include "daemon/log_fields.hpp"
+#include "protocol/frame.hpp"
+#include "protocol/rules.hpp"
+#include "version.hpp"
+
+namespace chat::daemon {
+namespace {
+
+namespace result = proto::control_result;
+using proto::ControlReply;
+using proto::ControlRequest;
+
+std::string status(ControlBackend& backend, const ControlRequest& request, const ControlCaller& c) {
+  const StatusInfo s = backend.status();
+  spdlog::info("event=control command=status uid={} pid={} result=ok", c.uid, c.pid);
+  return ControlReply(request.name(), result::kOk, "")
+      .add("version", s.version)
+      .add("uptime_s", s.uptime_s)
+      .add("clients", s.clients)
+      .add("rooms", s.rooms)
+      .add("event_loop", s.event_loop)
+      .add("max_clients", s.max_clients)
+      .add("messages_in", s.messages_in)
+      .add("messages_out", s.messages_out)
+      .add("bytes_in", s.bytes_in)
+      .add("bytes_out", s.bytes_out)
+      .add("memory_bytes", s.memory_bytes)
+      .add("memory_budget", s.memory_budget)
+      .begin_object("counters")
+      .add("protocol_errors", s.protocol_errors)
+      .add("slow_consumers", s.slow_consumers)
+      .add("refusals", s.refusals)
+      .add("budget_drops", s.budget_drops)
+      .add("stalls", s.stalls)
+      .add("floods", s.floods)
+      .end_object()
+      .finish();
+}
+
+// The who reply with the first `count` users; `truncated` notes that the list
+// was cut to fit one frame.
+std::string who_reply(const std::vector<UserInfo>& users, std::size_t count) {
+  const bool truncated = count < users.size();
+  ControlReply reply("who", result::kOk, truncated ? "user list truncated to fit one frame" : "");
+  reply.begin_array("users");
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto& u = users[i];
+    reply.begin_object()
+        .add("nick", u.nick)
+        .add("peer", u.peer)
+        .add("room", u.room)
+        .add("since", u.since_unix)
+        .add("messages_in", u.messages_in)
+        .add("messages_out", u.messages_out)
+        .add("bytes_in", u.bytes_in)
+        .add("bytes_out", u.bytes_out)
+        .add("sendq_bytes", u.sendq_bytes)
+        .end_object();
+  }
+  reply.end_array();
+  reply.add("total", static_cast<std::uint64_t>(users.size()));
+  if (truncated) {
+    reply.add("truncated", true);
+  }
+  return reply.finish();
+}
+
+std::string who(ControlBackend& backend, const ControlRequest& /*request*/,
+                const ControlCaller& c) {
+  const std::vector<UserInfo> users = backend.who();
+  std::string reply = who_reply(users, users.size());
+  // One reply is one frame: shrink the list until it fits.
+  std::size_t count = users.size();
+  while (reply.size() > proto::kMaxPayload && count > 0) {
+    count = count * (proto::kMaxPayload - 512) / reply.size();
+    reply = who_reply(users, count);
+  }
+  spdlog::info("event=control command=who uid={} pid={} result=ok users={}", c.uid, c.pid,
+               users.size());
+  return reply;
+}
+
+std::string kick(ControlBackend& backend, const ControlRequest& request, const ControlCaller& c) {
+  const std::string* given = request.arg("reason");
+  const std::string reason = given != nullptr ? *given : "";
+  const std::string* nick_arg = request.arg("nick");
+  const std::string nick = nick_arg != nullptr ? *nick_arg : "";
+  const bool kicked = backend.kick(nick, reason);
+  const auto code = kicked ? result::kOk : result::kNoSuchNick;
+  spdlog::info("event=control command=kick uid={} pid={} result={} nick={} reason={}", c.uid, c.pid,
+               code, log_value(nick), log_value(reason));
+  // The nick is the caller's text: quoted back bounded, like every log field.
+  const std::string shown = proto::truncate_utf8(nick, 64, "...");
+  return proto::control_reply(request.name(), code,
+                              kicked ? "kicked " + shown : "no user is called " + shown);
+}
+
+std::string say(ControlBackend& backend, const ControlRequest& request, const ControlCaller& c) {
+  const std::string* message_arg = request.arg("message");
+  const std::string message = message_arg != nullptr ? *message_arg : "";
+  const auto recipients = backend.say(message);
+  if (!recipients) {
+    spdlog::info("event=control command=say uid={} pid={} result=bad-message", c.uid, c.pid);
+    return proto::control_reply(request.name(), result::kBadMessage,
+                                "message is too long to send in one packet");
+  }
+  spdlog::info("event=control command=say uid={} pid={} result=ok recipients={} message={}", c.uid,
+               c.pid, *recipients, log_value(message));
+  return ControlReply(request.name(), result::kOk, "")
+      .add("recipients", static_cast<std::uint64_t>(*recipients))
+      .finish();
+}
+
+std::string version(ControlBackend& /*backend*/, const ControlRequest& request,
+                    const ControlCaller& c) {
+  spdlog::info("event=control command=version uid={} pid={} result=ok", c.uid, c.pid);
+  return ControlReply(request.name(), result::kOk, "")
+      .add("version", chat::kVersion)
+      .add("protocol", proto::kProtocolVersion)
+      .finish();
+}
+
+std::string list_commands(ControlBackend& /*backend*/, const ControlRequest& request,
+                          const ControlCaller& c) {
+  std::vector<std::string> names;
+  for (const auto& command : proto::control_commands()) {
+    names.emplace_back(command.name);
+  }
+  spdlog::info("event=control command=list-commands uid={} pid={} result=ok", c.uid, c.pid);
+  return ControlReply(request.name(), result::kOk, "").add_strings("commands", names).finish();
+}
+
+// Keyed by the registry name; ControlServer refuses to start if one is missing.
+constexpr std::array<std::pair<std::string_view, ControlHandler>, 6> kHandlers{{
+    {"status", status},
+    {"who", who},
+    {"kick", kick},
+    {"say", say},
+    {"version", version},
+    {"list-commands", list_commands},
+}};
+
+}  // namespace
+
+ControlHandler control_handler(std::string_view name) {
+  for (const auto& [command, handler] : kHandlers) {
+    if (command == name) {
+      return handler;
+    }
+  }
+  return nullptr;
+}
+
+bool is_read_only(const proto::ControlCommandSpec& command) {
+  return command.access == proto::CommandAccess::kRead;
+}
+
+}  // namespace chat::daemon
