@@ -118,12 +118,13 @@ class TlsTest : public ::testing::TestWithParam<std::string> {
 
   // chatd with a plain listener (port()) and a TLS one (tls_port_) handed over
   // the systemd way, named "chat" and "chat-tls".
-  void start_chatd(std::vector<std::string> args = {}) {
+  void start_chatd(std::vector<std::string> args = {}, bool control = false) {
     tls_listener_ = listen_any(tls_port_);
     ASSERT_TRUE(tls_listener_);
     ChatdConfig config;
     config.binary = CHATD_PATH;
     config.event_loop = GetParam();
+    config.disable_control_socket = !control;
     config.args = {"--tls-cert=" + path("cert.pem"), "--tls-key=" + path("key.pem")};
     config.args.insert(config.args.end(), args.begin(), args.end());
     config.extra_fds = {{tls_listener_.get(), "chat-tls"}};
@@ -409,6 +410,52 @@ TEST_P(TlsTest, ReloadCertificateDuringTraffic) {
   ASSERT_TRUE(py.say("still up"));
   EXPECT_TRUE(receives(plain, chat_payload("py", "still up")));
 }
+
+#ifdef CHATCTL_PATH
+// chatctl status counts TLS and plain clients and shows the certificate's
+// expiry; chatctl who marks each user's transport (--json: a boolean).
+TEST_P(TlsTest, ChatctlShowsTransport) {
+  start_chatd({"--control-socket=@DIR@/ctl"}, true);
+  const std::string ctl = chatd_->dir() + "/ctl";
+  TestClient plain = join("plainuser");
+  PyPeer py = peer("chat", "tlsuser");
+  ASSERT_TRUE(py.next("ready"));
+  ASSERT_TRUE(py.next(join_payload("tlsuser")));
+  ASSERT_TRUE(receives(plain, join_payload("tlsuser")));
+  std::string not_after;
+  ASSERT_TRUE(
+      run_process({"openssl", "x509", "-in", path("cert.pem"), "-noout", "-enddate"}, not_after));
+  std::string out;
+  auto status = run_process({CHATCTL_PATH, "--socket", ctl, "--json", "status"}, out);
+  ASSERT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << out;
+  EXPECT_NE(out.find(R"("tls_clients":1)"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"("plain_clients":1)"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"("tls_cert_expires":")"), std::string::npos) << out;
+  status = run_process({CHATCTL_PATH, "--socket", ctl, "status"}, out);
+  ASSERT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << out;
+  EXPECT_NE(out.find("(1 TLS, 1 plain)"), std::string::npos) << out;
+  EXPECT_NE(out.find("TLS cert:"), std::string::npos) << out;
+  // The year of the certificate's notAfter (openssl: "notAfter=Dec  7 09:00:00 2026 GMT").
+  const auto gmt = not_after.find(" GMT");
+  ASSERT_NE(gmt, std::string::npos) << not_after;
+  EXPECT_NE(out.find("expires " + not_after.substr(gmt - 4, 4) + "-"), std::string::npos) << out;
+
+  status = run_process({CHATCTL_PATH, "--socket", ctl, "--json", "who"}, out);
+  ASSERT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << out;
+  const auto tls_at = out.find(R"("nick":"tlsuser")");
+  const auto plain_at = out.find(R"("nick":"plainuser")");
+  ASSERT_NE(tls_at, std::string::npos) << out;
+  ASSERT_NE(plain_at, std::string::npos) << out;
+  EXPECT_NE(out.find(R"("tls":true)", tls_at), std::string::npos) << out;
+  const std::string plain_user = out.substr(plain_at, out.find('}', plain_at) - plain_at);
+  EXPECT_NE(plain_user.find(R"("tls":false)"), std::string::npos) << out;
+  status = run_process({CHATCTL_PATH, "--socket", ctl, "who"}, out);
+  ASSERT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << out;
+  EXPECT_NE(out.find(" TLS "), std::string::npos) << out;
+  EXPECT_NE(out.find(" yes "), std::string::npos) << out;
+  EXPECT_NE(out.find(" no "), std::string::npos) << out;
+}
+#endif
 
 INSTANTIATE_TEST_SUITE_P(EventLoop, TlsTest, ::testing::Values("select", "epoll"),
                          [](const auto& info) { return info.param; });
