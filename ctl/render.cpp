@@ -98,8 +98,15 @@ std::string table(const std::vector<std::string>& header, const std::vector<bool
 
 std::string render_who(const Value& doc) {
   std::vector<std::vector<std::string>> rows;
+  // A TLS column when the server says (chatd with TLS support always does).
+  bool tls_column = false;
   const auto users = doc.FindMember("users");
   if (users != doc.MemberEnd() && users->value.IsArray()) {
+    for (const auto& u : users->value.GetArray()) {
+      if (u.IsObject() && u.HasMember("tls")) {
+        tls_column = true;
+      }
+    }
     for (const auto& u : users->value.GetArray()) {
       if (!u.IsObject()) {
         continue;
@@ -107,14 +114,24 @@ std::string render_who(const Value& doc) {
       rows.push_back({str(u, "nick"), str(u, "peer"), str(u, "room"), utc_time(u, "since"),
                       str(u, "messages_in"), str(u, "messages_out"), str(u, "bytes_in"),
                       str(u, "bytes_out"), str(u, "sendq_bytes")});
+      if (tls_column) {
+        const auto t = u.FindMember("tls");
+        const bool on = t != u.MemberEnd() && t->value.IsBool() && t->value.GetBool();
+        rows.back().insert(rows.back().begin() + 2, on ? "yes" : "no");
+      }
     }
   }
   if (rows.empty()) {
     return "no users connected\n";
   }
-  std::string out = table(
-      {"NICK", "PEER", "ROOM", "SINCE", "MSGS-IN", "MSGS-OUT", "BYTES-IN", "BYTES-OUT", "SENDQ"},
-      {false, false, false, false, true, true, true, true, true}, rows);
+  std::vector<std::string> header{"NICK",     "PEER",     "ROOM",      "SINCE", "MSGS-IN",
+                                  "MSGS-OUT", "BYTES-IN", "BYTES-OUT", "SENDQ"};
+  std::vector<bool> numeric{false, false, false, false, true, true, true, true, true};
+  if (tls_column) {
+    header.insert(header.begin() + 2, "TLS");
+    numeric.insert(numeric.begin() + 2, false);
+  }
+  std::string out = table(header, numeric, rows);
   const auto truncated = doc.FindMember("truncated");
   if (truncated != doc.MemberEnd() && truncated->value.IsBool() && truncated->value.GetBool()) {
     out += fmt::format("({} of {} users shown; use --json for the reply as sent)\n", rows.size(),
@@ -142,10 +159,14 @@ std::string render_status(const Value& doc) {
   if (it != doc.MemberEnd() && it->value.IsUint64()) {
     uptime = format_duration(it->value.GetUint64());
   }
-  const std::vector<std::pair<std::string, std::string>> lines = {
+  std::string clients = str(doc, "clients") + " of " + str(doc, "max_clients");
+  if (doc.HasMember("tls_clients") && doc.HasMember("plain_clients")) {
+    clients += " (" + str(doc, "tls_clients") + " TLS, " + str(doc, "plain_clients") + " plain)";
+  }
+  std::vector<std::pair<std::string, std::string>> lines = {
       {"version", str(doc, "version")},
       {"uptime", uptime},
-      {"clients", str(doc, "clients") + " of " + str(doc, "max_clients")},
+      {"clients", clients},
       {"rooms", str(doc, "rooms")},
       {"event loop", str(doc, "event_loop")},
       {"messages in", str(doc, "messages_in")},
@@ -153,6 +174,9 @@ std::string render_status(const Value& doc) {
       {"bytes in", str(doc, "bytes_in")},
       {"bytes out", str(doc, "bytes_out")},
   };
+  if (doc.HasMember("tls_cert_expires")) {
+    lines.emplace_back("TLS cert", "expires " + str(doc, "tls_cert_expires"));
+  }
   std::string out;
   for (const auto& [key, value] : lines) {
     out += fmt::format("{:<13} {}\n", key + ":", value);

@@ -24,6 +24,7 @@ struct UserInfo {
   std::string nick, peer, room;
   std::int64_t since_unix;
   std::uint64_t messages_in, messages_out, bytes_in, bytes_out, sendq_bytes;
+  bool tls = false;  // connected through the TLS listener
 };
 
 struct StatusInfo {
@@ -34,6 +35,10 @@ struct StatusInfo {
   std::uint64_t memory_bytes, memory_budget;  // accounted now, and the budget (0: none)
   // Events counted instead of logged one by one.
   std::uint64_t protocol_errors, slow_consumers, refusals, budget_drops, stalls, floods;
+  // Joined clients by transport (they add up to `clients`), and when the TLS
+  // certificate in use expires (ISO 8601 UTC; empty without TLS).
+  std::uint64_t tls_clients = 0, plain_clients = 0;
+  std::string tls_cert_expires;
 };
 
 // What the control commands need from the chat server; implemented by chatd.

@@ -29,6 +29,15 @@ StatusInfo ServerControl::status() {
   s.budget_drops = c.budget_drops;
   s.stalls = c.stalls;
   s.floods = c.floods;
+  for (const auto& m : server_.hub().members()) {
+    if (m.joined && m.transport == Transport::kTls) {
+      ++s.tls_clients;
+    }
+  }
+  s.plain_clients = s.clients - std::min(s.clients, s.tls_clients);
+  if (const TlsContext* tls = server_.tls_context()) {
+    s.tls_cert_expires = tls->not_after_text;
+  }
   return s;
 }
 
@@ -42,6 +51,7 @@ std::vector<UserInfo> ServerControl::who() {
     u.nick = m.nick;
     u.peer = m.peer;
     u.room = m.room;
+    u.tls = m.transport == Transport::kTls;
     u.since_unix =
         std::chrono::duration_cast<std::chrono::seconds>(m.since.time_since_epoch()).count();
     if (const Session* s = server_.session(m.id)) {

@@ -20,7 +20,12 @@ using proto::ControlRequest;
 std::string status(ControlBackend& backend, const ControlRequest& request, const ControlCaller& c) {
   const StatusInfo s = backend.status();
   spdlog::info("event=control command=status uid={} pid={} result=ok", c.uid, c.pid);
-  return ControlReply(request.name(), result::kOk, "")
+  ControlReply reply(request.name(), result::kOk, "");
+  if (!s.tls_cert_expires.empty()) {
+    reply.add("tls_cert_expires", s.tls_cert_expires);
+  }
+  return reply.add("tls_clients", s.tls_clients)
+      .add("plain_clients", s.plain_clients)
       .add("version", s.version)
       .add("uptime_s", s.uptime_s)
       .add("clients", s.clients)
@@ -62,6 +67,7 @@ std::string who_reply(const std::vector<UserInfo>& users, std::size_t count) {
         .add("bytes_in", u.bytes_in)
         .add("bytes_out", u.bytes_out)
         .add("sendq_bytes", u.sendq_bytes)
+        .add("tls", u.tls)
         .end_object();
   }
   reply.end_array();

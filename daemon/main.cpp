@@ -25,6 +25,7 @@
 #include "daemon/options.hpp"
 #include "daemon/server.hpp"
 #include "daemon/systemd.hpp"
+#include "daemon/tls.hpp"
 #include "version.hpp"
 
 namespace {
@@ -105,7 +106,7 @@ std::optional<gid_t> find_group(const std::string& option, const std::string& na
 // and close the port; see chatd.service).
 void drain_listeners() {
   auto inherited = chat::daemon::systemd::take_listen_fds();
-  for (auto* group : {&inherited.chat, &inherited.ctl}) {
+  for (auto* group : {&inherited.chat, &inherited.tls, &inherited.ctl}) {
     for (const auto& fd : *group) {
       chat::net::set_nonblocking(fd.get());
       for (int i = 0; i < 1024; ++i) {
@@ -117,6 +118,29 @@ void drain_listeners() {
       }
     }
   }
+}
+
+// The certificate and key files: the options, else systemd's credentials.
+std::string tls_cert_file(const Options& o) {
+  return o.tls_cert.empty() ? credential_path("tls-cert") : o.tls_cert;
+}
+std::string tls_key_file(const Options& o) {
+  return o.tls_key.empty() ? credential_path("tls-key") : o.tls_key;
+}
+
+// Loads the TLS context the options name; nullopt with `error` saying which
+// file is wrong (or that one is missing).
+std::optional<TlsContext> load_tls(const Options& o, std::string& error) {
+  const std::string cert = tls_cert_file(o);
+  const std::string key = tls_key_file(o);
+  if (cert.empty() || key.empty()) {
+    error = std::string(
+                "TLS needs a certificate and a key: --tls-cert and --tls-key (or the "
+                "systemd credentials tls-cert and tls-key); missing: ") +
+            (cert.empty() ? (key.empty() ? "both" : "tls-cert") : "tls-key");
+    return std::nullopt;
+  }
+  return load_tls_context(cert, key, error);
 }
 
 // --check-config: everything a start would reject in the configuration
@@ -137,6 +161,13 @@ int check_config(const Options& opts) {
               << chat::net::max_unix_path() << " bytes\n";
     return kExitConfig;
   }
+  // The certificate and key, when TLS is asked for (or files are named).
+  if (opts.tls_port || !tls_cert_file(opts).empty() || !tls_key_file(opts).empty()) {
+    if (!load_tls(opts, error)) {
+      std::cerr << "chatd: " << error << "\n";
+      return kExitConfig;
+    }
+  }
   std::cout << "chatd: configuration OK (" << opts.config << ")\n";
   return 0;
 }
@@ -154,7 +185,21 @@ void reload(const std::vector<std::string>& args, Options& current, Server& serv
   if (loaded.exit_code >= 0) {
     spdlog::error("event=reload-failed detail={}", field(load_error_detail(loaded.message)));
   } else {
-    const Options& next = loaded.options;
+    Options& next = loaded.options;
+    if (server.tls_context() != nullptr) {
+      // A new certificate for new connections; on any error the old one stays.
+      std::string error;
+      if (auto ctx = load_tls(next, error)) {
+        spdlog::info("event=tls-reloaded cert={} key={} not_after={}", field(ctx->cert_file),
+                     field(ctx->key_file), ctx->not_after_text);
+        server.set_tls_context(std::move(*ctx));
+      } else {
+        spdlog::error("event=tls-reload-failed detail={} kept={}", field(error),
+                      field(server.tls_context()->cert_file));
+        next.tls_cert = current.tls_cert;
+        next.tls_key = current.tls_key;
+      }
+    }
     // Each change is logged before the new log level applies, so lowering the
     // level still leaves a record of the reload.
     for_each_reloadable([&](const char* key, auto member) {
@@ -197,7 +242,20 @@ int run(const std::vector<std::string>& args) {
     spdlog::warn("event=ignored-socket name={}", field(name));
   }
   std::vector<UniqueFd> listeners;
+  std::vector<UniqueFd> tls_listeners;
   std::string error;
+  if (!inherited.chat.empty() || !inherited.tls.empty()) {
+    if (opts.tls_port) {
+      spdlog::warn("event=port-ignored port={} reason=socket-activation", *opts.tls_port);
+    }
+    for (auto& fd : inherited.tls) {
+      if (!prepare_listener(fd.get(), error)) {
+        spdlog::critical("event=start-failed detail={}", field(error));
+        return kExitOsErr;
+      }
+      tls_listeners.push_back(std::move(fd));
+    }
+  }
   if (!inherited.chat.empty()) {
     if (opts.port) {
       spdlog::warn("event=port-ignored port={} reason=socket-activation", *opts.port);
@@ -209,16 +267,53 @@ int run(const std::vector<std::string>& args) {
       }
       listeners.push_back(std::move(fd));
     }
-  } else if (opts.port) {
-    listeners = bind_listeners(opts.bind, *opts.port, error);
-    if (listeners.empty()) {
-      spdlog::critical("event=start-failed detail={}", field(error));
-      return kExitOsErr;
+  } else if (opts.port || (opts.tls_port && inherited.tls.empty())) {
+    if (opts.port) {
+      listeners = bind_listeners(opts.bind, *opts.port, error);
+      if (listeners.empty()) {
+        spdlog::critical("event=start-failed detail={}", field(error));
+        return kExitOsErr;
+      }
     }
+    if (opts.tls_port) {
+      tls_listeners = bind_listeners(opts.bind, *opts.tls_port, error);
+      if (tls_listeners.empty()) {
+        spdlog::critical("event=start-failed detail={}", field(error));
+        return kExitOsErr;
+      }
+    }
+  } else if (!tls_listeners.empty()) {
+    // TLS only (chatd-tls.socket without chatd.socket).
   } else {
     std::cerr << "chatd: no PORT given and no listening socket passed by systemd\n"
                  "Usage: chatd [OPTIONS] PORT   (chatd --help for more)\n";
     return kExitUsage;
+  }
+
+  std::optional<TlsContext> tls;
+  if (!tls_listeners.empty()) {
+    tls = load_tls(opts, error);
+    if (!tls) {
+      spdlog::critical("event=start-failed detail={}", field(error));
+      for (auto& fd : tls_listeners) {
+        inherited.tls.push_back(std::move(fd));  // drained below like the others
+      }
+      for (auto& fd : listeners) {
+        inherited.chat.push_back(std::move(fd));
+      }
+      for (auto* group : {&inherited.chat, &inherited.tls}) {
+        for (const auto& fd : *group) {
+          for (int i = 0; i < 1024; ++i) {
+            const int c = ::accept4(fd.get(), nullptr, nullptr, SOCK_CLOEXEC);
+            if (c < 0) {
+              break;
+            }
+            ::close(c);
+          }
+        }
+      }
+      return kExitConfig;
+    }
   }
 
   const rlim_t nofile = raise_nofile();
@@ -248,9 +343,12 @@ int run(const std::vector<std::string>& args) {
   std::signal(SIGPIPE, SIG_IGN);
 
   std::vector<std::string> listen_names;
-  listen_names.reserve(listeners.size());
+  listen_names.reserve(listeners.size() + tls_listeners.size());
   for (const auto& l : listeners) {
     listen_names.push_back(chat::net::local_name(l.get()));
+  }
+  for (const auto& l : tls_listeners) {
+    listen_names.push_back("tls:" + chat::net::local_name(l.get()));
   }
   std::optional<Server> server_storage;
   try {
@@ -260,6 +358,14 @@ int run(const std::vector<std::string>& args) {
     return kExitOsErr;
   }
   Server& server = *server_storage;
+  if (tls) {
+    spdlog::info("event=tls-loaded cert={} key={} not_after={}", field(tls->cert_file),
+                 field(tls->key_file), tls->not_after_text);
+    if (!server.add_tls_listeners(std::move(tls_listeners), std::move(*tls))) {
+      spdlog::critical("event=start-failed detail={}", field("cannot watch a TLS listener"));
+      return kExitOsErr;
+    }
+  }
 
   // The control socket: systemd's `ctl` socket, or our own at --control-socket.
   // Every failure to set it up exits 73 (EX_CANTCREAT), as documented.

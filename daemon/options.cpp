@@ -22,6 +22,16 @@ void define_options(CLI::App& app, Options& opts) {
       ->check(CLI::Range(1, 65535));
   app.add_option("--bind", opts.bind, "Address to bind (default: all IPv6 and IPv4 addresses)")
       ->type_name("ADDR");
+  app.add_option("--tls-port", opts.tls_port,
+                 "TCP port for TLS clients, served beside PORT (needs a certificate and key)")
+      ->type_name("PORT")
+      ->check(CLI::Range(1, 65535));
+  app.add_option("--tls-cert", opts.tls_cert,
+                 "PEM certificate, then its chain (default: the systemd credential tls-cert)")
+      ->type_name("FILE");
+  app.add_option("--tls-key", opts.tls_key,
+                 "PEM private key, without passphrase (default: the systemd credential tls-key)")
+      ->type_name("FILE");
   app.add_option("--max-clients", opts.max_clients,
                  "Most clients at once (0 = as many as descriptors allow)")
       ->type_name("N");

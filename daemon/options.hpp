@@ -15,6 +15,9 @@ namespace chat::daemon {
 struct Options {
   std::optional<std::uint16_t> port;
   std::string bind;
+  std::optional<std::uint16_t> tls_port;
+  std::string tls_cert;  // PEM chain; empty: systemd credential "tls-cert" if any
+  std::string tls_key;   // PEM key; empty: systemd credential "tls-key" if any
   std::size_t max_clients = 0;
   double hello_timeout = defaults::kHelloTimeoutSeconds;
   std::size_t sendq_limit = defaults::kSendqLimit;
@@ -62,6 +65,9 @@ void for_each_reloadable(F&& f) {
   f("max-per-address", &Options::max_per_address);
   f("memory-budget", &Options::memory_budget);
   f("stall-timeout", &Options::stall_timeout);
+  // Re-read on every reload even when the paths stay (ACME renewals replace the files).
+  f("tls-cert", &Options::tls_cert);
+  f("tls-key", &Options::tls_key);
 }
 
 // Adds every option to `app`, bound to `opts`.

@@ -88,7 +88,7 @@ Server::Server(EventLoop& loop, std::vector<UniqueFd> listeners, Limits limits)
   arm_sweep();
   for (const auto& l : listeners_) {
     const int fd = l.get();
-    if (!loop_.add(fd, kRead, [this, fd](unsigned) { on_listener(fd); })) {
+    if (!loop_.add(fd, kRead, [this, fd](unsigned) { on_listener(fd, false); })) {
       throw std::system_error(errno == 0 ? EBADF : errno, std::generic_category(),
                               "cannot watch listening socket fd " + std::to_string(fd));
     }
@@ -106,6 +106,25 @@ Server::~Server() {
   for (const auto& l : listeners_) {
     loop_.remove(l.get());
   }
+  for (const auto& l : tls_listeners_) {
+    loop_.remove(l.get());
+  }
+}
+
+bool Server::add_tls_listeners(std::vector<UniqueFd> listeners, TlsContext context) {
+  tls_ = std::move(context);
+  for (auto& l : listeners) {
+    const int fd = l.get();
+    if (!loop_.add(fd, kRead, [this, fd](unsigned) { on_listener(fd, true); })) {
+      return false;
+    }
+    tls_listeners_.push_back(std::move(l));
+  }
+  return true;
+}
+
+void Server::set_tls_context(TlsContext context) {
+  tls_ = std::move(context);
 }
 
 std::size_t Server::compute_max_clients(std::size_t requested) const {
@@ -143,7 +162,7 @@ const Session* Server::session(SessionId id) const {
   return it == sessions_.end() ? nullptr : it->second.get();
 }
 
-void Server::on_listener(int fd) {
+void Server::on_listener(int fd, bool tls) {
   for (int i = 0; i < kMaxAcceptsPerWake; ++i) {
     UniqueFd client(::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!client) {
@@ -152,7 +171,9 @@ void Server::on_listener(int fd) {
         // backlog and refuse it, so the listener does not stay readable forever.
         reserve_fd_.reset();
         UniqueFd refused(::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-        if (refused) {
+        if (refused && tls) {
+          ++counters_.refusals;  // no handshake spent on a refusal: closed without a word
+        } else if (refused) {
           ++counters_.refusals;
           const Frame frame =
               error_frame(proto::ErrorCode::kServerFull, "server is out of descriptors");
@@ -172,11 +193,11 @@ void Server::on_listener(int fd) {
       return;
     }
     if (client_count() >= max_clients_) {
-      reject_full(std::move(client), "the server is full, try later");
+      reject_full(std::move(client), "the server is full, try later", tls);
     } else if (over_address_limit(client.get())) {
-      reject_full(std::move(client), "too many connections from your address");
+      reject_full(std::move(client), "too many connections from your address", tls);
     } else {
-      accept_one(std::move(client));
+      accept_one(std::move(client), tls);
     }
   }
 }
@@ -189,11 +210,16 @@ bool Server::over_address_limit(int fd) const {
   return it != per_address_.end() && it->second >= limits_.max_per_address;
 }
 
-void Server::reject_full(UniqueFd client, std::string_view message) {
+void Server::reject_full(UniqueFd client, std::string_view message, bool tls) {
   const std::string peer = net::peer_name(client.get());
   ++counters_.refusals;
-  spdlog::warn("event=reject code=server-full peer={} clients={} max_clients={} detail={}", peer,
-               client_count(), max_clients_, field(message));
+  spdlog::warn("event=reject code=server-full peer={} clients={} max_clients={} detail={}{}", peer,
+               client_count(), max_clients_, field(message), tls ? " transport=tls" : "");
+  if (tls) {
+    // A refusal over TLS would cost a handshake, the very thing a flood of
+    // connections wants from us: closed without a word (PROTOCOL-DECISIONS 40).
+    return;
+  }
   const SessionId id = sessions_.allocate();
   auto s = std::make_unique<Session>(id, std::move(client), peer);
   const int fd = s->fd();
@@ -216,12 +242,17 @@ void Server::reject_full(UniqueFd client, std::string_view message) {
   begin_close(ref, now() + kCloseLinger);
 }
 
-void Server::accept_one(UniqueFd client) {
+void Server::accept_one(UniqueFd client, bool tls) {
   const int one = 1;
   ::setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   const SessionId id = sessions_.allocate();
   std::string peer = net::peer_name(client.get());
   auto s = std::make_unique<Session>(id, std::move(client), peer);
+  if (tls && (!tls_ || !s->start_tls(tls_->ctx.get()))) {
+    spdlog::error("event=reject reason=tls-setup-failed peer={} detail={}", peer,
+                  field(s->tls_error()));
+    return;
+  }
   if (!loop_.add(s->fd(), kRead, [this, id](unsigned ready) { on_session(id, ready); })) {
     sessions_.release(id);
     spdlog::error("event=reject reason=fd-over-event-loop-limit fd={} peer={}", s->fd(), peer);
@@ -234,10 +265,14 @@ void Server::accept_one(UniqueFd client) {
   s->byte_tokens = limits_.flood_bytes_burst;
   s->refilled = loop_.woke();
   s->accepted = loop_.woke();
-  spdlog::debug("event=connect session={} peer={}", log_id(id), peer);
+  spdlog::debug("event=connect session={} peer={}{}", log_id(id), peer,
+                tls ? " transport=tls" : "");
   Session& ref = *s;
   sessions_.emplace(id, std::move(s));
-  hub_.connect(id, std::move(peer));
+  if (tls) {
+    ++tls_clients_;
+  }
+  hub_.connect(id, std::move(peer), tls ? Transport::kTls : Transport::kPlain);
   arm_hello(ref);
 }
 
@@ -249,6 +284,13 @@ void Server::arm_hello(Session& s) {
       return;
     }
     it->second->hello_timer = 0;
+    if (it->second->state() == Session::State::kOpen && it->second->tls_handshaking()) {
+      // No TLS session yet, so no way to say why: closed at once.
+      spdlog::info("event=tls-handshake-timeout session={} peer={}", log_id(id),
+                   it->second->peer());
+      end_session(*it->second, "hello-timeout");
+      return;
+    }
     if (it->second->state() == Session::State::kOpen && !hub_.joined(id)) {
       hub_.close_with_error(id, proto::ErrorCode::kHelloTimeout, "no hello in time",
                             "hello-timeout");
@@ -269,6 +311,16 @@ void Server::on_session(SessionId id, unsigned ready) {
     return;
   }
   Session& s = *it->second;
+  if (s.tls()) {
+    // OpenSSL may need the other direction first (WANT_READ on a write,
+    // WANT_WRITE on a read); the readiness it waited for serves both.
+    if ((ready & kRead) != 0 && s.tls_write_wants_read()) {
+      ready |= kWrite;
+    }
+    if ((ready & kWrite) != 0 && s.tls_read_wants_write()) {
+      ready |= kRead;
+    }
+  }
   if ((ready & kWrite) != 0 && s.state() != Session::State::kDead) {
     const auto before = s.bytes_out;
     const auto r = s.flush(loop_.woke());
@@ -295,6 +347,11 @@ void Server::on_session(SessionId id, unsigned ready) {
       totals_.bytes_in += s.bytes_in - before;
       process_input(s);
       account_input(s);
+      note_tls_pending(s);
+      if (r == Session::IoResult::kError && s.tls() && s.state() == Session::State::kOpen) {
+        spdlog::info("event=tls-error session={} peer={} handshake={} detail={}", id, s.peer(),
+                     s.tls_handshaking() ? "incomplete" : "done", field(s.tls_error()));
+      }
       if (s.state() == Session::State::kOpen &&
           (r == Session::IoResult::kEof || r == Session::IoResult::kError)) {
         if (r == Session::IoResult::kEof && s.input().buffered() > 0 && !s.pending_input) {
@@ -473,6 +530,13 @@ void Server::drop(Session& s, std::string_view reason) {
   bury(s);
 }
 
+void Server::note_tls_pending(Session& s) {
+  if (s.tls() && s.state() == Session::State::kOpen && !s.pending_input &&
+      s.input().buffered() < kMaxBufferedInput && s.tls_pending()) {
+    tls_pending_.push_back(s.id());
+  }
+}
+
 void Server::mark_dirty(Session& s) {
   if (!s.dirty) {
     s.dirty = true;
@@ -502,6 +566,16 @@ void Server::update_interest(Session& s) {
       break;
     case Session::State::kDead:
       break;
+  }
+  if (s.tls() && (s.state() == Session::State::kOpen || s.state() == Session::State::kClosing)) {
+    // OpenSSL waits for the other direction: watch that one instead, or a
+    // ready socket would wake the loop again and again for the same answer.
+    if (s.tls_write_wants_read()) {
+      want = (want & ~unsigned{kWrite}) | kRead;
+    }
+    if (s.tls_read_wants_write()) {
+      want = (want & ~unsigned{kRead}) | kWrite;
+    }
   }
   if (want != s.interest) {
     if (!loop_.modify(s.fd(), want)) {
@@ -635,6 +709,9 @@ void Server::reap() {
     }
     loop_.remove(it->second->fd());
     input_bytes_ -= it->second->accounted_input;
+    if (it->second->tls()) {
+      --tls_clients_;
+    }
     if (!it->second->counted) {
       --rejecting_;
     } else if (const auto a = per_address_.find(it->second->address); a != per_address_.end()) {
@@ -661,6 +738,10 @@ void Server::stop() {
     loop_.remove(l.get());
   }
   listeners_.clear();
+  for (auto& l : tls_listeners_) {
+    loop_.remove(l.get());
+  }
+  tls_listeners_.clear();
   hub_.say("server shutting down");
   for (auto& [id, s] : sessions_) {
     begin_close(*s, stop_deadline);
@@ -677,8 +758,8 @@ bool Server::step(std::optional<std::chrono::milliseconds> max_wait) {
   // Input left over from the last iteration (a session that sent more than one
   // iteration handles) is served without waiting; otherwise the loop's timers
   // bound the wait, and nothing else does.
-  auto timeout =
-      pending_input_.empty() ? std::chrono::milliseconds(-1) : std::chrono::milliseconds(0);
+  auto timeout = pending_input_.empty() && tls_pending_.empty() ? std::chrono::milliseconds(-1)
+                                                                : std::chrono::milliseconds(0);
   if (max_wait && (timeout.count() < 0 || *max_wait < timeout)) {
     timeout = *max_wait;
   }
@@ -694,7 +775,14 @@ bool Server::step(std::optional<std::chrono::milliseconds> max_wait) {
       it->second->pending_input = false;
       process_input(*it->second);
       account_input(*it->second);
+      note_tls_pending(*it->second);
     }
+  }
+  // TLS input already decrypted inside OpenSSL: read it as if the socket said so.
+  std::vector<SessionId> tls_ready;
+  tls_ready.swap(tls_pending_);
+  for (const SessionId id : tls_ready) {
+    on_session(id, kRead);
   }
   do {
     handle_overflows();

@@ -17,6 +17,7 @@
 #include "daemon/hub.hpp"
 #include "daemon/session.hpp"
 #include "daemon/slot_map.hpp"
+#include "daemon/tls.hpp"
 
 namespace chat::daemon {
 
@@ -72,6 +73,16 @@ class Server final : public Outbox {
   bool step(std::optional<std::chrono::milliseconds> max_wait);
   // Takes a connected socket as a new client, as if accepted (tests, fuzzing).
   void adopt(UniqueFd client);
+  // TLS listeners, served beside the plain ones with `context`; false (errno
+  // set) if the loop cannot watch one.
+  bool add_tls_listeners(std::vector<UniqueFd> listeners, TlsContext context);
+  // A new certificate (SIGHUP) for connections accepted from now on; sessions
+  // keep the context they started with.
+  void set_tls_context(TlsContext context);
+  // nullptr without TLS listeners.
+  const TlsContext* tls_context() const { return tls_ ? &*tls_ : nullptr; }
+  // Clients on TLS (client_count() counts them too).
+  std::size_t tls_client_count() const { return tls_clients_; }
   // The loop's clock (EventLoop::set_clock): every deadline is measured on it.
   Clock::time_point now() const { return loop_.now(); }
   // Every session, for invariant checks.
@@ -109,10 +120,11 @@ class Server final : public Outbox {
 
  private:
   std::size_t rejecting() const { return rejecting_; }
-  void on_listener(int fd);
-  void accept_one(UniqueFd client);
+  void on_listener(int fd, bool tls);
+  void accept_one(UniqueFd client, bool tls = false);
+  void note_tls_pending(Session& s);
   bool over_address_limit(int fd) const;
-  void reject_full(UniqueFd client, std::string_view message);
+  void reject_full(UniqueFd client, std::string_view message, bool tls = false);
   bool take_tokens(Session& s, std::size_t bytes, Clock::time_point now);
   void account_input(Session& s);
   void enforce_budget();
@@ -138,6 +150,12 @@ class Server final : public Outbox {
 
   EventLoop& loop_;
   std::vector<UniqueFd> listeners_;
+  std::vector<UniqueFd> tls_listeners_;
+  std::optional<TlsContext> tls_;
+  std::size_t tls_clients_ = 0;
+  // TLS sessions with decrypted input inside OpenSSL, to read without waiting
+  // for the socket (which may never become readable for it).
+  std::vector<SessionId> tls_pending_;
   Limits limits_;
   std::size_t max_clients_ = 0;
   Hub hub_;

@@ -8,6 +8,7 @@
 
 #include "common/unique_fd.hpp"
 #include "daemon/hub.hpp"
+#include "daemon/tls.hpp"
 #include "protocol/frame.hpp"
 
 namespace chat::daemon {
@@ -28,12 +29,27 @@ class Session {
   int fd() const { return fd_.get(); }
   const std::string& peer() const { return peer_; }
 
+  // TLS: the session speaks TLS (server side) on its socket from now on; the
+  // handshake is driven by the first reads. False if OpenSSL refused.
+  bool start_tls(SSL_CTX* ctx);
+  bool tls() const { return ssl_ != nullptr; }
+  bool tls_handshaking() const;
+  // The last flush or read stopped because OpenSSL must first move bytes the
+  // other way (a TLS 1.3 key update, a handshake flight): the loop watches for
+  // that direction too.
+  bool tls_write_wants_read() const { return write_wants_read_; }
+  bool tls_read_wants_write() const { return read_wants_write_; }
+  // Decrypted bytes held inside OpenSSL: select/epoll cannot see them.
+  bool tls_pending() const;
+  // Why the last TLS read or write failed (OpenSSL's words), for the log.
+  const std::string& tls_error() const { return tls_error_; }
+
   // Queues a frame; the caller enforces the send-queue limit with queued_bytes().
   // Refuses (false) a frame that is not a whole frame: the Frame type makes that
   // impossible, and this check keeps an empty write from ever reaching flush().
   bool enqueue(const Frame& frame, std::chrono::steady_clock::time_point now);
-  // Gathers queued frames into one send() until the queue is empty or the socket
-  // is full.
+  // Gathers queued frames into one send() (TLS: one SSL_write of up to a record)
+  // until the queue is empty or the socket is full.
   IoResult flush(std::chrono::steady_clock::time_point now);
   // When the output queue last moved: became non-empty, or the kernel took bytes.
   // Meaningless while the queue is empty.
@@ -60,7 +76,8 @@ class Session {
   State state() const { return state_; }
   // kOpen -> kClosing; false (nothing changes) from any other state.
   bool start_closing(std::chrono::steady_clock::time_point deadline);
-  // kClosing -> kDraining: shutdown(SHUT_WR), so the peer reads the end of what we sent.
+  // kClosing -> kDraining: shutdown(SHUT_WR), so the peer reads the end of what we
+  // sent; TLS sends its close_notify first.
   void start_draining();
   // -> kDead; false if it already was.
   bool kill();
@@ -85,6 +102,12 @@ class Session {
   std::uint64_t bytes_out = 0;
 
  private:
+  IoResult flush_tls(std::chrono::steady_clock::time_point now);
+  IoResult read_tls(std::size_t max_bytes);
+  IoResult tls_failure(int ret, bool reading);
+  // The kernel (or OpenSSL) took `n` queued bytes.
+  void consume(std::size_t n, std::chrono::steady_clock::time_point now);
+
   SessionId id_;
   State state_ = State::kOpen;
   std::chrono::steady_clock::time_point deadline_{};  // kClosing/kDraining ends by then
@@ -95,6 +118,11 @@ class Session {
   std::size_t out_offset_ = 0;  // bytes of out_.front() already written
   std::size_t queued_bytes_ = 0;
   std::chrono::steady_clock::time_point progress_{};
+  // Declared after fd_ so it is freed first (it does not own the socket).
+  SslPtr ssl_;
+  bool write_wants_read_ = false;
+  bool read_wants_write_ = false;
+  std::string tls_error_;
 };
 
 }  // namespace chat::daemon

@@ -20,6 +20,8 @@ InheritedSockets take_listen_fds() {
     const std::string name = (names != nullptr && names[i] != nullptr) ? names[i] : "unknown";
     if (name == "ctl") {
       out.ctl.emplace_back(fd);
+    } else if (name == "chat-tls") {
+      out.tls.emplace_back(fd);
     } else if (name == "chat" || name == "unknown" || name == "chatd.socket") {
       out.chat.emplace_back(fd);
     } else {

@@ -13,6 +13,7 @@ namespace chat::daemon::systemd {
 
 struct InheritedSockets {
   std::vector<UniqueFd> chat;        // named "chat", or unnamed
+  std::vector<UniqueFd> tls;         // named "chat-tls" (chatd-tls.socket)
   std::vector<UniqueFd> ctl;         // named "ctl"
   std::vector<std::string> ignored;  // names of sockets we did not recognise
 };

@@ -2,6 +2,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -16,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -69,6 +72,11 @@ struct Options {
   std::string server_label = "chatd";
   std::string backend_label = "-";
   std::string nick_prefix = "b";
+  bool tls = false;  // connect with TLS (OpenSSL, no certificate check) to --port
+};
+
+struct SslFree {
+  void operator()(SSL* ssl) const { SSL_free(ssl); }
 };
 
 // ---- the server's process figures, from /proc ----
@@ -270,6 +278,7 @@ class Histogram {
 enum class State : std::uint8_t { kIdle, kConnecting, kHello, kJoined, kRefused, kClosed };
 
 struct Client {
+  std::unique_ptr<SSL, SslFree> ssl;  // --tls; freed before fd closes (declared first)
   UniqueFd fd;
   State state = State::kIdle;
   bool want_out = false;  // EPOLLOUT registered
@@ -327,6 +336,7 @@ class Bench {
   std::string mode_;                // the one running
   bool flood_ = false;              // mode_ == "flood", tested per packet
   std::vector<Client> clients_;
+  SSL_CTX* tls_ctx_ = nullptr;  // --tls; lives as long as the process
   UniqueFd epoll_;
   std::vector<char> rbuf_;
   std::vector<std::size_t> dirty_;
@@ -406,6 +416,7 @@ void Bench::lose_client(std::size_t i, const std::string& why) {
     --in_flight_;
   }
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.fd.get(), nullptr);
+  c.ssl.reset();
   c.fd.reset();
   c.state = State::kClosed;
   if (handshaking && phase_ == Phase::kJoin) {
@@ -469,6 +480,22 @@ void Bench::queue(std::size_t i, std::string_view frame) {
 
 bool Bench::flush_client(std::size_t i) {
   Client& c = clients_[i];
+  while (c.ssl && c.out_off < c.out.size()) {
+    // At most one record per call; a retry passes at least as many bytes.
+    const auto n = static_cast<int>(std::min<std::size_t>(c.out.size() - c.out_off, 16384));
+    ERR_clear_error();
+    const int w = SSL_write(c.ssl.get(), c.out.data() + c.out_off, n);
+    if (w <= 0) {
+      const int err = SSL_get_error(c.ssl.get(), w);
+      if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
+        set_out_interest(i, err == SSL_ERROR_WANT_WRITE);  // WANT_READ: EPOLLIN retries it
+        return true;
+      }
+      lose_client(i, fmt::format("SSL_write: error {}", err));
+      return false;
+    }
+    c.out_off += static_cast<std::size_t>(w);
+  }
   while (c.out_off < c.out.size()) {
     const ssize_t w = ::send(c.fd.get(), c.out.data() + c.out_off, c.out.size() - c.out_off,
                              MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -513,6 +540,11 @@ void Bench::on_connected(std::size_t i) {
     return;
   }
   c.state = State::kHello;
+  if (tls_ctx_ != nullptr) {
+    c.ssl.reset(SSL_new(tls_ctx_));
+    SSL_set_fd(c.ssl.get(), c.fd.get());
+    SSL_set_connect_state(c.ssl.get());  // the hello's SSL_write drives the handshake
+  }
   const std::string hello =
       chat::test::frame_of(fmt::format(R"({{"type":"hello","nick":"{}"}})", c.nick));
   queue(i, hello);
@@ -540,8 +572,30 @@ void Bench::read_client(std::size_t i) {
   Client& c = clients_[i];
   const std::size_t carried = c.carry.size();
   std::memcpy(rbuf_.data(), c.carry.data(), carried);
-  const ssize_t r =
-      ::recv(c.fd.get(), rbuf_.data() + carried, rbuf_.size() - carried, MSG_DONTWAIT);
+  ssize_t r = 0;
+  if (c.ssl) {
+    ERR_clear_error();
+    const int want = static_cast<int>(std::min<std::size_t>(rbuf_.size() - carried, 1 << 30));
+    r = SSL_read(c.ssl.get(), rbuf_.data() + carried, want);
+    if (r <= 0) {
+      const int err = SSL_get_error(c.ssl.get(), static_cast<int>(r));
+      if (err == SSL_ERROR_WANT_READ) {
+        if (c.out_off < c.out.size()) {
+          flush_client(i);  // a write that waited for the peer's records
+        }
+        return;
+      }
+      if (err == SSL_ERROR_WANT_WRITE) {
+        set_out_interest(i, true);
+        return;
+      }
+      lose_client(i, err == SSL_ERROR_ZERO_RETURN ? std::string("eof")
+                                                  : fmt::format("SSL_read: error {}", err));
+      return;
+    }
+  } else {
+    r = ::recv(c.fd.get(), rbuf_.data() + carried, rbuf_.size() - carried, MSG_DONTWAIT);
+  }
   if (r < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
       return;
@@ -577,6 +631,15 @@ void Bench::read_client(std::size_t i) {
     pos += proto::kHeaderSize + n;
   }
   c.carry.assign(p + pos, len - pos);
+  if (c.ssl && c.fd && (SSL_pending(c.ssl.get()) > 0 || c.out_off < c.out.size())) {
+    // Bytes already decrypted are invisible to epoll; a pending write may now go.
+    if (c.out_off < c.out.size()) {
+      flush_client(i);
+    }
+    if (c.fd && c.ssl && SSL_pending(c.ssl.get()) > 0) {
+      read_client(i);
+    }
+  }
 }
 
 bool Bench::handle_payload(std::size_t i, std::string_view payload) {
@@ -945,6 +1008,12 @@ int Bench::run() {
     }
   }
   mode_ = modes_.empty() ? "flood" : modes_.front();
+  if (o_.tls) {
+    tls_ctx_ = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_verify(tls_ctx_, SSL_VERIFY_NONE, nullptr);  // a load generator, not a client
+    SSL_CTX_set_mode(tls_ctx_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                   SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  }
   if (!raise_nofile()) {
     return kExitSetup;
   }
@@ -1035,6 +1104,7 @@ int main(int argc, char** argv) {
   app.add_option("--connect-batch", o.connect_batch,
                  "Handshakes in flight while joining (0 = clients/10 within 32..1000)")
       ->check(CLI::Range(0, 4096));
+  app.add_flag("--tls", o.tls, "Speak TLS to --port (chatd's --tls-port)");
   app.add_option("--server-pid", o.server_pid, "Server pid, for CPU time and RSS from /proc");
   app.add_option("--server-label", o.server_label, "Server name printed in the line");
   app.add_option("--backend", o.backend_label, "Backend name printed in the line");

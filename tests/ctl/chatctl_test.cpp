@@ -281,7 +281,7 @@ TEST_F(ChatctlTest, SocketFileModeDeniesAnotherUserExits77) {
 class Backend : public daemon::ControlBackend {
  public:
   daemon::StatusInfo status() override {
-    return {"0.1.0", 5, 0, 1, "poll(test)", 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    return {"0.1.0", 5, 0, 1, "poll(test)", 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ""};
   }
   std::vector<daemon::UserInfo> who() override { return {}; }
   bool kick(std::string_view, std::string_view) override { return false; }

@@ -30,7 +30,8 @@ class FakeBackend : public ControlBackend {
     if (throw_on_status) {
       throw std::runtime_error("status exploded");
     }
-    return StatusInfo{"9.9.9", 61, 2, 1, "select", 100, 10, 20, 300, 4000, 0, 0, 0, 0, 0, 0, 0, 0};
+    return StatusInfo{"9.9.9", 61, 2, 1, "select", 100, 10, 20, 300, 4000, 0,
+                      0,       0,  0, 0, 0,        0,   0,  0,  0,   ""};
   }
   std::vector<UserInfo> who() override { return users; }
   bool kick(std::string_view nick, std::string_view reason) override {
@@ -44,8 +45,8 @@ class FakeBackend : public ControlBackend {
 
   bool throw_on_status = false;
   std::vector<UserInfo> users = {
-      {"pat", "127.0.0.1:5000", "lobby", 1764118800, 1, 2, 30, 40, 0},
-      {"chris", "[::1]:6000", "games", 1764118860, 3, 4, 50, 60, 7},
+      {"pat", "127.0.0.1:5000", "lobby", 1764118800, 1, 2, 30, 40, 0, false},
+      {"chris", "[::1]:6000", "games", 1764118860, 3, 4, 50, 60, 7, true},
   };
   std::vector<std::pair<std::string, std::string>> kicks;
   std::vector<std::string> said;
