@@ -30,12 +30,14 @@
 #include <vector>
 
 #include "client/commands.hpp"
+#include "client/connection.hpp"
 #include "client/keys.hpp"
 #include "client/line_editor.hpp"
 #include "client/receiver.hpp"
 #include "client/screen.hpp"
 #include "client/state.hpp"
 #include "client/terminal.hpp"
+#include "client/trust_files.hpp"
 #include "common/net.hpp"
 #include "common/unique_fd.hpp"
 #include "protocol/codec.hpp"
@@ -124,9 +126,6 @@ class SignalPipe {
   UniqueFd write_;
 };
 
-// How long a connection attempt may take before it counts as failed.
-constexpr int kConnectTimeoutMs = 10000;
-
 // A connected, blocking TCP socket to host:port, or empty and `error` set; the
 // connect itself is bounded by `timeout_ms` (the kernel's own limit is minutes).
 UniqueFd connect_with_timeout(const std::string& host, const std::string& port, int timeout_ms,
@@ -175,19 +174,8 @@ UniqueFd connect_with_timeout(const std::string& host, const std::string& port, 
   return fd;
 }
 
-bool send_frame(int sock, const std::string& frame) {
-  std::string_view rest = frame;
-  while (!rest.empty()) {
-    const ssize_t n = ::send(sock, rest.data(), rest.size(), MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return false;
-    }
-    rest.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return !frame.empty();
+bool send_frame(Connection& conn, const std::string& frame) {
+  return !frame.empty() && conn.send(frame);
 }
 
 // The wire bytes of one packet; "" when its payload does not fit in one frame.
@@ -197,8 +185,67 @@ std::string frame_of(const std::string& payload) {
   return frame ? std::string(frame->bytes()) : std::string();  // "": too long for a frame
 }
 
-bool send_packet(int sock, const proto::ClientPacket& packet) {
-  return send_frame(sock, frame_of(proto::encode(packet)));
+bool send_packet(Connection& conn, const proto::ClientPacket& packet) {
+  return send_frame(conn, frame_of(proto::encode(packet)));
+}
+
+// Our hello; the password only where it may go (TLS, or --allow-plaintext-password).
+bool send_hello(Connection& conn, const Options& options, const std::string& password) {
+  proto::Hello hello{options.nick, proto::known_caps()};
+  if (!password.empty() && (conn.tls() || options.allow_plaintext_password)) {
+    hello.password = password;
+  }
+  return send_packet(conn, hello);
+}
+
+struct Opened {
+  std::unique_ptr<Connection> conn;
+  int exit_code = 0;  // when conn is null
+  std::string error;  // when conn is null
+  std::vector<std::string> warnings;
+};
+
+// A connection to the server with our hello sent: TCP, then TLS when asked for.
+Opened open_connection(const Options& options, const std::string& password, TrustMemo& memo,
+                       bool may_prompt) {
+  Opened out;
+  for (int round = 0; round < 2; ++round) {
+    std::string error;
+    UniqueFd sock =
+        connect_with_timeout(options.host, options.port, options.connect_timeout_ms, error);
+    if (!sock) {
+      out.exit_code = exit_code::kUnavailable;
+      out.error = error;
+      return out;
+    }
+    if (!options.tls) {
+      out.conn = plain_connection(std::move(sock));
+      break;
+    }
+    TlsConfig config{options.ca_file, known_servers_path(), options.connect_timeout_ms};
+    TlsResult tls =
+        tls_connect(std::move(sock), options.host, options.port, config, memo, may_prompt);
+    out.warnings.insert(out.warnings.end(), tls.warnings.begin(), tls.warnings.end());
+    if (!tls.conn) {
+      out.exit_code = tls.exit_code;
+      out.error = tls.error;
+      return out;
+    }
+    out.conn = std::move(tls.conn);
+    if (!tls.asked) {
+      break;
+    }
+    // The user took their time to answer: the server may have given up on our
+    // hello, so start afresh (the certificate is trusted now, silently).
+    out.conn.reset();
+    may_prompt = false;
+  }
+  if (!out.conn || !send_hello(*out.conn, options, password)) {
+    out.conn.reset();
+    out.exit_code = exit_code::kUnavailable;
+    out.error = "cannot send hello to " + options.host + " port " + options.port;
+  }
+  return out;
 }
 
 // What the receiver has learnt, as the command interpreter needs it.
@@ -242,9 +289,10 @@ struct LineResult {
 };
 
 // Runs one typed line.
-LineResult run_line(std::string_view line, int sock, Display& display, SessionState& state) {
+LineResult run_line(std::string_view line, Connection* conn, Display& display,
+                    SessionState& state) {
   const Action action = interpret(line, context_of(state));
-  if (std::holds_alternative<SendAction>(action) && sock < 0) {
+  if (std::holds_alternative<SendAction>(action) && conn == nullptr) {
     display.add_line(Line{"*** not connected; the line is kept"});
     return {std::nullopt, true};
   }
@@ -258,7 +306,7 @@ LineResult run_line(std::string_view line, int sock, Display& display, SessionSt
       return {std::nullopt, true};
     }
     // A failed send means the connection is gone; the receiver reports that.
-    (void)send_frame(sock, frame);
+    (void)send_frame(*conn, frame);
     if (!std::holds_alternative<proto::WhoRequest>(send->packet) &&
         !std::holds_alternative<proto::RoomsRequest>(send->packet) &&
         !std::holds_alternative<proto::EnterRequest>(send->packet)) {
@@ -298,13 +346,13 @@ std::vector<std::string> split_lines(std::string_view text) {
 }
 
 // Sends one confirmed pasted line: always a chat, never a command.
-void send_pasted(const std::string& line, int sock, Display& display) {
+void send_pasted(const std::string& line, Connection& conn, Display& display) {
   const std::string frame = frame_of(proto::encode(proto::ChatRequest{line}));
   if (frame.empty()) {
     display.add_line(Line{"*** pasted line too long for one packet; not sent"});
     return;
   }
-  (void)send_frame(sock, frame);
+  (void)send_frame(conn, frame);
 }
 
 // Reconnect delays: 1 s doubling to 30 s, each drawn from 75-125 % of that so a
@@ -315,7 +363,15 @@ std::chrono::milliseconds backoff(int attempt, std::minstd_rand& rng) {
   return std::chrono::milliseconds(jitter(rng));
 }
 
-int run_tty(const Options& options, UniqueFd first_sock, const SignalPipe& wake, LogFile* log) {
+// Each line of a (possibly multi-line) message as a screen line.
+void show_lines(Display& display, const std::string& text) {
+  for (const auto& line : split_lines(text)) {
+    display.add_line(Line{"*** " + line});
+  }
+}
+
+int run_tty(const Options& options, std::unique_ptr<Connection> first, TrustMemo& memo,
+            const SignalPipe& wake, LogFile* log) {
   RawMode raw(STDIN_FILENO);
   if (!raw.ok()) {
     std::fprintf(stderr, "chat_client: cannot put the terminal in raw mode\n");
@@ -327,11 +383,18 @@ int run_tty(const Options& options, UniqueFd first_sock, const SignalPipe& wake,
   NickBook nicks;
   // One connection at a time; after a drop the UI (and the line being typed) stays
   // while a new connection, state and receiver are made.
-  UniqueFd conn = std::move(first_sock);
+  std::unique_ptr<Connection> conn = std::move(first);
   auto state = std::make_unique<SessionState>();
   const auto on_close = [&wake] { wake.wake(kWakeClosed); };
-  auto receiver =
-      std::make_unique<Receiver>(conn.get(), options.nick, screen, nicks, *state, on_close);
+  auto receiver = std::make_unique<Receiver>(*conn, options.nick, screen, nicks, *state, on_close);
+  std::optional<Exit> exit;
+  // The password: --password-file's, or the one typed once when the server said the
+  // nick is registered. Typed keys go to `typed_password`, never to the editor, its
+  // history, the screen or the log.
+  std::string password = options.password;
+  bool asking_password = false;
+  bool password_asked = false;
+  std::string typed_password;
   receiver->start();
   int attempt = 0;
   bool reconnected = false;  // this connection replaced a dropped one
@@ -348,18 +411,23 @@ int run_tty(const Options& options, UniqueFd first_sock, const SignalPipe& wake,
   };
   const auto reconnect = [&] {
     retry_at.reset();
-    std::string error;
-    UniqueFd next = connect_with_timeout(options.host, options.port, kConnectTimeoutMs, error);
-    if (!next || !send_packet(next.get(), proto::Hello{options.nick, proto::known_caps()})) {
-      screen.add_line(Line{"*** " + (error.empty() ? std::string("cannot send hello") : error)});
-      schedule();
+    Opened next = open_connection(options, password, memo, false);
+    for (const auto& warning : next.warnings) {
+      screen.add_line(Line{"*** " + warning});
+    }
+    if (!next.conn) {
+      show_lines(screen, next.error);
+      if (next.exit_code == exit_code::kUnavailable) {
+        schedule();
+      } else {
+        exit = Exit{next.exit_code, ""};  // a certificate not trusted: trying again won't help
+      }
       return;
     }
-    receiver.reset();  // stopped already; it holds the old state
-    conn = std::move(next);
+    receiver.reset();  // stopped already; it holds the old state and connection
+    conn = std::move(next.conn);
     state = std::make_unique<SessionState>();
-    receiver =
-        std::make_unique<Receiver>(conn.get(), options.nick, screen, nicks, *state, on_close);
+    receiver = std::make_unique<Receiver>(*conn, options.nick, screen, nicks, *state, on_close);
     receiver->rejoin(last_room);
     receiver->start();
     reconnected = true;
@@ -368,7 +436,6 @@ int run_tty(const Options& options, UniqueFd first_sock, const SignalPipe& wake,
 
   LineEditor editor;
   KeyDecoder keys;
-  std::optional<Exit> exit;
   std::array<char, 4096> buf{};
   // A multi-line paste waits for a yes (Enter) or a no (Ctrl-C), then goes out paced.
   std::vector<std::string> to_confirm;
@@ -405,12 +472,15 @@ int run_tty(const Options& options, UniqueFd first_sock, const SignalPipe& wake,
     }
     const auto now = std::chrono::steady_clock::now();
     if (!outgoing.empty() && conn && now >= next_send) {
-      send_pasted(outgoing.front(), conn.get(), screen);
+      send_pasted(outgoing.front(), *conn, screen);
       outgoing.pop_front();
       next_send = now + kPasteInterval;
     }
     if (retry_at && now >= *retry_at) {
       reconnect();
+      if (exit) {
+        break;
+      }
     }
     if (lag_due && now >= *lag_due) {
       state->overdue_shown();
@@ -438,7 +508,26 @@ int run_tty(const Options& options, UniqueFd first_sock, const SignalPipe& wake,
           // (a half-open connection it has not noticed): keep trying then too.
           const bool old_nick_held = reconnected && receiver->reason() == CloseReason::kRejected &&
                                      receiver->last_error_code() == "nick-taken";
-          if (options.reconnect && (receiver->reason() == CloseReason::kClosed || old_nick_held)) {
+          const bool auth_failed = receiver->reason() == CloseReason::kRejected &&
+                                   receiver->last_error_code() == "auth-failed";
+          if (auth_failed && password.empty() && !password_asked) {
+            last_room = state->view().room;
+            conn.reset();
+            if (!options.tls && !options.allow_plaintext_password) {
+              screen.add_line(Line{"*** " + options.nick +
+                                   " is registered and needs a password, which chat_client "
+                                   "sends only over TLS (--tls), or with "
+                                   "--allow-plaintext-password"});
+              exit = Exit{exit_code::kProtocol, ""};
+            } else {
+              asking_password = true;
+              password_asked = true;
+              screen.add_line(Line{"*** " + options.nick +
+                                   " is registered: type its password and press Enter (it is "
+                                   "not shown; Ctrl-C gives up)"});
+            }
+          } else if (options.reconnect &&
+                     (receiver->reason() == CloseReason::kClosed || old_nick_held)) {
             last_room = state->view().room;
             conn.reset();
             schedule();
@@ -465,6 +554,29 @@ int run_tty(const Options& options, UniqueFd first_sock, const SignalPipe& wake,
       break;
     }
     for (const Key& key : keys.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)))) {
+      if (asking_password) {
+        // Raw mode: nothing typed is echoed; the keys are kept apart from the line.
+        if (key.kind == Key::Kind::kText) {
+          typed_password += to_utf8(std::u32string(1, key.cp));
+        } else if (key.kind == Key::Kind::kPaste) {
+          typed_password += split_lines(key.text).front();
+        } else if (key.kind == Key::Kind::kBackspace && !typed_password.empty()) {
+          typed_password =
+              to_utf8(from_utf8(typed_password).substr(0, from_utf8(typed_password).size() - 1));
+        } else if (key.kind == Key::Kind::kEnter && !typed_password.empty()) {
+          asking_password = false;
+          password = std::move(typed_password);
+          typed_password.clear();
+          screen.add_line(Line{"*** connecting again with the password"});
+          reconnect();
+        } else if (key.kind == Key::Kind::kInterrupt || key.kind == Key::Kind::kEof) {
+          exit = Exit{exit_code::kProtocol, "*** no password given"};
+        }
+        if (exit) {
+          break;
+        }
+        continue;
+      }
       if (!to_confirm.empty()) {
         // Only the answer counts while a paste waits for one.
         if (key.kind == Key::Kind::kEnter) {
@@ -602,8 +714,15 @@ int run_tty(const Options& options, UniqueFd first_sock, const SignalPipe& wake,
       }
     }
     if (!exit) {
-      screen.set_input(editor.code_points(), editor.cursor());
+      if (asking_password) {
+        screen.set_input({}, 0);  // the line typed before is kept, not shown meanwhile
+      } else {
+        screen.set_input(editor.code_points(), editor.cursor());
+      }
     }
+  }
+  if (conn) {
+    conn->finish_sending();  // over TLS: close_notify, so the server sees a clean end
   }
   receiver->stop();  // before the screen is restored: no line may follow the restore
   screen.finish(exit->farewell);
@@ -662,13 +781,13 @@ std::string clean_for_sending(std::string_view raw) {
   return out;
 }
 
-int run_plain(const Options& options, int sock, const SignalPipe& wake, LogFile* log) {
+int run_plain(const Options& options, Connection& conn, const SignalPipe& wake, LogFile* log) {
   PlainDisplay display(STDOUT_FILENO,
                        options.stamps_given ? options.look.stamps : Look::Stamps::kOff);
   display.set_log(log);
   NickBook nicks;
   SessionState state;
-  Receiver receiver(sock, options.nick, display, nicks, state, [&wake] { wake.wake(kWakeClosed); });
+  Receiver receiver(conn, options.nick, display, nicks, state, [&wake] { wake.wake(kWakeClosed); });
   bool refused = false;  // a line could not be sent: the exit says so at the end
   std::size_t line_number = 0;
   receiver.start();
@@ -697,6 +816,12 @@ int run_plain(const Options& options, int sock, const SignalPipe& wake, LogFile*
         if (c == kWakeClosed) {
           receiver.stop();
           const CloseReason reason = receiver.reason();
+          if (reason == CloseReason::kRejected && receiver.last_error_code() == "auth-failed") {
+            std::fprintf(stderr, "chat_client: the server refused %s: %s\n", options.nick.c_str(),
+                         options.password.empty()
+                             ? "the nick is registered; give its password with --password-file"
+                             : "wrong password");
+          }
           // After our end of input the server closing is the normal ending.
           exit = Exit{
               input_done && reason == CloseReason::kClosed ? exit_code::kOk : close_code(reason),
@@ -729,7 +854,7 @@ int run_plain(const Options& options, int sock, const SignalPipe& wake, LogFile*
         line.pop_back();
       }
       ++line_number;
-      LineResult result = run_line(clean_for_sending(line), sock, display, state);
+      LineResult result = run_line(clean_for_sending(line), &conn, display, state);
       if (result.too_long) {
         std::fprintf(stderr, "chat_client: input line %zu is too long for one packet; not sent\n",
                      line_number);
@@ -741,7 +866,7 @@ int run_plain(const Options& options, int sock, const SignalPipe& wake, LogFile*
       // End of input: tell the server we are done and print what it still sends.
       input_done = true;
       receiver.expect_close();
-      ::shutdown(sock, SHUT_WR);
+      conn.finish_sending();
     }
   }
   receiver.stop();
@@ -811,26 +936,40 @@ int run_client(const Options& options) {
     }
     log = std::make_unique<LogFile>(file);
   }
-  std::string error;
-  UniqueFd sock = connect_with_timeout(options.host, options.port, kConnectTimeoutMs, error);
-  if (!sock) {
-    std::fprintf(stderr, "chat_client: %s\n", error.c_str());
-    return exit_code::kUnavailable;
+  if (!options.password.empty() && !options.tls) {
+    if (!options.allow_plaintext_password) {
+      std::fprintf(stderr,
+                   "chat_client: not sending the password of --password-file over a plain, "
+                   "unencrypted connection: anyone on the way could read it. Use --tls, or "
+                   "--allow-plaintext-password if you accept that.\n");
+      return exit_code::kUsage;
+    }
+    std::fprintf(stderr,
+                 "chat_client: warning: --allow-plaintext-password: the password goes to %s "
+                 "unencrypted; anyone on the way can read it\n",
+                 options.host.c_str());
+  }
+  // OpenSSL writes with plain write(): a peer's reset must not kill us by SIGPIPE.
+  ::signal(SIGPIPE, SIG_IGN);
+  TrustMemo memo;
+  // Trust on first use asks only a person at a terminal.
+  Opened opened = open_connection(options, options.password, memo, ::isatty(STDIN_FILENO) == 1);
+  for (const auto& warning : opened.warnings) {
+    std::fprintf(stderr, "chat_client: %s\n", warning.c_str());
+  }
+  if (!opened.conn) {
+    std::fprintf(stderr, "chat_client: %s\n", opened.error.c_str());
+    return opened.exit_code;
   }
   SignalPipe wake;
   if (!wake.ok()) {
     std::fprintf(stderr, "chat_client: cannot create a pipe\n");
     return exit_code::kOsError;
   }
-  if (!send_packet(sock.get(), proto::Hello{options.nick, proto::known_caps()})) {
-    std::fprintf(stderr, "chat_client: cannot send hello to %s port %s\n", options.host.c_str(),
-                 options.port.c_str());
-    return exit_code::kUnavailable;
-  }
   if (::isatty(STDIN_FILENO) == 1 && ::isatty(STDOUT_FILENO) == 1 && !dumb_terminal()) {
-    return run_tty(options, std::move(sock), wake, log.get());
+    return run_tty(options, std::move(opened.conn), memo, wake, log.get());
   }
-  return run_plain(options, sock.get(), wake, log.get());
+  return run_plain(options, *opened.conn, wake, log.get());
 }
 
 }  // namespace chat::client

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "client/app.hpp"
+#include "client/trust_files.hpp"
 #include "version.hpp"
 
 namespace {
@@ -41,8 +42,10 @@ int main(int argc, char** argv) {
       "timeout) or the server closed the connection (plain mode, --no-reconnect);\n"
       "70 internal error; 71 cannot set up the terminal; 73 cannot open the log\n"
       "file; 76 the server refused us (an error, then the close: nick invalid or\n"
-      "taken, server full, kicked); 78 the locale is not UTF-8; 129 hangup; 130\n"
-      "Ctrl-C or SIGINT; 143 SIGTERM.");
+      "taken, server full, kicked, password refused); 66 --password-file or --ca-file\n"
+      "cannot be used; 77 the server's certificate is not trusted; 78 the locale is\n"
+      "not UTF-8; 79 the server's certificate changed since it was remembered; 129\n"
+      "hangup; 130 Ctrl-C or SIGINT; 143 SIGTERM.");
   app.add_option("NICK", options.nick, "your nick (the server checks it)")->required();
   app.add_option("HOST", options.host, "server name or address")->required();
   app.add_option("PORT", options.port, "server port, 1 to 65535")->required();
@@ -67,6 +70,23 @@ int main(int argc, char** argv) {
   std::string log_file;
   app.add_option("--log-file", log_file,
                  "append every line shown, with date and time, to this file");
+  app.add_flag("--tls", options.tls,
+               "connect with TLS (1.2 or later): the certificate must verify against the\n"
+               "system's CAs and name HOST; else, like ssh, its fingerprint is shown and,\n"
+               "if you trust it, remembered in known_servers");
+  app.add_option("--ca-file", options.ca_file,
+                 "with --tls: trust the CA certificates (PEM) in this file instead of the\n"
+                 "system's; no trust on first use then");
+  std::string password_file;
+  app.add_option("--password-file", password_file,
+                 "the password of a registered nick: the first line of this file, which\n"
+                 "only you may read (chmod 600); sent only over --tls");
+  app.add_flag("--allow-plaintext-password", options.allow_plaintext_password,
+               "send the password even without --tls (anyone on the way can read it)");
+  int connect_timeout = 10;
+  app.add_option("--connect-timeout", connect_timeout,
+                 "seconds for connecting and for the TLS handshake (default 10)")
+      ->check(CLI::Range(1, 300));
   // Same keys as the long options (`timestamps = "HH:MM:SS"`, `no-reconnect = true`);
   // a missing default file is fine, options on the command line win.
   app.set_config("--config", default_config_path(),
@@ -96,6 +116,20 @@ int main(int argc, char** argv) {
   options.stamps_given = app.count("--timestamps") > 0;
   options.reconnect = !no_reconnect;
   options.log_file = log_file;
+  options.connect_timeout_ms = connect_timeout * 1000;
+  if (!options.ca_file.empty() && !options.tls) {
+    std::fprintf(stderr, "chat_client: --ca-file needs --tls\n");
+    return chat::client::exit_code::kUsage;
+  }
+  if (!password_file.empty()) {
+    std::string error;
+    auto password = chat::client::read_password_file(password_file, error);
+    if (!password) {
+      std::fprintf(stderr, "chat_client: %s\n", error.c_str());
+      return chat::client::exit_code::kNoInput;
+    }
+    options.password = std::move(*password);
+  }
   options.look.stamps = stamps == "off"     ? Look::Stamps::kOff
                         : stamps == "HH:MM" ? Look::Stamps::kMinutes
                                             : Look::Stamps::kSeconds;

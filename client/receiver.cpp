@@ -21,9 +21,9 @@ namespace {
 constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
 }
 
-Receiver::Receiver(int sock, std::string nick, Display& display, NickBook& nicks,
+Receiver::Receiver(Connection& conn, std::string nick, Display& display, NickBook& nicks,
                    SessionState& state, std::function<void()> on_close)
-    : sock_(sock),
+    : conn_(conn),
       nick_(std::move(nick)),
       display_(display),
       nicks_(nicks),
@@ -59,7 +59,7 @@ void Receiver::start() {
 void Receiver::stop() {
   stopping_ = true;
   if (thread_.joinable()) {
-    ::shutdown(sock_, SHUT_RDWR);
+    conn_.interrupt();
     thread_.join();
   }
 }
@@ -152,10 +152,10 @@ void Receiver::track(const proto::ServerPacket& packet) {
     state_.welcome(welcome->caps, welcome->room);
     display_.set_room(welcome->room);
     if (!rejoin_.empty() && rejoin_ != welcome->room) {
-      // One small frame: a single send(), so it cannot interleave with a line being sent.
+      // The connection sends one frame at a time, so this cannot cut into a typed line.
       if (const auto frame = proto::Frame::make(
               proto::encode(proto::ClientPacket{proto::EnterRequest{rejoin_}}))) {
-        (void)::send(sock_, frame->data(), frame->size(), MSG_NOSIGNAL);
+        (void)conn_.send(std::string_view(frame->data(), frame->size()));
       }
     }
     rejoin_.clear();
@@ -186,16 +186,12 @@ void Receiver::run() {
   std::string farewell;
   for (;;) {
     char* buf = decoder.prepare(kReadChunk);
-    const ssize_t n = ::recv(sock_, buf, kReadChunk, 0);
-    if (n < 0 && errno == EINTR) {
-      decoder.commit(0);
-      continue;
-    }
+    std::string error;
+    const long n = conn_.receive(buf, kReadChunk, error);
     if (n <= 0) {
       decoder.commit(0);
       reason_ = last_was_error_ ? CloseReason::kRejected : CloseReason::kClosed;
-      farewell = n == 0 ? "*** connection closed by the server"
-                        : std::string("*** connection lost: ") + std::strerror(errno);
+      farewell = n == 0 ? "*** connection closed by the server" : "*** connection lost: " + error;
       break;
     }
     decoder.commit(static_cast<std::size_t>(n));

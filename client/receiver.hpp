@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 
+#include "client/connection.hpp"
 #include "client/nick_book.hpp"
 #include "client/screen.hpp"
 #include "client/state.hpp"
@@ -26,8 +27,8 @@ class Receiver {
   // stop() was called first.
   // Nicks seen in packets go to `nicks` (Tab completion).
   // What the server tells about the session (welcome, room) goes to `state`.
-  Receiver(int sock, std::string nick, Display& display, NickBook& nicks, SessionState& state,
-           std::function<void()> on_close);
+  Receiver(Connection& conn, std::string nick, Display& display, NickBook& nicks,
+           SessionState& state, std::function<void()> on_close);
   Receiver(const Receiver&) = delete;
   Receiver& operator=(const Receiver&) = delete;
   ~Receiver();
@@ -38,7 +39,7 @@ class Receiver {
   void start();
   // The user is leaving: no "connection closed" line from now on.
   void expect_close() { quiet_ = true; }
-  // Shuts the socket down (which wakes the blocking read) and joins the thread.
+  // Interrupts the connection (which wakes the blocking read) and joins the thread.
   void stop();
   // Valid after stop().
   CloseReason reason() const { return reason_; }
@@ -55,7 +56,7 @@ class Receiver {
   // Time stamp and mention/DM alert of a rendered line.
   void annotate(const proto::ServerPacket& packet, Line& line) const;
 
-  const int sock_;
+  Connection& conn_;
   std::string nick_;  // ours, as the server's welcome confirms it; receiver thread only
   Display& display_;
   NickBook& nicks_;

@@ -336,6 +336,9 @@ struct ClientWriter {
     if (p.caps) {
       put_list(w, "caps", *p.caps);
     }
+    if (p.password) {
+      put(w, "password", *p.password);
+    }
   }
   void operator()(const ChatRequest& p) const {
     put(w, "type", "chat");

@@ -16,6 +16,9 @@ struct Hello {
   std::string nick;
   // Present (even empty) makes the connection modern (PROTOCOL.md part 2).
   std::optional<std::vector<std::string>> caps;
+  // A registered nick's password (issue 14); only ever sent over TLS unless the
+  // user allows otherwise. Never logged.
+  std::optional<std::string> password{};
 };
 struct ChatRequest {
   std::string message;
