@@ -151,8 +151,22 @@ std::string render_status(const Value& doc) {
       {"bytes in", str(doc, "bytes_in")},
       {"bytes out", str(doc, "bytes_out")},
   };
+  std::vector<std::pair<std::string, std::string>> more;
+  if (doc.HasMember("accounts")) {
+    more.emplace_back("accounts", str(doc, "accounts"));
+  }
+  const auto counters = doc.FindMember("counters");
+  if (counters != doc.MemberEnd() && counters->value.IsObject() &&
+      counters->value.HasMember("auth_failures")) {
+    more.emplace_back("auth failed", str(counters->value, "auth_failures") + " (" +
+                                           str(counters->value, "auth_throttled") +
+                                           " without hashing)");
+  }
   std::string out;
   for (const auto& [key, value] : lines) {
+    out += fmt::format("{:<13} {}\n", key + ":", value);
+  }
+  for (const auto& [key, value] : more) {
     out += fmt::format("{:<13} {}\n", key + ":", value);
   }
   return out;
@@ -177,6 +191,28 @@ std::string render_ok(std::string_view command, const Value& doc) {
           out += inert(std::string_view(c.GetString(), c.GetStringLength())) + "\n";
         }
       }
+    }
+    return out;
+  }
+  if (command == "account-list") {
+    std::string out;
+    std::size_t shown = 0;
+    const auto it = doc.FindMember("accounts");
+    if (it != doc.MemberEnd() && it->value.IsArray()) {
+      for (const auto& a : it->value.GetArray()) {
+        if (a.IsObject()) {
+          out += str(a, "nick") + "\n";
+          ++shown;
+        }
+      }
+    }
+    if (shown == 0) {
+      return "no accounts\n";
+    }
+    const auto truncated = doc.FindMember("truncated");
+    if (truncated != doc.MemberEnd() && truncated->value.IsBool() && truncated->value.GetBool()) {
+      out += fmt::format("({} of {} accounts shown; use --json for the reply as sent)\n", shown,
+                         str(doc, "total"));
     }
     return out;
   }

@@ -65,6 +65,23 @@ std::string who_reply(const std::vector<UserInfo>& users, std::size_t count) {
   return reply.finish();
 }
 
+// The account-list reply with the first `count` nicks (never a hash).
+std::string account_list_reply(const std::vector<std::string>& nicks, std::size_t count) {
+  const bool truncated = count < nicks.size();
+  ControlReply reply("account-list", result::kOk,
+                     truncated ? "account list truncated to fit one frame" : "");
+  reply.begin_array("accounts");
+  for (std::size_t i = 0; i < count; ++i) {
+    reply.begin_object().add("nick", nicks[i]).end_object();
+  }
+  reply.end_array();
+  reply.add("total", static_cast<std::uint64_t>(nicks.size()));
+  if (truncated) {
+    reply.add("truncated", true);
+  }
+  return reply.finish();
+}
+
 // The peer's supplementary groups when it connected (SO_PEERGROUPS, Linux 4.13).
 std::vector<gid_t> peer_groups(int fd) {
   std::vector<gid_t> groups(64);
@@ -100,9 +117,26 @@ bool is_read_only(ControlCommand command) {
       return true;
     case ControlCommand::kKick:
     case ControlCommand::kSay:
+    case ControlCommand::kAccountAdd:
+    case ControlCommand::kAccountDel:
+    case ControlCommand::kAccountPasswd:
+    case ControlCommand::kAccountList:
       return false;
   }
   return false;
+}
+
+AccountOutcome ControlBackend::account_add(std::string_view, const std::string&) {
+  return {result::kInternalError, "this chatd does not keep accounts"};
+}
+AccountOutcome ControlBackend::account_passwd(std::string_view, const std::string&) {
+  return {result::kInternalError, "this chatd does not keep accounts"};
+}
+AccountOutcome ControlBackend::account_del(std::string_view) {
+  return {result::kInternalError, "this chatd does not keep accounts"};
+}
+std::vector<std::string> ControlBackend::account_list() {
+  return {};
 }
 
 ControlServer::ControlServer(EventLoop& loop, ControlBackend& backend, UniqueFd listening_fd,
@@ -439,7 +473,10 @@ std::string ControlServer::run_command(const proto::ControlRequest& request, con
           .add("budget_drops", s.budget_drops)
           .add("stalls", s.stalls)
           .add("floods", s.floods)
+          .add("auth_failures", s.auth_failures)
+          .add("auth_throttled", s.auth_throttled)
           .end_object()
+          .add("accounts", s.accounts)
           .finish();
     }
     case ControlCommand::kWho: {
@@ -478,6 +515,32 @@ std::string ControlServer::run_command(const proto::ControlRequest& request, con
       return ControlReply(name, result::kOk, "")
           .add("recipients", static_cast<std::uint64_t>(*recipients))
           .finish();
+    }
+    case ControlCommand::kAccountAdd:
+    case ControlCommand::kAccountPasswd:
+    case ControlCommand::kAccountDel: {
+      const AccountOutcome outcome =
+          request.command == ControlCommand::kAccountAdd ? backend_.account_add(request.nick,
+                                                                                request.hash)
+          : request.command == ControlCommand::kAccountPasswd
+              ? backend_.account_passwd(request.nick, request.hash)
+              : backend_.account_del(request.nick);
+      // The hash is never logged: only who did what to which nick.
+      spdlog::info("event=control command={} uid={} pid={} result={} nick={}", name, c.uid, c.pid,
+                   outcome.result, log_value(request.nick));
+      return proto::control_reply(name, outcome.result, outcome.message);
+    }
+    case ControlCommand::kAccountList: {
+      const std::vector<std::string> nicks = backend_.account_list();
+      std::string reply = account_list_reply(nicks, nicks.size());
+      std::size_t count = nicks.size();
+      while (reply.size() > proto::kMaxPayload && count > 0) {
+        count = count * (proto::kMaxPayload - 512) / reply.size();
+        reply = account_list_reply(nicks, count);
+      }
+      spdlog::info("event=control command=account-list uid={} pid={} result=ok accounts={}", c.uid,
+                   c.pid, nicks.size());
+      return reply;
     }
     case ControlCommand::kVersion:
       spdlog::info("event=control command=version uid={} pid={} result=ok", c.uid, c.pid);

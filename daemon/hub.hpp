@@ -47,6 +47,11 @@ class Outbox {
 };
 
 struct HubConfig {
+  // --require-accounts: only registered nicks may join.
+  bool require_accounts = false;
+  // --allow-plaintext-passwords: a password on a plain connection is checked
+  // instead of refused with tls-required.
+  bool allow_plaintext_passwords = false;
   std::size_t history_size = defaults::kHistoryLines;   // lines per room; 0 turns history off
   std::size_t history_bytes = defaults::kHistoryBytes;  // bytes per room (frames)
   // Most bytes of history replayed to one newcomer (the newest lines that fit):
@@ -57,6 +62,22 @@ struct HubConfig {
 // What the hub counts (shown by `chatctl status`).
 struct HubCounters {
   std::uint64_t protocol_errors = 0;  // packets refused by the codec or the rules
+  std::uint64_t auth_failures = 0;    // hellos refused with auth-failed
+  std::uint64_t auth_throttled = 0;   // of those, refused without hashing (rate limit, busy)
+};
+
+// Registered nicks, seen from the hub: the server looks accounts up and runs the
+// verifications off the loop's thread.
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+  virtual bool registered(std::string_view nick) const = 0;
+  enum class Start { kStarted, kThrottled, kBusy };
+  // Starts checking `password` for the registered `nick` on behalf of session
+  // `id`. With kStarted the answer comes later through Hub::auth_result, never
+  // from inside this call; kThrottled: the session's address failed too often;
+  // kBusy: too many verifications are outstanding.
+  virtual Start start_verify(SessionId id, std::string_view nick, std::string password) = 0;
 };
 
 class Hub {
@@ -87,6 +108,15 @@ class Hub {
 
   // Applies at once: a lowered history size trims every room's history now.
   void set_config(HubConfig config);
+  // Where registered nicks are checked; without one (nullptr) every nick is
+  // unregistered.
+  void set_authenticator(Authenticator* auth) { auth_ = auth; }
+  // The verification started for `id` has finished: join, or auth-failed. A
+  // session that is gone (or no longer waiting) is ignored.
+  void auth_result(SessionId id, bool ok);
+  // True while `id`'s hello waits for its password check: its nick is held and
+  // its further input must wait.
+  bool verifying(SessionId id) const;
 
   struct MemberView {
     SessionId id;
@@ -126,6 +156,9 @@ class Hub {
     std::string nick;  // empty until joined
     std::string room;
     bool joined = false;
+    bool verifying = false;               // hello held for a password check
+    std::optional<proto::Hello> held;     // that hello (its password dropped)
+    std::string held_key;                 // its nick key, in held_
     bool modern = false;
     unsigned caps = 0;
     std::chrono::system_clock::time_point since;
@@ -161,6 +194,8 @@ class Hub {
                const Frame* fallback, std::optional<std::int64_t> ts = std::nullopt);
 
   void on_hello(SessionId id, Member& m, proto::Hello hello);
+  void complete_hello(SessionId id, Member& m, proto::Hello hello, std::string key);
+  void auth_fail(SessionId id, std::string_view text);
   void on_packet(SessionId id, Member& m, proto::ClientPacket packet);
   void send(SessionId id, const Frame& frame);
   void send_error(SessionId id, const Member& m, proto::ErrorCode code, std::string_view text);
@@ -183,6 +218,8 @@ class Hub {
   std::size_t history_bytes_ = 0;
   std::unordered_map<SessionId, Member> members_;
   std::unordered_map<std::string, SessionId> nicks_;  // nick_key -> session
+  std::unordered_map<std::string, SessionId> held_;   // nick_key -> session verifying it
+  Authenticator* auth_ = nullptr;
   std::map<std::string, Room> rooms_;                 // sorted by name for `rooms`
   // room_key -> the name in rooms_ (the first spelling used): `lobby` and `ｌｏｂｂｙ`
   // are one room, shown as `lobby`.

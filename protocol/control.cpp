@@ -16,14 +16,26 @@ namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-constexpr std::array<std::pair<ControlCommand, std::string_view>, 6> kCommandNames{{
+constexpr std::array<std::pair<ControlCommand, std::string_view>, 10> kCommandNames{{
     {ControlCommand::kStatus, "status"},
     {ControlCommand::kWho, "who"},
     {ControlCommand::kKick, "kick"},
     {ControlCommand::kSay, "say"},
     {ControlCommand::kVersion, "version"},
     {ControlCommand::kListCommands, "list-commands"},
+    {ControlCommand::kAccountAdd, "account-add"},
+    {ControlCommand::kAccountDel, "account-del"},
+    {ControlCommand::kAccountPasswd, "account-passwd"},
+    {ControlCommand::kAccountList, "account-list"},
 }};
+
+bool takes_nick(ControlCommand c) {
+  return c == ControlCommand::kAccountAdd || c == ControlCommand::kAccountDel ||
+         c == ControlCommand::kAccountPasswd;
+}
+bool takes_hash(ControlCommand c) {
+  return c == ControlCommand::kAccountAdd || c == ControlCommand::kAccountPasswd;
+}
 
 rapidjson::SizeType json_size(std::string_view s) {
   return static_cast<rapidjson::SizeType>(s.size());
@@ -137,6 +149,27 @@ std::variant<ControlRequest, ControlRequestError> parse_control_request(std::str
           "message is too long (at most " + std::to_string(kMaxSayMessage) + " bytes)");
     }
     request.message = std::move(*message);
+  } else if (takes_nick(*command)) {
+    auto nick = string_member(doc, "nick", wrong);
+    if (!nick) {
+      return request_error(*type, kBadRequest, *type + " needs a string \"nick\"");
+    }
+    if (!is_valid_nick(*nick)) {
+      // Not quoted back: it may be long or hold anything.
+      return request_error(*type, kBadRequest,
+                           "not a valid nick (1-32 characters, no spaces, controls or :/*@,#!, "
+                           "no look-alike tricks)");
+    }
+    request.nick = std::move(*nick);
+    if (takes_hash(*command)) {
+      auto hash = string_member(doc, "hash", wrong);
+      if (!hash || hash->empty() || hash->size() > kMaxAccountHash) {
+        return request_error(*type, kBadRequest,
+                             *type + " needs a string \"hash\" of 1-" +
+                                 std::to_string(kMaxAccountHash) + " bytes (an Argon2id string)");
+      }
+      request.hash = std::move(*hash);
+    }
   }
   return request;
 }
@@ -158,6 +191,13 @@ std::string encode_control_request(const ControlRequest& request) {
   } else if (request.command == ControlCommand::kSay) {
     w.Key("message");
     w.String(request.message.data(), json_size(request.message));
+  } else if (takes_nick(request.command)) {
+    w.Key("nick");
+    w.String(request.nick.data(), json_size(request.nick));
+    if (takes_hash(request.command)) {
+      w.Key("hash");
+      w.String(request.hash.data(), json_size(request.hash));
+    }
   }
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());

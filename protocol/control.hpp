@@ -30,12 +30,27 @@ inline constexpr std::string_view kNoSuchNick = "no-such-nick";
 inline constexpr std::string_view kBadMessage = "bad-message";
 inline constexpr std::string_view kPermissionDenied = "permission-denied";
 inline constexpr std::string_view kInternalError = "internal-error";
+inline constexpr std::string_view kExists = "exists";                   // account add
+inline constexpr std::string_view kNoSuchAccount = "no-such-account";  // account del/passwd
 }  // namespace control_result
 
 // The reply `type` used when a request's own type could not be read.
 inline constexpr std::string_view kControlErrorType = "error";
 
-enum class ControlCommand { kStatus, kWho, kKick, kSay, kVersion, kListCommands };
+enum class ControlCommand {
+  kStatus,
+  kWho,
+  kKick,
+  kSay,
+  kVersion,
+  kListCommands,
+  kAccountAdd,
+  kAccountDel,
+  kAccountPasswd,
+  kAccountList,
+};
+// Longest `hash` an account request may carry (an Argon2id string is about 100).
+inline constexpr std::size_t kMaxAccountHash = 127;
 
 std::string_view control_command_name(ControlCommand command);
 std::optional<ControlCommand> control_command_from_name(std::string_view name);
@@ -47,6 +62,7 @@ struct ControlRequest {
   std::string nick;                   // kick
   std::optional<std::string> reason;  // kick
   std::string message;                // say
+  std::string hash;                   // account-add, account-passwd: an Argon2id string
 };
 
 // A request that cannot be carried out. `type` is the request's type when it
