@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "daemon/accounts.hpp"
+#include "daemon/control.hpp"
 #include "daemon/hub.hpp"
 #include "daemon/verifier.hpp"
 #include "protocol/codec.hpp"
@@ -343,6 +344,13 @@ TEST(AccountHash, OnlyWellFormedAffordableArgon2idStrings) {
            kHash + std::string(200, 'A'),
        }) {
     EXPECT_FALSE(is_acceptable_hash(bad)) << bad;
+  }
+}
+
+TEST(AccountCommands, AreAdminOnly) {
+  for (const auto c : {proto::ControlCommand::kAccountAdd, proto::ControlCommand::kAccountDel,
+                       proto::ControlCommand::kAccountPasswd, proto::ControlCommand::kAccountList}) {
+    EXPECT_FALSE(is_read_only(c)) << proto::control_command_name(c);
   }
 }
 
