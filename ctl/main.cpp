@@ -1,9 +1,9 @@
 // chatctl: CLI11 subcommands, one exchange with chatd's control socket, table or JSON output.
-#include <CLI/CLI.hpp>
 #include <fcntl.h>
 #include <sodium.h>
 #include <termios.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <cerrno>
 #include <chrono>
@@ -130,8 +130,7 @@ int read_password(const std::string& nick, bool from_stdin, Secret& out) {
 // The Argon2id string chatd stores (libsodium's interactive costs: 64 MiB, 2 passes).
 std::optional<std::string> hash_password(const std::string& password) {
   char out[crypto_pwhash_STRBYTES];
-  if (::crypto_pwhash_str(out, password.data(), password.size(),
-                          crypto_pwhash_OPSLIMIT_INTERACTIVE,
+  if (::crypto_pwhash_str(out, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                           crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
     return std::nullopt;
   }

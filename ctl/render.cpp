@@ -159,8 +159,8 @@ std::string render_status(const Value& doc) {
   if (counters != doc.MemberEnd() && counters->value.IsObject() &&
       counters->value.HasMember("auth_failures")) {
     more.emplace_back("auth failed", str(counters->value, "auth_failures") + " (" +
-                                           str(counters->value, "auth_throttled") +
-                                           " without hashing)");
+                                         str(counters->value, "auth_throttled") +
+                                         " without hashing)");
   }
   std::string out;
   for (const auto& [key, value] : lines) {

@@ -249,7 +249,8 @@ AccountStore::Result AccountStore::remove(std::string_view nick) {
   return {Change::kDone, std::nullopt};
 }
 
-std::optional<std::string> AccountStore::save(const std::map<std::string, Account>& accounts) const {
+std::optional<std::string> AccountStore::save(
+    const std::map<std::string, Account>& accounts) const {
   if (path_.empty()) {
     return std::string("no state directory is set");
   }

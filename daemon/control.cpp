@@ -519,12 +519,11 @@ std::string ControlServer::run_command(const proto::ControlRequest& request, con
     case ControlCommand::kAccountAdd:
     case ControlCommand::kAccountPasswd:
     case ControlCommand::kAccountDel: {
-      const AccountOutcome outcome =
-          request.command == ControlCommand::kAccountAdd ? backend_.account_add(request.nick,
-                                                                                request.hash)
-          : request.command == ControlCommand::kAccountPasswd
-              ? backend_.account_passwd(request.nick, request.hash)
-              : backend_.account_del(request.nick);
+      const AccountOutcome outcome = request.command == ControlCommand::kAccountAdd
+                                         ? backend_.account_add(request.nick, request.hash)
+                                     : request.command == ControlCommand::kAccountPasswd
+                                         ? backend_.account_passwd(request.nick, request.hash)
+                                         : backend_.account_del(request.nick);
       // The hash is never logged: only who did what to which nick.
       spdlog::info("event=control command={} uid={} pid={} result={} nick={}", name, c.uid, c.pid,
                    outcome.result, log_value(request.nick));

@@ -47,16 +47,16 @@ class Outbox {
 };
 
 struct HubConfig {
-  // --require-accounts: only registered nicks may join.
-  bool require_accounts = false;
-  // --allow-plaintext-passwords: a password on a plain connection is checked
-  // instead of refused with tls-required.
-  bool allow_plaintext_passwords = false;
   std::size_t history_size = defaults::kHistoryLines;   // lines per room; 0 turns history off
   std::size_t history_bytes = defaults::kHistoryBytes;  // bytes per room (frames)
   // Most bytes of history replayed to one newcomer (the newest lines that fit):
   // the server sets it under its send-queue limit so a replay never overflows it.
   std::size_t replay_bytes = std::size_t{2} * 1024 * 1024;
+  // --require-accounts: only registered nicks may join.
+  bool require_accounts = false;
+  // --allow-plaintext-passwords: a password on a plain connection is checked
+  // instead of refused with tls-required.
+  bool allow_plaintext_passwords = false;
 };
 
 // What the hub counts (shown by `chatctl status`).
@@ -156,9 +156,9 @@ class Hub {
     std::string nick;  // empty until joined
     std::string room;
     bool joined = false;
-    bool verifying = false;               // hello held for a password check
-    std::optional<proto::Hello> held;     // that hello (its password dropped)
-    std::string held_key;                 // its nick key, in held_
+    bool verifying = false;            // hello held for a password check
+    std::optional<proto::Hello> held;  // that hello (its password dropped)
+    std::string held_key;              // its nick key, in held_
     bool modern = false;
     unsigned caps = 0;
     std::chrono::system_clock::time_point since;
@@ -218,12 +218,12 @@ class Hub {
   std::size_t history_bytes_ = 0;
   std::unordered_map<SessionId, Member> members_;
   std::unordered_map<std::string, SessionId> nicks_;  // nick_key -> session
-  std::unordered_map<std::string, SessionId> held_;   // nick_key -> session verifying it
-  Authenticator* auth_ = nullptr;
   std::map<std::string, Room> rooms_;                 // sorted by name for `rooms`
   // room_key -> the name in rooms_ (the first spelling used): `lobby` and `ｌｏｂｂｙ`
   // are one room, shown as `lobby`.
   std::unordered_map<std::string, std::string> room_names_;
+  std::unordered_map<std::string, SessionId> held_;  // nick_key -> session verifying it
+  Authenticator* auth_ = nullptr;
 #ifndef NDEBUG
   bool broadcasting_ = false;  // inside outbox_.send: re-entry breaks the contract
 #endif

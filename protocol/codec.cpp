@@ -118,9 +118,8 @@ Decoded<ClientPacket> decode_client(std::string_view payload) {
       // within the bound is a password (NULs included: it is hashed, not shown).
       const auto text = checked_string(*password);
       if (!text || text->empty() || text->size() > kMaxPassword) {
-        return fatal(ErrorCode::kBadPacket,
-                     "hello \"password\" must be a string of 1-" + std::to_string(kMaxPassword) +
-                         " bytes");
+        return fatal(ErrorCode::kBadPacket, "hello \"password\" must be a string of 1-" +
+                                                std::to_string(kMaxPassword) + " bytes");
       }
       hello.password.emplace(*text);
     }

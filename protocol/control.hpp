@@ -30,7 +30,7 @@ inline constexpr std::string_view kNoSuchNick = "no-such-nick";
 inline constexpr std::string_view kBadMessage = "bad-message";
 inline constexpr std::string_view kPermissionDenied = "permission-denied";
 inline constexpr std::string_view kInternalError = "internal-error";
-inline constexpr std::string_view kExists = "exists";                   // account add
+inline constexpr std::string_view kExists = "exists";                  // account add
 inline constexpr std::string_view kNoSuchAccount = "no-such-account";  // account del/passwd
 }  // namespace control_result
 

@@ -348,8 +348,9 @@ TEST(AccountHash, OnlyWellFormedAffordableArgon2idStrings) {
 }
 
 TEST(AccountCommands, AreAdminOnly) {
-  for (const auto c : {proto::ControlCommand::kAccountAdd, proto::ControlCommand::kAccountDel,
-                       proto::ControlCommand::kAccountPasswd, proto::ControlCommand::kAccountList}) {
+  for (const auto c :
+       {proto::ControlCommand::kAccountAdd, proto::ControlCommand::kAccountDel,
+        proto::ControlCommand::kAccountPasswd, proto::ControlCommand::kAccountList}) {
     EXPECT_FALSE(is_read_only(c)) << proto::control_command_name(c);
   }
 }
