@@ -30,8 +30,41 @@ TEST(ControlCodec, ParsesEveryKnownCommand) {
   for (const auto c : control_commands()) {
     names.emplace_back(control_command_name(c));
   }
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"status", "who", "kick", "say", "version", "list-commands"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"status", "who", "kick", "say", "version",
+                                             "list-commands", "account-add", "account-del",
+                                             "account-passwd", "account-list"}));
+}
+
+TEST(ControlCodec, AccountRequestsCarryAValidNickAndABoundedHash) {
+  const auto add = parsed_ok(R"({"type":"account-add","nick":"pat","hash":"$argon2id$x"})");
+  EXPECT_EQ(add.command, ControlCommand::kAccountAdd);
+  EXPECT_EQ(add.nick, "pat");
+  EXPECT_EQ(add.hash, "$argon2id$x");
+  EXPECT_EQ(parsed_ok(R"({"type":"account-list"})").command, ControlCommand::kAccountList);
+  EXPECT_EQ(parsed_ok(R"({"type":"account-del","nick":"pat"})").command,
+            ControlCommand::kAccountDel);
+  for (const std::string& bad : {
+           std::string(R"({"type":"account-add","nick":"pat"})"),
+           std::string(R"({"type":"account-add","nick":"pat","hash":""})"),
+           std::string(R"({"type":"account-add","nick":"pat","hash":7})"),
+           R"({"type":"account-passwd","nick":"pat","hash":")" + std::string(128, 'a') + "\"}",
+           std::string(R"({"type":"account-del"})"),
+           std::string(R"({"type":"account-del","nick":"a b"})"),
+           std::string(R"({"type":"account-del","nick":"p\u202et"})"),
+       }) {
+    const auto r = parse_control_request(bad);
+    const auto* e = std::get_if<ControlRequestError>(&r);
+    ASSERT_NE(e, nullptr) << bad;
+    EXPECT_EQ(e->result, control_result::kBadRequest) << bad;
+  }
+  // The request chatctl sends parses back to itself.
+  ControlRequest req;
+  req.command = ControlCommand::kAccountPasswd;
+  req.nick = "pat";
+  req.hash = "$argon2id$v=19$h";
+  const auto back = parsed_ok(encode_control_request(req));
+  EXPECT_EQ(back.command, ControlCommand::kAccountPasswd);
+  EXPECT_EQ(back.hash, req.hash);
 }
 
 TEST(ControlCodec, KickCarriesNickAndOptionalReason) {
