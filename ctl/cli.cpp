@@ -111,6 +111,15 @@ CommandLine::CommandLine(CLI::App& app,
   }
 }
 
+CLI::App* CommandLine::subcommand(std::string_view name) const {
+  for (const auto& e : entries_) {
+    if (e->spec->name == name) {
+      return e->sub;
+    }
+  }
+  return nullptr;
+}
+
 std::optional<proto::ControlRequest> CommandLine::request() const {
   for (const auto& entry : entries_) {
     if (!entry->sub->parsed()) {

@@ -37,6 +37,9 @@ class CommandLine {
   // joined with single spaces; an optional kWords argument left empty is not
   // sent), or nullopt if none was chosen.
   std::optional<proto::ControlRequest> request() const;
+  // The CLI11 subcommand of a registry entry (for chatctl-only options such as
+  // `--password-stdin`); null if there is none.
+  CLI::App* subcommand(std::string_view name) const;
 
  private:
   struct Value {

@@ -1,6 +1,11 @@
 // chatctl: CLI11 subcommands, one exchange with chatd's control socket, table or JSON output.
+#include <fcntl.h>
+#include <sodium.h>
+#include <termios.h>
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -10,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/unique_fd.hpp"
 #include "ctl/cli.hpp"
 #include "ctl/exchange.hpp"
 #include "ctl/exit_codes.hpp"
@@ -27,6 +33,108 @@ std::string join(const std::vector<std::string>& words) {
     out += w;
   }
   return out;
+}
+
+// The longest password accepted: what a hello may carry (PROTOCOL.md part 2).
+constexpr std::size_t kMaxPassword = 256;
+
+// Overwrites a password in memory when it goes out of scope.
+struct Secret {
+  std::string text;
+  Secret() = default;
+  Secret(const Secret&) = delete;
+  Secret& operator=(const Secret&) = delete;
+  ~Secret() { ::sodium_memzero(text.data(), text.size()); }
+};
+
+// One line from `fd` without its line end, at most kMaxPassword + 1 bytes kept
+// (so an overlong one is seen as such). False at end of input with nothing read.
+bool read_line(int fd, std::string& out) {
+  out.clear();
+  bool any = false;
+  char c = 0;
+  while (true) {
+    const ssize_t n = ::read(fd, &c, 1);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0 || c == '\n') {
+      break;
+    }
+    any = true;
+    if (out.size() <= kMaxPassword) {
+      out.push_back(c);
+    }
+  }
+  if (!out.empty() && out.back() == '\r') {
+    out.pop_back();
+  }
+  return any || c == '\n';
+}
+
+// Reads a password from the terminal with echo off; nullopt (and a message) if
+// there is no terminal.
+bool prompt_password(const std::string& prompt, std::string& out, std::string& error) {
+  chat::UniqueFd tty(::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY));
+  if (!tty) {
+    error = "no terminal to read the password from; use --password-stdin";
+    return false;
+  }
+  termios saved{};
+  if (::tcgetattr(tty.get(), &saved) != 0) {
+    error = "cannot set up the terminal; use --password-stdin";
+    return false;
+  }
+  termios quiet = saved;
+  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+  quiet.c_lflag |= ECHONL;
+  (void)!::write(tty.get(), prompt.data(), prompt.size());
+  ::tcsetattr(tty.get(), TCSAFLUSH, &quiet);
+  const bool got = read_line(tty.get(), out);
+  ::tcsetattr(tty.get(), TCSAFLUSH, &saved);
+  if (!got) {
+    error = "no password read";
+    return false;
+  }
+  return true;
+}
+
+// The password for `nick`: one line of stdin, or typed twice on the terminal.
+// Returns 0 with `out` set, or an exit status after printing why.
+int read_password(const std::string& nick, bool from_stdin, Secret& out) {
+  std::string error;
+  if (from_stdin) {
+    if (!read_line(STDIN_FILENO, out.text)) {
+      error = "no password on standard input";
+    }
+  } else {
+    Secret again;
+    if (prompt_password("Password for " + nick + ": ", out.text, error) &&
+        prompt_password("Again: ", again.text, error) && out.text != again.text) {
+      error = "the two passwords differ; nothing changed";
+    }
+  }
+  if (error.empty() && out.text.empty()) {
+    error = "the password is empty";
+  }
+  if (error.empty() && out.text.size() > kMaxPassword) {
+    error = "the password is longer than " + std::to_string(kMaxPassword) + " bytes";
+  }
+  if (!error.empty()) {
+    std::cerr << "chatctl: " << error << "\n";
+    return chat::ctl::kExitUsage;
+  }
+  return 0;
+}
+
+// The Argon2id string chatd stores (libsodium's interactive costs: 64 MiB, 2 passes).
+std::optional<std::string> hash_password(const std::string& password) {
+  char out[crypto_pwhash_STRBYTES];
+  if (::crypto_pwhash_str(out, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+    return std::nullopt;
+  }
+  return std::string(out);
 }
 
 // The first word on the command line that is not an option or an option's
@@ -84,6 +192,14 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
 
   const chat::ctl::CommandLine commands(app);
+  // The password of `account add|passwd` is read and hashed here, never sent.
+  bool password_stdin = false;
+  for (const char* name : {"account-add", "account-passwd"}) {
+    if (CLI::App* sub = commands.subcommand(name)) {
+      sub->add_flag("--password-stdin", password_stdin,
+                    "read the password as one line of standard input instead of the terminal");
+    }
+  }
 
   try {
     app.parse(argc, argv);
@@ -109,10 +225,30 @@ int run(int argc, char** argv) {
     return chat::ctl::kExitUsage;
   }
 
-  const auto request = commands.request();
+  auto request = commands.request();
   if (!request) {
     std::cerr << "chatctl: no command given\nRun chatctl --help for usage.\n";
     return chat::ctl::kExitUsage;
+  }
+  if (request->name() == "account-add" || request->name() == "account-passwd") {
+    if (::sodium_init() < 0) {
+      std::cerr << "chatctl: libsodium cannot be initialised\n";
+      return chat::ctl::kExitError;
+    }
+    const std::string* nick = request->arg("nick");
+    Secret password;
+    if (const int rc = read_password(nick != nullptr ? *nick : "", password_stdin, password);
+        rc != 0) {
+      return rc;
+    }
+    // Hashed here: no password crosses the control socket, and chatd never
+    // spends its loop's time on a hash for chatctl.
+    auto hash = hash_password(password.text);
+    if (!hash) {
+      std::cerr << "chatctl: cannot hash the password (out of memory?)\n";
+      return chat::ctl::kExitError;
+    }
+    request->set("hash", std::move(*hash));
   }
   const auto timeout =
       std::chrono::milliseconds(static_cast<long long>(std::ceil(timeout_s * 1000)));

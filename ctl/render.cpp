@@ -177,9 +177,46 @@ std::string render_status(const Value& doc) {
   if (doc.HasMember("tls_cert_expires")) {
     lines.emplace_back("TLS cert", "expires " + str(doc, "tls_cert_expires"));
   }
+  std::vector<std::pair<std::string, std::string>> more;
+  if (doc.HasMember("accounts")) {
+    more.emplace_back("accounts", str(doc, "accounts"));
+  }
+  const auto counters = doc.FindMember("counters");
+  if (counters != doc.MemberEnd() && counters->value.IsObject() &&
+      counters->value.HasMember("auth_failures")) {
+    more.emplace_back("auth failed", str(counters->value, "auth_failures") + " (" +
+                                         str(counters->value, "auth_throttled") +
+                                         " without hashing)");
+  }
   std::string out;
   for (const auto& [key, value] : lines) {
     out += fmt::format("{:<13} {}\n", key + ":", value);
+  }
+  for (const auto& [key, value] : more) {
+    out += fmt::format("{:<13} {}\n", key + ":", value);
+  }
+  return out;
+}
+
+std::string render_account_list(const Value& doc) {
+  std::string out;
+  std::size_t shown = 0;
+  const auto it = doc.FindMember("accounts");
+  if (it != doc.MemberEnd() && it->value.IsArray()) {
+    for (const auto& a : it->value.GetArray()) {
+      if (a.IsObject()) {
+        out += str(a, "nick") + "\n";
+        ++shown;
+      }
+    }
+  }
+  if (shown == 0) {
+    return "no accounts\n";
+  }
+  const auto truncated = doc.FindMember("truncated");
+  if (truncated != doc.MemberEnd() && truncated->value.IsBool() && truncated->value.GetBool()) {
+    out += fmt::format("({} of {} accounts shown; use --json for the reply as sent)\n", shown,
+                       str(doc, "total"));
   }
   return out;
 }
@@ -215,13 +252,17 @@ std::string render_message(const Value& doc) {
 using Renderer = std::string (*)(const Value& doc);
 
 // chatctl's side of each command in the registry (protocol/control.cpp), by name.
-constexpr std::array<std::pair<std::string_view, Renderer>, 6> kRenderers{{
+constexpr std::array<std::pair<std::string_view, Renderer>, 10> kRenderers{{
     {"status", render_status},
     {"who", render_who},
     {"kick", render_message},
     {"say", render_say},
     {"version", render_version},
     {"list-commands", render_list_commands},
+    {"account-add", render_message},
+    {"account-del", render_message},
+    {"account-passwd", render_message},
+    {"account-list", render_account_list},
 }};
 
 Renderer renderer_for(std::string_view command) {

@@ -39,6 +39,14 @@ struct StatusInfo {
   // certificate in use expires (ISO 8601 UTC; empty without TLS).
   std::uint64_t tls_clients = 0, plain_clients = 0;
   std::string tls_cert_expires;
+  std::uint64_t auth_failures = 0, auth_throttled = 0;  // logins refused (throttled: unhashed)
+  std::uint64_t accounts = 0;                           // registered nicks
+};
+
+// The outcome of an account change: a control result code and a line for people.
+struct AccountOutcome {
+  std::string_view result;
+  std::string message;
 };
 
 // What the control commands need from the chat server; implemented by chatd.
@@ -50,6 +58,13 @@ class ControlBackend {
   virtual bool kick(std::string_view nick, std::string_view reason) = 0;  // false: no such nick
   // Recipients; nullopt if the message cannot be sent (too long for one frame).
   virtual std::optional<std::size_t> say(std::string_view message) = 0;
+  // Registered nicks. chatctl hashes; the daemon checks the hash string's shape
+  // and stores it. The defaults answer that accounts are not supported.
+  virtual AccountOutcome account_add(std::string_view nick, const std::string& hash);
+  virtual AccountOutcome account_passwd(std::string_view nick, const std::string& hash);
+  virtual AccountOutcome account_del(std::string_view nick);
+  // Registered nicks as registered, sorted by key; never the hashes.
+  virtual std::vector<std::string> account_list();
 };
 
 // What a control client may do, decided once from its credentials at accept.

@@ -3,6 +3,10 @@
 
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
+
+#include "daemon/logging.hpp"
+
 #include "version.hpp"
 
 namespace chat::daemon {
@@ -38,6 +42,9 @@ StatusInfo ServerControl::status() {
   if (const TlsContext* tls = server_.tls_context()) {
     s.tls_cert_expires = tls->not_after_text;
   }
+  s.auth_failures = server_.hub().counters().auth_failures;
+  s.auth_throttled = server_.hub().counters().auth_throttled;
+  s.accounts = server_.accounts().size();
   return s;
 }
 
@@ -74,6 +81,69 @@ bool ServerControl::kick(std::string_view nick, std::string_view reason) {
 
 std::optional<std::size_t> ServerControl::say(std::string_view message) {
   return server_.hub().say(message);
+}
+
+namespace {
+
+namespace result = proto::control_result;
+
+// The file was not changed; the log has the details (they name the path).
+AccountOutcome io_failure(const std::string& error) {
+  spdlog::error("event=accounts-write-failed detail={}", field(error));
+  return {result::kInternalError, "cannot write the account file: " + error};
+}
+
+}  // namespace
+
+AccountOutcome ServerControl::account_add(std::string_view nick, const std::string& hash) {
+  std::string why;
+  if (!is_acceptable_hash(hash, &why)) {
+    return {result::kBadRequest, "refused hash: " + why};
+  }
+  const auto r = server_.accounts().add(nick, hash);
+  if (r.io_error) {
+    return io_failure(*r.io_error);
+  }
+  switch (r.change) {
+    case AccountStore::Change::kExists:
+      return {result::kExists, "the nick (or a look-alike of it) is already registered"};
+    case AccountStore::Change::kFull:
+      return {result::kInternalError,
+              "the account file is full (" + std::to_string(kMaxAccounts) + " accounts)"};
+    default:
+      return {result::kOk, "account " + std::string(nick) + " added"};
+  }
+}
+
+AccountOutcome ServerControl::account_passwd(std::string_view nick, const std::string& hash) {
+  std::string why;
+  if (!is_acceptable_hash(hash, &why)) {
+    return {result::kBadRequest, "refused hash: " + why};
+  }
+  const auto r = server_.accounts().set_hash(nick, hash);
+  if (r.io_error) {
+    return io_failure(*r.io_error);
+  }
+  if (r.change == AccountStore::Change::kNoSuchAccount) {
+    return {result::kNoSuchAccount, "no account is registered for that nick"};
+  }
+  return {result::kOk, "password of " + std::string(nick) + " changed"};
+}
+
+AccountOutcome ServerControl::account_del(std::string_view nick) {
+  const auto r = server_.accounts().remove(nick);
+  if (r.io_error) {
+    return io_failure(*r.io_error);
+  }
+  if (r.change == AccountStore::Change::kNoSuchAccount) {
+    return {result::kNoSuchAccount, "no account is registered for that nick"};
+  }
+  // A connected user of that nick stays connected (PROTOCOL-DECISIONS 53).
+  return {result::kOk, "account " + std::string(nick) + " deleted"};
+}
+
+std::vector<std::string> ServerControl::account_list() {
+  return server_.accounts().nicks();
 }
 
 }  // namespace chat::daemon

@@ -15,6 +15,10 @@ class ServerControl final : public ControlBackend {
   std::vector<UserInfo> who() override;
   bool kick(std::string_view nick, std::string_view reason) override;
   std::optional<std::size_t> say(std::string_view message) override;
+  AccountOutcome account_add(std::string_view nick, const std::string& hash) override;
+  AccountOutcome account_passwd(std::string_view nick, const std::string& hash) override;
+  AccountOutcome account_del(std::string_view nick) override;
+  std::vector<std::string> account_list() override;
 
  private:
   Server& server_;

@@ -24,6 +24,7 @@ std::string status(ControlBackend& backend, const ControlRequest& request, const
   if (!s.tls_cert_expires.empty()) {
     reply.add("tls_cert_expires", s.tls_cert_expires);
   }
+  reply.add("accounts", s.accounts);
   return reply.add("tls_clients", s.tls_clients)
       .add("plain_clients", s.plain_clients)
       .add("version", s.version)
@@ -45,6 +46,8 @@ std::string status(ControlBackend& backend, const ControlRequest& request, const
       .add("budget_drops", s.budget_drops)
       .add("stalls", s.stalls)
       .add("floods", s.floods)
+      .add("auth_failures", s.auth_failures)
+      .add("auth_throttled", s.auth_throttled)
       .end_object()
       .finish();
 }
@@ -144,13 +147,109 @@ std::string list_commands(ControlBackend& /*backend*/, const ControlRequest& req
 }
 
 // Keyed by the registry name; ControlServer refuses to start if one is missing.
-constexpr std::array<std::pair<std::string_view, ControlHandler>, 6> kHandlers{{
+}  // namespace
+
+AccountOutcome ControlBackend::account_add(std::string_view /*nick*/, const std::string& /*hash*/) {
+  return {result::kInternalError, "this chatd does not keep accounts"};
+}
+AccountOutcome ControlBackend::account_passwd(std::string_view /*nick*/,
+                                              const std::string& /*hash*/) {
+  return {result::kInternalError, "this chatd does not keep accounts"};
+}
+AccountOutcome ControlBackend::account_del(std::string_view /*nick*/) {
+  return {result::kInternalError, "this chatd does not keep accounts"};
+}
+std::vector<std::string> ControlBackend::account_list() {
+  return {};
+}
+
+namespace {
+
+// The nick of an account request, checked: not quoted back (it may hold anything).
+std::optional<std::string> account_nick(const ControlRequest& request) {
+  const std::string* nick = request.arg("nick");
+  if (nick == nullptr || !proto::is_valid_nick(*nick)) {
+    return std::nullopt;
+  }
+  return *nick;
+}
+
+std::string bad_nick(const ControlRequest& request, const ControlCaller& c) {
+  spdlog::info("event=control command={} uid={} pid={} result={} reason=bad-nick", request.name(),
+               c.uid, c.pid, result::kBadRequest);
+  return proto::control_reply(request.name(), result::kBadRequest,
+                              "not a valid nick (1-32 characters, no spaces, controls or :/*@,#!, "
+                              "no look-alike tricks)");
+}
+
+// account-add, account-passwd, account-del: chatctl hashed the password; the
+// hash is never logged, only who did what to which nick.
+std::string account_change(ControlBackend& backend, const ControlRequest& request,
+                           const ControlCaller& c) {
+  const auto nick = account_nick(request);
+  if (!nick) {
+    return bad_nick(request, c);
+  }
+  AccountOutcome outcome;
+  if (request.name() == "account-del") {
+    outcome = backend.account_del(*nick);
+  } else {
+    const std::string* hash = request.arg("hash");
+    if (hash == nullptr || hash->empty() || hash->size() > proto::kMaxAccountHash) {
+      return proto::control_reply(request.name(), result::kBadRequest,
+                                  std::string(request.name()) + " needs a string \"hash\" of 1-" +
+                                      std::to_string(proto::kMaxAccountHash) +
+                                      " bytes (an Argon2id string)");
+    }
+    outcome = request.name() == "account-add" ? backend.account_add(*nick, *hash)
+                                              : backend.account_passwd(*nick, *hash);
+  }
+  spdlog::info("event=control command={} uid={} pid={} result={} nick={}", request.name(), c.uid,
+               c.pid, outcome.result, log_value(*nick));
+  return proto::control_reply(request.name(), outcome.result, outcome.message);
+}
+
+std::string account_list_reply(const std::vector<std::string>& nicks, std::size_t count) {
+  const bool truncated = count < nicks.size();
+  ControlReply reply("account-list", result::kOk,
+                     truncated ? "account list truncated to fit one frame" : "");
+  reply.begin_array("accounts");
+  for (std::size_t i = 0; i < count; ++i) {
+    reply.begin_object().add("nick", nicks[i]).end_object();
+  }
+  reply.end_array();
+  reply.add("total", static_cast<std::uint64_t>(nicks.size()));
+  if (truncated) {
+    reply.add("truncated", true);
+  }
+  return reply.finish();
+}
+
+std::string account_list(ControlBackend& backend, const ControlRequest& /*request*/,
+                         const ControlCaller& c) {
+  const std::vector<std::string> nicks = backend.account_list();
+  std::string reply = account_list_reply(nicks, nicks.size());
+  std::size_t count = nicks.size();
+  while (reply.size() > proto::kMaxPayload && count > 0) {
+    count = count * (proto::kMaxPayload - 512) / reply.size();
+    reply = account_list_reply(nicks, count);
+  }
+  spdlog::info("event=control command=account-list uid={} pid={} result=ok accounts={}", c.uid,
+               c.pid, nicks.size());
+  return reply;
+}
+
+constexpr std::array<std::pair<std::string_view, ControlHandler>, 10> kHandlers{{
     {"status", status},
     {"who", who},
     {"kick", kick},
     {"say", say},
     {"version", version},
     {"list-commands", list_commands},
+    {"account-add", account_change},
+    {"account-del", account_change},
+    {"account-passwd", account_change},
+    {"account-list", account_list},
 }};
 
 }  // namespace

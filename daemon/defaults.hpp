@@ -18,6 +18,12 @@ inline constexpr double kFloodBytesBurst = 1048576.0;
 inline constexpr std::size_t kMaxPerAddress = 16;
 inline constexpr std::size_t kMemoryBudget = std::size_t{256} * 1024 * 1024;
 inline constexpr double kStallTimeoutSeconds = 60.0;
+// Failed logins per address (IPv4, or IPv6 /64): a burst, then one per this many
+// seconds; past it auth-failed comes at once, without hashing.
+inline constexpr double kAuthFailureBurst = 5.0;
+inline constexpr double kAuthFailureEverySeconds = 12.0;
+// Password checks outstanding at once (queued, running, or done and not yet taken).
+inline constexpr std::size_t kMaxPendingVerifications = 128;
 
 inline constexpr std::chrono::milliseconds to_ms(double seconds) {
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000.0));

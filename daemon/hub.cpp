@@ -233,10 +233,83 @@ bool Hub::joined(SessionId id) const {
 
 void Hub::on_hello(SessionId id, Member& m, proto::Hello hello) {
   std::string key = proto::nick_key(hello.nick);
-  if (nicks_.count(key) != 0) {
+  // A nick whose password is being checked is held: a second hello for it
+  // meanwhile cannot also win.
+  if (nicks_.count(key) != 0 || held_.count(key) != 0) {
     fail(id, ErrorCode::kNickTaken, "nick " + hello.nick + " is already connected", "nick-taken");
     return;
   }
+  if (hello.password && m.transport == Transport::kPlain && !config_.allow_plaintext_passwords) {
+    fail(id, ErrorCode::kTlsRequired,
+         "this server accepts passwords only over TLS; connect with TLS (your password crossed "
+         "the network in clear: consider changing it)",
+         "tls-required");
+    return;
+  }
+  const bool registered = auth_ != nullptr && auth_->registered(hello.nick);
+  if (!registered) {
+    if (config_.require_accounts) {
+      auth_fail(id, "this server admits registered nicks only; ask its operator for an account");
+      return;
+    }
+    // A password for an unregistered nick is ignored (PROTOCOL-DECISIONS 51).
+    claim(id, m, std::move(hello), std::move(key));
+    return;
+  }
+  if (!hello.password) {
+    auth_fail(id, "nick " + hello.nick + " is registered: a password is required");
+    return;
+  }
+  std::string password = std::move(*hello.password);
+  hello.password.reset();
+  switch (auth_->start_verify(id, hello.nick, std::move(password))) {
+    case Authenticator::Start::kStarted:
+      m.verifying = true;
+      m.held_key = key;
+      held_.emplace(std::move(key), id);
+      m.held = std::move(hello);
+      return;
+    case Authenticator::Start::kThrottled:
+      ++counters_.auth_throttled;
+      auth_fail(id, "too many failed logins from your address; try again later");
+      return;
+    case Authenticator::Start::kBusy:
+      ++counters_.auth_throttled;
+      auth_fail(id, "the server is busy checking other logins; try again in a moment");
+      return;
+  }
+}
+
+void Hub::auth_fail(SessionId id, std::string_view text) {
+  ++counters_.auth_failures;
+  fail(id, ErrorCode::kAuthFailed, text, "auth-failed");
+}
+
+bool Hub::verifying(SessionId id) const {
+  const auto it = members_.find(id);
+  return it != members_.end() && it->second.verifying;
+}
+
+void Hub::auth_result(SessionId id, bool ok) {
+  CHAT_HUB_ENTRY();
+  const auto it = members_.find(id);
+  if (it == members_.end() || !it->second.verifying) {
+    return;  // closed while its password was checked
+  }
+  Member& m = it->second;
+  m.verifying = false;
+  held_.erase(m.held_key);
+  std::string key = std::move(m.held_key);
+  proto::Hello hello = std::move(*m.held);
+  m.held.reset();
+  if (!ok) {
+    auth_fail(id, "wrong password for nick " + hello.nick);
+    return;
+  }
+  claim(id, m, std::move(hello), std::move(key));
+}
+
+void Hub::claim(SessionId id, Member& m, proto::Hello hello, std::string key) {
   // Held here while the engine asks the rest of the chat, so a second hello on
   // this node for the same nick is refused meanwhile.
   nicks_.emplace(key, id);
@@ -503,6 +576,9 @@ void Hub::forget(SessionId id, std::string_view reason) {
           break;
         }
       }
+    }
+    if (m.verifying) {
+      held_.erase(m.held_key);  // the late result finds no member and is ignored
     }
     spdlog::info("event=close session={} peer={} reason={}", log_id(id), m.peer, field(reason));
   }

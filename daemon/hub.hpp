@@ -59,11 +59,32 @@ struct HubConfig {
   // Most bytes of history replayed to one newcomer (the newest lines that fit):
   // the server sets it under its send-queue limit so a replay never overflows it.
   std::size_t replay_bytes = std::size_t{2} * 1024 * 1024;
+  // --require-accounts: only registered nicks may join.
+  bool require_accounts = false;
+  // --allow-plaintext-passwords: a password on a plain connection is checked
+  // instead of refused with tls-required.
+  bool allow_plaintext_passwords = false;
 };
 
 // What the hub counts (shown by `chatctl status`).
 struct HubCounters {
   std::uint64_t protocol_errors = 0;  // packets refused by the codec or the rules
+  std::uint64_t auth_failures = 0;    // hellos refused with auth-failed
+  std::uint64_t auth_throttled = 0;   // of those, refused without hashing (rate limit, busy)
+};
+
+// Registered nicks, seen from the hub: the server looks accounts up and runs the
+// verifications off the loop's thread.
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+  virtual bool registered(std::string_view nick) const = 0;
+  enum class Start { kStarted, kThrottled, kBusy };
+  // Starts checking `password` for the registered `nick` on behalf of session
+  // `id`. With kStarted the answer comes later through Hub::auth_result, never
+  // from inside this call; kThrottled: the session's address failed too often;
+  // kBusy: too many verifications are outstanding.
+  virtual Start start_verify(SessionId id, std::string_view nick, std::string password) = 0;
 };
 
 class Hub {
@@ -98,6 +119,15 @@ class Hub {
 
   // Applies at once: a lowered history size trims every room's history now.
   void set_config(HubConfig config);
+  // Where registered nicks are checked; without one (nullptr) every nick is
+  // unregistered.
+  void set_authenticator(Authenticator* auth) { auth_ = auth; }
+  // The verification started for `id` has finished: join, or auth-failed. A
+  // session that is gone (or no longer waiting) is ignored.
+  void auth_result(SessionId id, bool ok);
+  // True while `id`'s hello waits for its password check: its nick is held and
+  // its further input must wait.
+  bool verifying(SessionId id) const;
 
   // From the engine: an event another node published to `room`, for this
   // node's members of it.
@@ -142,7 +172,10 @@ class Hub {
     std::string nick;  // empty until joined
     std::string room;
     bool joined = false;
-    bool claiming = false;  // hello waits for the engine's answer on the nick
+    bool claiming = false;             // hello waits for the engine's answer on the nick
+    bool verifying = false;            // hello held for a password check
+    std::optional<proto::Hello> held;  // that hello (its password dropped)
+    std::string held_key;              // its nick key, in held_
     bool modern = false;
     unsigned caps = 0;
     std::chrono::system_clock::time_point since;
@@ -162,6 +195,9 @@ class Hub {
   void on_hello(SessionId id, Member& m, proto::Hello hello);
   // The rest of a hello once the engine has granted the nick.
   void complete_hello(SessionId id, proto::Hello hello);
+  // Asks the engine for the nick (held here meanwhile), then completes the hello.
+  void claim(SessionId id, Member& m, proto::Hello hello, std::string key);
+  void auth_fail(SessionId id, std::string_view text);
   void on_packet(SessionId id, Member& m, proto::ClientPacket packet);
   // A DM for a nick no session of this node holds: the engine's to deliver.
   void direct_elsewhere(SessionId id, const Member& m, std::string to_key, proto::DmRequest dm);
@@ -191,6 +227,8 @@ class Hub {
   // room_key -> the name in rooms_ (the first spelling used): `lobby` and `ｌｏｂｂｙ`
   // are one room, shown as `lobby`.
   std::unordered_map<std::string, std::string> room_names_;
+  std::unordered_map<std::string, SessionId> held_;  // nick_key -> session verifying it
+  Authenticator* auth_ = nullptr;
 #ifndef NDEBUG
   bool broadcasting_ = false;  // inside outbox_.send: re-entry breaks the contract
 #endif

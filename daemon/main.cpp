@@ -56,6 +56,8 @@ Limits limits_from(const Options& o) {
   l.max_per_address = o.max_per_address;
   l.memory_budget = o.memory_budget;
   l.stall_timeout = defaults::to_ms(o.stall_timeout);
+  l.require_accounts = o.require_accounts;
+  l.allow_plaintext_passwords = o.allow_plaintext_passwords;
   return l;
 }
 
@@ -168,6 +170,11 @@ int check_config(const Options& opts) {
       return kExitConfig;
     }
   }
+  auto accounts = AccountStore::load(accounts_path(opts));
+  if (auto* err = std::get_if<std::string>(&accounts)) {
+    std::cerr << "chatd: " << *err << "\n";
+    return kExitConfig;
+  }
   std::cout << "chatd: configuration OK (" << opts.config << ")\n";
   return 0;
 }
@@ -212,6 +219,18 @@ void reload(const std::vector<std::string>& args, Options& current, Server& serv
     });
     spdlog::set_level(level_from(next.log_level));
     server.set_limits(limits_from(next));
+  }
+  // The account file too (edited by hand, or restored from a backup); a bad one
+  // leaves the accounts in use as they were.
+  auto accounts = AccountStore::load(server.accounts().path());
+  if (auto* err = std::get_if<std::string>(&accounts)) {
+    spdlog::error("event=reload-failed detail={} kept_accounts={}", field(*err),
+                  server.accounts().size());
+  } else {
+    server.set_accounts(std::move(std::get<AccountStore>(accounts)));
+    spdlog::info("event=accounts-reloaded accounts={}", server.accounts().size());
+  }
+  if (loaded.exit_code < 0) {
     spdlog::info("event=reloaded max_clients={}", server.effective_max_clients());
   }
   chat::daemon::systemd::notify_ready(status_line(server));
@@ -235,6 +254,18 @@ int run(const std::vector<std::string>& args) {
                      : opts.log_target == "stderr" ? LogTarget::kStderr
                                                    : LogTarget::kAuto;
   setup_logging(target, level_from(opts.log_level));
+
+  // Registered nicks: a file that cannot be read as a whole stops the start (78),
+  // so no registered nick is ever served as unregistered.
+  auto loaded_accounts = AccountStore::load(accounts_path(opts));
+  if (auto* err = std::get_if<std::string>(&loaded_accounts)) {
+    spdlog::critical("event=start-failed detail={}", field(*err));
+    if (target != LogTarget::kStderr) {
+      std::cerr << "chatd: " << *err << "\n";
+    }
+    drain_listeners();
+    return kExitConfig;
+  }
 
   // Sockets: systemd's if it passed any, else our own on PORT.
   auto inherited = chat::daemon::systemd::take_listen_fds();
@@ -366,6 +397,7 @@ int run(const std::vector<std::string>& args) {
       return kExitOsErr;
     }
   }
+  server.set_accounts(std::move(std::get<AccountStore>(loaded_accounts)));
 
   // The control socket: systemd's `ctl` socket, or our own at --control-socket.
   // Every failure to set it up exits 73 (EX_CANTCREAT), as documented.
@@ -455,11 +487,13 @@ int run(const std::vector<std::string>& args) {
   spdlog::info(
       "event=start version={} event_loop={} listen={} control={} max_clients={} nofile={} "
       "fd_setsize={} hello_timeout_ms={} sendq_limit={} history={} history_bytes={} "
-      "max_per_address={} memory_budget={} stall_timeout_s={}",
+      "max_per_address={} memory_budget={} stall_timeout_s={} accounts={} account_file={} "
+      "require_accounts={} allow_plaintext_passwords={}",
       chat::kVersion, loop->name(), field(fmt::format("{}", fmt::join(listen_names, ","))),
       field(control_path), server.effective_max_clients(), nofile, FD_SETSIZE,
       limits_from(opts).hello_timeout.count(), opts.sendq_limit, opts.history, opts.history_bytes,
-      opts.max_per_address, opts.memory_budget, opts.stall_timeout);
+      opts.max_per_address, opts.memory_budget, opts.stall_timeout, server.accounts().size(),
+      field(server.accounts().path()), opts.require_accounts, opts.allow_plaintext_passwords);
   chat::daemon::systemd::notify_ready(status_line(server));
   server.run();
   spdlog::info("event=stopped");

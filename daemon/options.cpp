@@ -1,11 +1,13 @@
 // Option definitions and config-file loading with file:line errors.
 #include "daemon/options.hpp"
 
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <regex>
 #include <sstream>
 
+#include "daemon/accounts.hpp"
 #include "version.hpp"
 
 namespace chat::daemon {
@@ -83,6 +85,14 @@ void define_options(CLI::App& app, Options& opts) {
   app.add_option("--control-socket", opts.control_socket,
                  "Unix control socket for chatctl (empty: none)")
       ->type_name("PATH");
+  app.add_option("--state-directory", opts.state_directory,
+                 "Directory of chatd's state (the account file); default $STATE_DIRECTORY, "
+                 "else /var/lib/chatd")
+      ->type_name("DIR");
+  app.add_flag("--require-accounts", opts.require_accounts,
+               "Only registered nicks may join (chatctl account add)");
+  app.add_flag("--allow-plaintext-passwords", opts.allow_plaintext_passwords,
+               "Check passwords sent over plain TCP instead of refusing them with tls-required");
   app.add_option("--admin-group", opts.admin_group,
                  "Group whose members may run every chatctl command (besides root)")
       ->type_name("GROUP");
@@ -99,6 +109,21 @@ void define_options(CLI::App& app, Options& opts) {
       ->check(CLI::IsMember({"auto", "stderr", "journal"}));
   app.add_option("--event-loop", opts.event_loop, "select (default) or epoll")
       ->check(CLI::IsMember({"select", "epoll"}));
+}
+
+std::string state_directory(const Options& opts) {
+  if (!opts.state_directory.empty()) {
+    return opts.state_directory;
+  }
+  if (const char* env = std::getenv("STATE_DIRECTORY"); env != nullptr && *env != '\0') {
+    const std::string dirs(env);
+    return dirs.substr(0, dirs.find(':'));  // systemd lists one per StateDirectory= entry
+  }
+  return "/var/lib/chatd";
+}
+
+std::string accounts_path(const Options& opts) {
+  return state_directory(opts) + "/" + std::string(kAccountsFile);
 }
 
 namespace {

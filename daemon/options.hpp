@@ -31,6 +31,11 @@ struct Options {
   std::size_t memory_budget = defaults::kMemoryBudget;
   double stall_timeout = defaults::kStallTimeoutSeconds;
   std::string control_socket = "/run/chatd/chatd.ctl";
+  // Where the account file lives; empty: $STATE_DIRECTORY (systemd's
+  // StateDirectory=chatd), else /var/lib/chatd (see state_directory()).
+  std::string state_directory;
+  bool require_accounts = false;           // only registered nicks may join
+  bool allow_plaintext_passwords = false;  // accept passwords without TLS
   std::string admin_group;
   std::string read_group;     // members may run chatctl's read-only commands
   bool check_config = false;  // --check-config: validate and exit (0 or 78)
@@ -68,7 +73,15 @@ void for_each_reloadable(F&& f) {
   // Re-read on every reload even when the paths stay (ACME renewals replace the files).
   f("tls-cert", &Options::tls_cert);
   f("tls-key", &Options::tls_key);
+  f("require-accounts", &Options::require_accounts);
+  f("allow-plaintext-passwords", &Options::allow_plaintext_passwords);
 }
+
+// The state directory in effect: --state-directory, else the first entry of
+// $STATE_DIRECTORY, else /var/lib/chatd.
+std::string state_directory(const Options& opts);
+// The account file inside it.
+std::string accounts_path(const Options& opts);
 
 // Adds every option to `app`, bound to `opts`.
 void define_options(CLI::App& app, Options& opts);

@@ -72,7 +72,13 @@ std::string address_key(int fd) {
 
 HubConfig hub_config(const Limits& limits) {
   // A newcomer's replay takes at most half its send queue, so it never overflows it.
-  return HubConfig{limits.history, limits.history_bytes, limits.sendq_limit / 2};
+  HubConfig config;
+  config.require_accounts = limits.require_accounts;
+  config.allow_plaintext_passwords = limits.allow_plaintext_passwords;
+  config.history_size = limits.history;
+  config.history_bytes = limits.history_bytes;
+  config.replay_bytes = limits.sendq_limit / 2;
+  return config;
 }
 
 }  // namespace
@@ -93,9 +99,26 @@ Server::Server(EventLoop& loop, std::vector<UniqueFd> listeners, Limits limits)
                               "cannot watch listening socket fd " + std::to_string(fd));
     }
   }
+  verifier_ = std::make_unique<Verifier>(defaults::kMaxPendingVerifications);
+  watch_verifier();
+  hub_.set_authenticator(this);
+}
+
+void Server::watch_verifier() {
+  if (!loop_.add(verifier_->wake_fd(), kRead, [this](unsigned) { on_verified(); })) {
+    throw std::system_error(errno == 0 ? EBADF : errno, std::generic_category(),
+                            "cannot watch the password verifier's wake-up fd");
+  }
+}
+
+void Server::set_verifier(std::unique_ptr<Verifier> verifier) {
+  loop_.remove(verifier_->wake_fd());
+  verifier_ = std::move(verifier);
+  watch_verifier();
 }
 
 Server::~Server() {
+  loop_.remove(verifier_->wake_fd());
   for (const auto& [id, s] : sessions_) {
     loop_.remove(s->fd());
     loop_.cancel_timer(s->hello_timer);
@@ -384,6 +407,11 @@ void Server::process_input(Session& s) {
   std::size_t frames = 0;
   std::string_view payload;
   while (s.state() == Session::State::kOpen) {
+    if (hub_.verifying(s.id())) {
+      // What follows a hello waits until the hello is decided (on_verified
+      // brings the session back here).
+      break;
+    }
     if (frames == kMaxFramesPerWake) {
       if (!s.pending_input) {
         s.pending_input = true;
@@ -414,6 +442,79 @@ void Server::process_input(Session& s) {
     hub_.receive(s.id(), payload);
   }
   update_interest(s);
+}
+
+bool Server::registered(std::string_view nick) const {
+  return accounts_.find(nick) != nullptr;
+}
+
+double Server::auth_tokens(const std::string& address, Clock::time_point now) {
+  const auto rate = 1.0 / defaults::kAuthFailureEverySeconds;
+  auto [it, fresh] = auth_buckets_.try_emplace(address);
+  AuthBucket& b = it->second;
+  if (fresh) {
+    b.refilled = now;
+  }
+  const double elapsed = std::chrono::duration<double>(now - b.refilled).count();
+  b.tokens = std::min(defaults::kAuthFailureBurst, b.tokens + elapsed * rate);
+  b.refilled = now;
+  return b.tokens;
+}
+
+Authenticator::Start Server::start_verify(SessionId id, std::string_view nick,
+                                          std::string password) {
+  const Account* account = accounts_.find(nick);
+  const auto it = sessions_.find(id);
+  if (account == nullptr || it == sessions_.end()) {
+    return Start::kBusy;  // cannot happen: the hub asked registered() just now
+  }
+  const std::string& address = it->second->address;
+  // Only failures spend tokens; a connection makes one attempt, and there are at
+  // most --max-per-address of them from one address at a time.
+  if (auth_tokens(address, loop_.woke()) < 1.0) {
+    spdlog::warn("event=auth-throttled session={} peer={} address={}", id, it->second->peer(),
+                 field(address));
+    return Start::kThrottled;
+  }
+  if (!verifier_->submit(id, account->hash, std::move(password))) {
+    spdlog::warn("event=auth-busy session={} peer={} outstanding={}", id, it->second->peer(),
+                 verifier_->outstanding());
+    return Start::kBusy;
+  }
+  verifying_[id] = address;
+  return Start::kStarted;
+}
+
+void Server::on_verified() {
+  for (const auto& r : verifier_->take_results()) {
+    const auto v = verifying_.find(r.id);
+    if (v == verifying_.end()) {
+      continue;
+    }
+    if (!r.ok) {
+      auth_tokens(v->second, loop_.woke());
+      auth_buckets_[v->second].tokens -= 1.0;
+    }
+    verifying_.erase(v);
+    hub_.auth_result(r.id, r.ok);
+    // Input that arrived while the hello was checked is handled now.
+    const auto it = sessions_.find(r.id);
+    if (it != sessions_.end() && it->second->state() == Session::State::kOpen &&
+        !it->second->pending_input) {
+      it->second->pending_input = true;
+      pending_input_.push_back(r.id);
+    }
+  }
+  // Forget addresses whose bucket is full again, so the table stays small.
+  if (auth_buckets_.size() > 1024) {
+    for (auto it = auth_buckets_.begin(); it != auth_buckets_.end();) {
+      if (auth_tokens(it->first, loop_.woke()) >= defaults::kAuthFailureBurst) {
+        it = auth_buckets_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
 }
 
 bool Server::take_tokens(Session& s, std::size_t bytes, Clock::time_point now) {

@@ -12,12 +12,14 @@
 #include <vector>
 
 #include "common/unique_fd.hpp"
+#include "daemon/accounts.hpp"
 #include "daemon/defaults.hpp"
 #include "daemon/event_loop.hpp"
 #include "daemon/hub.hpp"
 #include "daemon/session.hpp"
 #include "daemon/slot_map.hpp"
 #include "daemon/tls.hpp"
+#include "daemon/verifier.hpp"
 
 namespace chat::daemon {
 
@@ -37,6 +39,8 @@ struct Limits {
   std::size_t memory_budget = defaults::kMemoryBudget;
   // A session whose queued output makes no progress for this long is dropped; 0: never.
   std::chrono::milliseconds stall_timeout = defaults::to_ms(defaults::kStallTimeoutSeconds);
+  bool require_accounts = false;           // only registered nicks may join
+  bool allow_plaintext_passwords = false;  // check passwords sent without TLS
 };
 
 // What the server counts besides traffic (shown by `chatctl status`).
@@ -55,7 +59,7 @@ struct Totals {
   std::uint64_t bytes_out = 0;
 };
 
-class Server final : public Outbox {
+class Server final : public Outbox, public Authenticator {
  public:
   using Clock = EventLoop::Clock;
 
@@ -105,6 +109,16 @@ class Server final : public Outbox {
   void send(SessionId id, const Frame& frame) override;
   void close(SessionId id, std::string_view reason) override;
 
+  // Authenticator: accounts from the store, checks on the verifier's thread.
+  bool registered(std::string_view nick) const override;
+  Start start_verify(SessionId id, std::string_view nick, std::string password) override;
+  // The registered nicks (replaced whole on SIGHUP; changed by chatctl account).
+  AccountStore& accounts() { return accounts_; }
+  void set_accounts(AccountStore accounts) { accounts_ = std::move(accounts); }
+  // Tests: replaces the password check (e.g. a slow or counting one).
+  void set_verifier(std::unique_ptr<Verifier> verifier);
+  std::size_t verifications_outstanding() const { return verifier_->outstanding(); }
+
   Hub& hub() { return hub_; }
   const Hub& hub() const { return hub_; }
   const Limits& limits() const { return limits_; }
@@ -132,6 +146,10 @@ class Server final : public Outbox {
   void give_back_memory();
   void drop(Session& s, std::string_view reason);
   void on_session(SessionId id, unsigned ready);
+  void on_verified();
+  void watch_verifier();
+  // Refills `address`'s failed-login bucket; the tokens it has now.
+  double auth_tokens(const std::string& address, Clock::time_point now);
   void process_input(Session& s);
   void mark_dirty(Session& s);
   void update_interest(Session& s);
@@ -183,6 +201,14 @@ class Server final : public Outbox {
   std::size_t reported_clients_ = SIZE_MAX;
   std::size_t reported_rooms_ = SIZE_MAX;
   std::function<void()> on_census_changed_;
+  AccountStore accounts_;
+  std::unique_ptr<Verifier> verifier_;
+  struct AuthBucket {
+    double tokens = defaults::kAuthFailureBurst;
+    Clock::time_point refilled{};
+  };
+  std::unordered_map<std::string, AuthBucket> auth_buckets_;  // per address key
+  std::unordered_map<SessionId, std::string> verifying_;      // session -> its address key
 };
 
 }  // namespace chat::daemon

@@ -164,6 +164,18 @@ if(chat_unit_kill)
   set(CPACK_DEBIAN_PACKAGE_DEPENDS procps)
   set(CPACK_RPM_PACKAGE_REQUIRES /usr/bin/kill)
 endif()
+# libsodium (Argon2id for registered nicks): shlibdeps finds it too; named here so
+# the dependency is explicit on both package formats.
+if(CPACK_DEBIAN_PACKAGE_DEPENDS)
+  string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libsodium23")
+else()
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS libsodium23)
+endif()
+if(CPACK_RPM_PACKAGE_REQUIRES)
+  string(APPEND CPACK_RPM_PACKAGE_REQUIRES ", libsodium")
+else()
+  set(CPACK_RPM_PACKAGE_REQUIRES libsodium)
+endif()
 
 # RPM
 set(CPACK_RPM_FILE_NAME RPM-DEFAULT)

@@ -124,6 +124,16 @@ Decoded<ClientPacket> decode_client(std::string_view payload) {
         hello.caps->emplace_back(*name);
       }
     }
+    if (const Value* password = find_member(doc, "password"); password != nullptr) {
+      // Checked before the nick, like caps: a structural fault. Any UTF-8 text
+      // within the bound is a password (NULs included: it is hashed, not shown).
+      const auto text = checked_string(*password);
+      if (!text || text->empty() || text->size() > kMaxPassword) {
+        return fatal(ErrorCode::kBadPacket, "hello \"password\" must be a string of 1-" +
+                                                std::to_string(kMaxPassword) + " bytes");
+      }
+      hello.password.emplace(*text);
+    }
     const auto nick = string_member(doc, "nick");
     if (!nick || !is_valid_nick(*nick)) {
       return fatal(ErrorCode::kNickInvalid,

@@ -19,6 +19,8 @@ inline constexpr int kProtocolVersion = 1;
 // `***` chat fallback), whatever JSON escaping adds.
 inline constexpr std::size_t kMaxKickReason = 400;
 inline constexpr std::size_t kMaxSayMessage = 32000;
+// Longest `hash` an account request may carry (an Argon2id string is about 100).
+inline constexpr std::size_t kMaxAccountHash = 127;
 
 // The stable `result` codes of a control reply. chatctl's exit status is derived
 // from them, so they never change spelling (docs/CONTROL.md).
@@ -30,6 +32,8 @@ inline constexpr std::string_view kNoSuchNick = "no-such-nick";
 inline constexpr std::string_view kBadMessage = "bad-message";
 inline constexpr std::string_view kPermissionDenied = "permission-denied";
 inline constexpr std::string_view kInternalError = "internal-error";
+inline constexpr std::string_view kExists = "exists";                  // account add
+inline constexpr std::string_view kNoSuchAccount = "no-such-account";  // account del/passwd
 }  // namespace control_result
 
 // The reply `type` used when a request's own type could not be read.

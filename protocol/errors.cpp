@@ -6,7 +6,7 @@
 
 namespace chat::proto {
 namespace {
-constexpr std::array<std::pair<ErrorCode, std::string_view>, 12> kNames{{
+constexpr std::array<std::pair<ErrorCode, std::string_view>, 14> kNames{{
     {ErrorCode::kBadPacket, "bad-packet"},
     {ErrorCode::kHelloRequired, "hello-required"},
     {ErrorCode::kNickInvalid, "nick-invalid"},
@@ -19,6 +19,8 @@ constexpr std::array<std::pair<ErrorCode, std::string_view>, 12> kNames{{
     {ErrorCode::kServerFull, "server-full"},
     {ErrorCode::kFlood, "flood"},
     {ErrorCode::kKicked, "kicked"},
+    {ErrorCode::kAuthFailed, "auth-failed"},
+    {ErrorCode::kTlsRequired, "tls-required"},
 }};
 }  // namespace
 

@@ -19,6 +19,8 @@ enum class ErrorCode {
   kServerFull,
   kFlood,
   kKicked,
+  kAuthFailed,
+  kTlsRequired,
 };
 
 // The wire name, e.g. "bad-packet".

@@ -16,10 +16,12 @@ struct Hello {
   std::string nick;
   // Present (even empty) makes the connection modern (PROTOCOL.md part 2).
   std::optional<std::vector<std::string>> caps;
-  // A registered nick's password (issue 14); only ever sent over TLS unless the
-  // user allows otherwise. Never logged.
-  std::optional<std::string> password{};
+  // The registered nick's password (PROTOCOL.md part 2, "Registered nicks"); at most
+  // kMaxPassword bytes. Never logged.
+  std::optional<std::string> password = std::nullopt;
 };
+// Longest password a hello may carry (bytes); a longer one is bad-packet.
+inline constexpr std::size_t kMaxPassword = 256;
 struct ChatRequest {
   std::string message;
 };

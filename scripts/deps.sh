@@ -3,7 +3,7 @@
 # plus any package names given as arguments.
 set -eu
 pkgs="$* cmake g++ make pkg-config libspdlog-dev libfmt-dev rapidjson-dev libcli11-dev
-libgtest-dev libgmock-dev libsystemd-dev libssl-dev openssl libicu-dev systemd python3 clang-format clang-tidy util-linux mandoc
+libgtest-dev libgmock-dev libsystemd-dev libssl-dev openssl libicu-dev libsodium-dev systemd python3 clang-format clang-tidy util-linux mandoc
 clang libclang-rt-14-dev"
 missing=""
 for p in $pkgs; do

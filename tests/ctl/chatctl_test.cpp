@@ -230,6 +230,7 @@ TEST_F(ChatctlTest, HelpTextIsUnchangedByTheRegistry) {
             "  say                         send an operator message to every client\n"
             "  version                     show chatd's version and protocol\n"
             "  list-commands               list the daemon's control commands\n"
+            "  account                     account commands: add del passwd list\n"
             "\n" +
                 footer);
   EXPECT_EQ(chatctl({"kick", "--help"}).out,
@@ -259,7 +260,7 @@ TEST_F(ChatctlTest, HelpTextIsUnchangedByTheRegistry) {
   const auto bogus = chatctl({"frobnicate"});
   EXPECT_EQ(bogus.err,
             "chatctl: unknown command 'frobnicate' (commands: who status kick say version "
-            "list-commands)\nRun chatctl --help for usage.\n");
+            "list-commands account)\nRun chatctl --help for usage.\n");
   EXPECT_EQ(chatctl({"who", "extra"}).exit_code, kExitUsage);
 }
 
@@ -309,7 +310,9 @@ TEST_F(ChatctlTest, RealControlServerAnswersAndDeniesNobody) {
     names += std::string(command.name) + "\n";
   }
   EXPECT_EQ(list.out, names);
-  EXPECT_EQ(list.out, "status\nwho\nkick\nsay\nversion\nlist-commands\n");
+  EXPECT_EQ(list.out,
+            "status\nwho\nkick\nsay\nversion\nlist-commands\naccount-add\naccount-del\n"
+            "account-passwd\naccount-list\n");
   // The bounds reach the operator as the daemon words them.
   const auto long_reason = chatctl({"kick", "pat", std::string(401, 'r')}, pump);
   EXPECT_EQ(long_reason.exit_code, kExitError);

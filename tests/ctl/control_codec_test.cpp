@@ -29,8 +29,40 @@ TEST(ControlCodec, ParsesEveryKnownCommand) {
   for (const auto& c : control_commands()) {
     names.emplace_back(c.name);
   }
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"status", "who", "kick", "say", "version", "list-commands"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"status", "who", "kick", "say", "version",
+                                             "list-commands", "account-add", "account-del",
+                                             "account-passwd", "account-list"}));
+}
+
+// The envelope of account requests (the nick's validity and the hash's bounds are
+// the handlers' to check, daemon/control_handlers.cpp: AccountsTest covers them).
+TEST(ControlCodec, AccountRequestsCarryANickAndAHash) {
+  const auto add = parsed_ok(R"({"type":"account-add","nick":"pat","hash":"$argon2id$x"})");
+  EXPECT_EQ(add.name(), "account-add");
+  ASSERT_NE(add.arg("nick"), nullptr);
+  EXPECT_EQ(*add.arg("nick"), "pat");
+  ASSERT_NE(add.arg("hash"), nullptr);
+  EXPECT_EQ(*add.arg("hash"), "$argon2id$x");
+  EXPECT_EQ(parsed_ok(R"({"type":"account-list"})").name(), "account-list");
+  EXPECT_EQ(parsed_ok(R"({"type":"account-del","nick":"pat"})").name(), "account-del");
+  for (const std::string& bad : {
+           std::string(R"({"type":"account-add","nick":"pat"})"),
+           std::string(R"({"type":"account-add","nick":"pat","hash":7})"),
+           std::string(R"({"type":"account-del"})"),
+       }) {
+    const auto r = parse_control_request(bad);
+    const auto* e = std::get_if<ControlRequestError>(&r);
+    ASSERT_NE(e, nullptr) << bad;
+    EXPECT_EQ(e->result, control_result::kBadRequest) << bad;
+  }
+  // The request chatctl sends parses back to itself.
+  auto req = make_control_request("account-passwd");
+  req.set("nick", "pat");
+  req.set("hash", "$argon2id$v=19$h");
+  const auto back = parsed_ok(encode_control_request(req));
+  EXPECT_EQ(back.name(), "account-passwd");
+  ASSERT_NE(back.arg("hash"), nullptr);
+  EXPECT_EQ(*back.arg("hash"), "$argon2id$v=19$h");
 }
 
 TEST(ControlCodec, KickCarriesNickAndOptionalReason) {

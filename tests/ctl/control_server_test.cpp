@@ -212,8 +212,9 @@ TEST_P(ControlServerTest, VersionAndListCommands) {
   for (const auto& c : list["commands"].GetArray()) {
     names.emplace_back(c.GetString());
   }
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"status", "who", "kick", "say", "version", "list-commands"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"status", "who", "kick", "say", "version",
+                                             "list-commands", "account-add", "account-del",
+                                             "account-passwd", "account-list"}));
 }
 
 TEST_P(ControlServerTest, UnknownCommandAndMalformedRequestsKeepTheChannelOpen) {

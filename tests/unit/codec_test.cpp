@@ -256,6 +256,47 @@ TEST(DecodeClient, NickWithLoneSurrogateEscapeIsRejected) {
 
 // ---- hello: accepted --------------------------------------------------------
 
+TEST(DecodeClient, HelloPasswordIsKeptAndOptional) {
+  const auto plain = expect_packet<Hello>(R"({"type":"hello","nick":"pat"})");
+  EXPECT_FALSE(plain.password.has_value());
+  const auto with = expect_packet<Hello>(R"({"type":"hello","nick":"pat","password":"s3cret pw"})");
+  ASSERT_TRUE(with.password.has_value());
+  EXPECT_EQ(*with.password, "s3cret pw");
+  // NULs and other controls are allowed: a password is hashed, never shown.
+  const auto nul = expect_packet<Hello>(R"({"type":"hello","nick":"pat","password":"a\u0000b"})");
+  ASSERT_TRUE(nul.password.has_value());
+  EXPECT_EQ(*nul.password, std::string("a\0b", 3));
+  const std::string longest(kMaxPassword, 'x');
+  const auto at_bound =
+      expect_packet<Hello>(R"({"type":"hello","nick":"pat","password":")" + longest + "\"}");
+  EXPECT_EQ(at_bound.password.value_or(""), longest);
+}
+
+TEST(DecodeClient, HelloWithABadPasswordIsFatalBadPacket) {
+  const std::string over(kMaxPassword + 1, 'x');
+  for (const std::string& payload : {
+           R"({"type":"hello","nick":"pat","password":")" + over + "\"}",
+           std::string(R"({"type":"hello","nick":"pat","password":""})"),
+           std::string(R"({"type":"hello","nick":"pat","password":42})"),
+           std::string(R"({"type":"hello","nick":"pat","password":null})"),
+           std::string(R"({"type":"hello","nick":"pat","password":["a"]})"),
+           std::string(R"({"type":"hello","nick":"pat","password":"\udc00"})"),
+       }) {
+    expect_error(payload, ErrorCode::kBadPacket, true);
+    // The refusal never quotes the password back.
+    const auto d = decode_client(payload);
+    if (const auto* e = std::get_if<DecodeError>(&d)) {
+      EXPECT_EQ(e->message.find("xxxx"), std::string::npos);
+    }
+  }
+}
+
+TEST(EncodeClient, HelloPasswordRoundTrips) {
+  Hello hello{"pat", std::vector<std::string>{"dm"}, std::string("pw\"\\")};
+  const auto back = expect_packet<Hello>(encode(ClientPacket{hello}));
+  EXPECT_EQ(back.password.value_or(""), "pw\"\\");
+}
+
 TEST(DecodeClient, LegacyHelloHasNoCaps) {
   const auto h = expect_packet<Hello>(R"({"type":"hello","nick":"pat"})");
   EXPECT_EQ(h.nick, "pat");

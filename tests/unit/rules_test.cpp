@@ -393,6 +393,8 @@ TEST(ErrorNames, RoundTripEveryCode) {
       {ErrorCode::kServerFull, "server-full"},
       {ErrorCode::kFlood, "flood"},
       {ErrorCode::kKicked, "kicked"},
+      {ErrorCode::kAuthFailed, "auth-failed"},
+      {ErrorCode::kTlsRequired, "tls-required"},
   };
   for (const auto& [code, name] : table) {
     EXPECT_EQ(error_name(code), name);
