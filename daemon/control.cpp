@@ -176,7 +176,7 @@ std::variant<UniqueFd, std::string> ControlServer::create_socket(const std::stri
     if (::unlink(path.c_str()) != 0) {
       return "cannot remove the stale control socket '" + path + "': " + errno_text(errno);
     }
-    spdlog::info("event=control.stale_socket_removed path={}", log_value(path));
+    spdlog::info("event=control-stale-socket-removed path={}", log_value(path));
   }
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) {
@@ -218,7 +218,7 @@ void ControlServer::on_accept() {
       }
       // Out of descriptors or memory: the listener stays readable, so stop
       // watching it for a moment instead of spinning.
-      spdlog::error("event=control.accept_failed error={} pause_s={}", log_value(errno_text(err)),
+      spdlog::error("event=control-accept-failed error={} pause_s={}", log_value(errno_text(err)),
                     kAcceptPause.count());
       loop_.modify(listen_fd_.get(), kNone);
       accept_paused_until_ = Clock::now() + kAcceptPause;
@@ -227,7 +227,7 @@ void ControlServer::on_accept() {
     auto conn = std::make_unique<Connection>();
     const auto cred = net::peer_credentials(fd.get());
     if (!cred) {
-      refuse(std::move(fd), static_cast<uid_t>(-1), 0, "no_credentials");
+      refuse(std::move(fd), static_cast<uid_t>(-1), 0, "no-credentials");
       continue;
     }
     conn->uid = cred->uid;
@@ -236,7 +236,7 @@ void ControlServer::on_accept() {
     conn->access = access_for(cred->uid, cred->gid,
                               groups_matter ? peer_groups(fd.get()) : std::vector<gid_t>{});
     if (conn->access == ControlAccess::kNone) {
-      refuse(std::move(fd), cred->uid, cred->pid, "not_allowed");
+      refuse(std::move(fd), cred->uid, cred->pid, "not-allowed");
       continue;
     }
     // Shared slots first; root alone may use the reserved ones beyond them.
@@ -245,7 +245,7 @@ void ControlServer::on_accept() {
         connections_.size() - std::min(connections_.size(), root_connections());
     const std::size_t in_use = cred->uid == 0 ? connections_.size() : shared_in_use;
     if (in_use >= limit) {
-      spdlog::warn("event=control.reject reason=too_many_connections uid={} limit={}", cred->uid,
+      spdlog::warn("event=control-reject reason=too-many-connections uid={} limit={}", cred->uid,
                    limit);
       continue;  // fd closes here
     }
@@ -256,17 +256,17 @@ void ControlServer::on_accept() {
           on_ready(raw, ready);
           rearm();
         })) {
-      spdlog::warn("event=control.reject reason=fd_limit fd={}", raw);
+      spdlog::warn("event=control-reject reason=fd-limit fd={}", raw);
       continue;
     }
-    spdlog::debug("event=control.open uid={} pid={} access={}", conn->uid, conn->pid,
+    spdlog::debug("event=control-open uid={} pid={} access={}", conn->uid, conn->pid,
                   conn->access == ControlAccess::kAdmin ? "admin" : "read");
     connections_.emplace(raw, std::move(conn));
   }
 }
 
 void ControlServer::refuse(UniqueFd fd, uid_t uid, pid_t pid, std::string_view why) {
-  spdlog::warn("event=control command=connect uid={} pid={} result={} reason={}", uid, pid,
+  spdlog::warn("event=control-command command=connect uid={} pid={} result={} reason={}", uid, pid,
                result::kPermissionDenied, why);
   // A fresh socket's send buffer takes this small frame at once; if it does
   // not, the peer simply sees the connection closed.
@@ -339,7 +339,7 @@ void ControlServer::handle_requests(Connection& c) {
     }
     if (status == proto::FrameDecoder::Status::kEmptyFrame) {
       // The stream cannot be resynchronised after a zero length: answer and close.
-      spdlog::warn("event=control command=error uid={} result={} reason=empty_frame", c.uid,
+      spdlog::warn("event=control-command command=error uid={} result={} reason=empty-frame", c.uid,
                    result::kBadRequest);
       queue_reply(c, proto::control_reply(proto::kControlErrorType, result::kBadRequest,
                                           "empty frame (length 0)"));
@@ -354,14 +354,14 @@ void ControlServer::handle_requests(Connection& c) {
 std::string ControlServer::execute(Connection& c, std::string_view payload) {
   auto parsed = proto::parse_control_request(payload);
   if (auto* error = std::get_if<proto::ControlRequestError>(&parsed)) {
-    spdlog::warn("event=control command={} uid={} pid={} result={}", log_value(error->type), c.uid,
-                 c.pid, error->result);
+    spdlog::warn("event=control-command command={} uid={} pid={} result={}", log_value(error->type),
+                 c.uid, c.pid, error->result);
     return proto::control_reply(error->type, error->result, error->message);
   }
   const auto& request = std::get<proto::ControlRequest>(parsed);
   const auto name = request.name();
   if (c.access != ControlAccess::kAdmin && !is_read_only(*request.command)) {
-    spdlog::warn("event=control command={} uid={} pid={} result={}", name, c.uid, c.pid,
+    spdlog::warn("event=control-command command={} uid={} pid={} result={}", name, c.uid, c.pid,
                  result::kPermissionDenied);
     return proto::control_reply(name, result::kPermissionDenied,
                                 "permission denied: uid " + std::to_string(c.uid) +
@@ -372,10 +372,10 @@ std::string ControlServer::execute(Connection& c, std::string_view payload) {
     // Every registry entry has a handler: the constructor checked.
     return control_handler(name)(backend_, request, ControlCaller{c.uid, c.pid});
   } catch (const std::exception& e) {
-    spdlog::error("event=control command={} uid={} result={} error={}", name, c.uid,
+    spdlog::error("event=control-command command={} uid={} result={} error={}", name, c.uid,
                   result::kInternalError, log_value(e.what()));
   } catch (...) {
-    spdlog::error("event=control command={} uid={} result={} error=unknown", name, c.uid,
+    spdlog::error("event=control-command command={} uid={} result={} error=unknown", name, c.uid,
                   result::kInternalError);
   }
   return proto::control_reply(name, result::kInternalError, "internal error; see chatd's log");
@@ -437,7 +437,7 @@ void ControlServer::close_connection(int fd, std::string_view reason) {
   if (it == connections_.end()) {
     return;
   }
-  spdlog::debug("event=control.close uid={} pid={} reason={}", it->second->uid, it->second->pid,
+  spdlog::debug("event=control-close uid={} pid={} reason={}", it->second->uid, it->second->pid,
                 reason);
   loop_.remove(fd);
   connections_.erase(it);
@@ -451,7 +451,7 @@ void ControlServer::tick(Clock::time_point now) {
     }
   }
   for (const int fd : idle) {
-    close_connection(fd, "request_timeout");
+    close_connection(fd, "request-timeout");
   }
   if (accept_paused_until_ && *accept_paused_until_ <= now) {
     accept_paused_until_.reset();

@@ -35,12 +35,13 @@ struct StatusInfo {
   std::uint64_t memory_bytes, memory_budget;  // accounted now, and the budget (0: none)
   // Events counted instead of logged one by one.
   std::uint64_t protocol_errors, slow_consumers, refusals, budget_drops, stalls, floods;
-  // Joined clients by transport (they add up to `clients`), and when the TLS
+  // Clients by transport (they add up to `clients`), and when the TLS
   // certificate in use expires (ISO 8601 UTC; empty without TLS).
   std::uint64_t tls_clients = 0, plain_clients = 0;
   std::string tls_cert_expires;
   std::uint64_t auth_failures = 0, auth_throttled = 0;  // logins refused (throttled: unhashed)
   std::uint64_t accounts = 0;                           // registered nicks
+  std::uint64_t users = 0;  // clients that joined with a nick (`clients`: connections)
 };
 
 // The outcome of an account change: a control result code and a line for people.

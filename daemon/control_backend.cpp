@@ -16,7 +16,10 @@ StatusInfo ServerControl::status() {
   StatusInfo s{};
   s.version = kVersion;
   s.uptime_s = static_cast<std::uint64_t>(server_.uptime().count());
-  s.clients = server_.hub().joined_count();
+  // One meaning per word (docs/LOGGING.md): clients are connections, as in
+  // STATUS= and --max-clients; users are the clients that joined with a nick.
+  s.clients = server_.client_count();
+  s.users = server_.hub().joined_count();
   s.rooms = server_.hub().room_count();
   s.event_loop = event_loop_;
   s.max_clients = server_.effective_max_clients();
@@ -33,11 +36,7 @@ StatusInfo ServerControl::status() {
   s.budget_drops = c.budget_drops;
   s.stalls = c.stalls;
   s.floods = c.floods;
-  for (const auto& m : server_.hub().members()) {
-    if (m.joined && m.transport == Transport::kTls) {
-      ++s.tls_clients;
-    }
-  }
+  s.tls_clients = server_.tls_client_count();
   s.plain_clients = s.clients - std::min(s.clients, s.tls_clients);
   if (const TlsContext* tls = server_.tls_context()) {
     s.tls_cert_expires = tls->not_after_text;
@@ -89,7 +88,7 @@ namespace result = proto::control_result;
 
 // The file was not changed; the log has the details (they name the path).
 AccountOutcome io_failure(const std::string& error) {
-  spdlog::error("event=accounts-write-failed detail={}", field(error));
+  spdlog::error("event=accounts-write-failed detail={}", log_value(error));
   return {result::kInternalError, "cannot write the account file: " + error};
 }
 

@@ -19,7 +19,7 @@ using proto::ControlRequest;
 
 std::string status(ControlBackend& backend, const ControlRequest& request, const ControlCaller& c) {
   const StatusInfo s = backend.status();
-  spdlog::info("event=control command=status uid={} pid={} result=ok", c.uid, c.pid);
+  spdlog::info("event=control-command command=status uid={} pid={} result=ok", c.uid, c.pid);
   ControlReply reply(request.name(), result::kOk, "");
   if (!s.tls_cert_expires.empty()) {
     reply.add("tls_cert_expires", s.tls_cert_expires);
@@ -30,6 +30,7 @@ std::string status(ControlBackend& backend, const ControlRequest& request, const
       .add("version", s.version)
       .add("uptime_s", s.uptime_s)
       .add("clients", s.clients)
+      .add("users", s.users)
       .add("rooms", s.rooms)
       .add("event_loop", s.event_loop)
       .add("max_clients", s.max_clients)
@@ -91,7 +92,7 @@ std::string who(ControlBackend& backend, const ControlRequest& /*request*/,
     count = count * (proto::kMaxPayload - 512) / reply.size();
     reply = who_reply(users, count);
   }
-  spdlog::info("event=control command=who uid={} pid={} result=ok users={}", c.uid, c.pid,
+  spdlog::info("event=control-command command=who uid={} pid={} result=ok users={}", c.uid, c.pid,
                users.size());
   return reply;
 }
@@ -103,8 +104,8 @@ std::string kick(ControlBackend& backend, const ControlRequest& request, const C
   const std::string nick = nick_arg != nullptr ? *nick_arg : "";
   const bool kicked = backend.kick(nick, reason);
   const auto code = kicked ? result::kOk : result::kNoSuchNick;
-  spdlog::info("event=control command=kick uid={} pid={} result={} nick={} reason={}", c.uid, c.pid,
-               code, log_value(nick), log_value(reason));
+  spdlog::info("event=control-command command=kick uid={} pid={} result={} nick={} reason={}",
+               c.uid, c.pid, code, log_value(nick), log_value(reason));
   // The nick is the caller's text: quoted back bounded, like every log field.
   const std::string shown = proto::truncate_utf8(nick, 64, "...");
   return proto::control_reply(request.name(), code,
@@ -116,12 +117,13 @@ std::string say(ControlBackend& backend, const ControlRequest& request, const Co
   const std::string message = message_arg != nullptr ? *message_arg : "";
   const auto recipients = backend.say(message);
   if (!recipients) {
-    spdlog::info("event=control command=say uid={} pid={} result=bad-message", c.uid, c.pid);
+    spdlog::info("event=control-command command=say uid={} pid={} result=bad-message", c.uid,
+                 c.pid);
     return proto::control_reply(request.name(), result::kBadMessage,
                                 "message is too long to send in one packet");
   }
-  spdlog::info("event=control command=say uid={} pid={} result=ok recipients={} message={}", c.uid,
-               c.pid, *recipients, log_value(message));
+  spdlog::info("event=control-command command=say uid={} pid={} result=ok recipients={} message={}",
+               c.uid, c.pid, *recipients, log_value(message));
   return ControlReply(request.name(), result::kOk, "")
       .add("recipients", static_cast<std::uint64_t>(*recipients))
       .finish();
@@ -129,7 +131,7 @@ std::string say(ControlBackend& backend, const ControlRequest& request, const Co
 
 std::string version(ControlBackend& /*backend*/, const ControlRequest& request,
                     const ControlCaller& c) {
-  spdlog::info("event=control command=version uid={} pid={} result=ok", c.uid, c.pid);
+  spdlog::info("event=control-command command=version uid={} pid={} result=ok", c.uid, c.pid);
   return ControlReply(request.name(), result::kOk, "")
       .add("version", chat::kVersion)
       .add("protocol", proto::kProtocolVersion)
@@ -142,7 +144,7 @@ std::string list_commands(ControlBackend& /*backend*/, const ControlRequest& req
   for (const auto& command : proto::control_commands()) {
     names.emplace_back(command.name);
   }
-  spdlog::info("event=control command=list-commands uid={} pid={} result=ok", c.uid, c.pid);
+  spdlog::info("event=control-command command=list-commands uid={} pid={} result=ok", c.uid, c.pid);
   return ControlReply(request.name(), result::kOk, "").add_strings("commands", names).finish();
 }
 
@@ -175,8 +177,8 @@ std::optional<std::string> account_nick(const ControlRequest& request) {
 }
 
 std::string bad_nick(const ControlRequest& request, const ControlCaller& c) {
-  spdlog::info("event=control command={} uid={} pid={} result={} reason=bad-nick", request.name(),
-               c.uid, c.pid, result::kBadRequest);
+  spdlog::info("event=control-command command={} uid={} pid={} result={} reason=bad-nick",
+               request.name(), c.uid, c.pid, result::kBadRequest);
   return proto::control_reply(request.name(), result::kBadRequest,
                               "not a valid nick (1-32 characters, no spaces, controls or :/*@,#!, "
                               "no look-alike tricks)");
@@ -204,8 +206,8 @@ std::string account_change(ControlBackend& backend, const ControlRequest& reques
     outcome = request.name() == "account-add" ? backend.account_add(*nick, *hash)
                                               : backend.account_passwd(*nick, *hash);
   }
-  spdlog::info("event=control command={} uid={} pid={} result={} nick={}", request.name(), c.uid,
-               c.pid, outcome.result, log_value(*nick));
+  spdlog::info("event=control-command command={} uid={} pid={} result={} nick={}", request.name(),
+               c.uid, c.pid, outcome.result, log_value(*nick));
   return proto::control_reply(request.name(), outcome.result, outcome.message);
 }
 
@@ -234,8 +236,8 @@ std::string account_list(ControlBackend& backend, const ControlRequest& /*reques
     count = count * (proto::kMaxPayload - 512) / reply.size();
     reply = account_list_reply(nicks, count);
   }
-  spdlog::info("event=control command=account-list uid={} pid={} result=ok accounts={}", c.uid,
-               c.pid, nicks.size());
+  spdlog::info("event=control-command command=account-list uid={} pid={} result=ok accounts={}",
+               c.uid, c.pid, nicks.size());
   return reply;
 }
 

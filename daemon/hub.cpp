@@ -364,8 +364,8 @@ void Hub::complete_hello(SessionId id, proto::Hello hello) {
     send_history(id, m);
   }
   add_to_room(id, m);
-  spdlog::info("event=join session={} nick={} peer={} room={} mode={}", log_id(id), field(m.nick),
-               m.peer, field(m.room), m.modern ? "modern" : "legacy");
+  spdlog::info("event=join session={} nick={} peer={} room={} mode={}", log_id(id),
+               log_value(m.nick), m.peer, log_value(m.room), m.modern ? "modern" : "legacy");
   announce_join(m);
 }
 
@@ -538,17 +538,17 @@ void Hub::send_error(SessionId id, const Member& m, ErrorCode code, std::string_
   if (m.modern) {
     send(id, error_frame(code, text));
     spdlog::debug("event=client-error session={} nick={} code={} detail={}", log_id(id),
-                  field(m.nick), proto::error_name(code), field(text));
+                  log_value(m.nick), proto::error_name(code), log_value(text));
   } else {
-    spdlog::debug("event=dropped session={} nick={} code={} detail={}", log_id(id), field(m.nick),
-                  proto::error_name(code), field(text));
+    spdlog::debug("event=dropped session={} nick={} code={} detail={}", log_id(id),
+                  log_value(m.nick), proto::error_name(code), log_value(text));
   }
 }
 
 void Hub::fail(SessionId id, ErrorCode code, std::string_view text, std::string_view reason) {
   send(id, error_frame(code, text));
   spdlog::warn("event=reject session={} code={} detail={}", log_id(id), proto::error_name(code),
-               field(text));
+               log_value(text));
   forget(id, reason);
   outbox_.close(id, reason);
 }
@@ -565,8 +565,8 @@ void Hub::forget(SessionId id, std::string_view reason) {
     engine_->release_nick(key);
     --joined_count_;
     leave_room(id, m, true);
-    spdlog::info("event=leave session={} nick={} peer={} reason={}", log_id(id), field(m.nick),
-                 m.peer, field(reason));
+    spdlog::info("event=leave session={} nick={} peer={} reason={}", log_id(id), log_value(m.nick),
+                 m.peer, log_value(reason));
   } else {
     if (m.claiming) {
       // The engine's answer finds the member gone and gives back a granted claim.
@@ -580,7 +580,7 @@ void Hub::forget(SessionId id, std::string_view reason) {
     if (m.verifying) {
       held_.erase(m.held_key);  // the late result finds no member and is ignored
     }
-    spdlog::info("event=close session={} peer={} reason={}", log_id(id), m.peer, field(reason));
+    spdlog::info("event=close session={} peer={} reason={}", log_id(id), m.peer, log_value(reason));
   }
   members_.erase(it);
 }
@@ -591,8 +591,8 @@ void Hub::enter_room(SessionId id, Member& m, const std::string& room) {
   m.room = room;
   add_to_room(id, m);
   room_names_.emplace(proto::room_key(room), room);
-  spdlog::info("event=enter session={} nick={} from={} room={}", log_id(id), field(m.nick),
-               field(from), field(room));
+  spdlog::info("event=enter session={} nick={} from={} room={}", log_id(id), log_value(m.nick),
+               log_value(from), log_value(room));
   send_history(id, m);
   announce_join(m);
 }

@@ -10,11 +10,6 @@
 
 namespace chat::daemon {
 
-// A log field value, quoted when needed (see log_value in log_fields.hpp).
-inline std::string field(std::string_view value) {
-  return log_value(value);
-}
-
 enum class LogTarget { kAuto, kStderr, kJournal };
 
 // Installs the default logger: journald when asked or when stderr is the journal

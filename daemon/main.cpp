@@ -190,19 +190,19 @@ void reload(const std::vector<std::string>& args, Options& current, Server& serv
   chat::daemon::systemd::notify_reloading();
   auto loaded = load_options(args);
   if (loaded.exit_code >= 0) {
-    spdlog::error("event=reload-failed detail={}", field(load_error_detail(loaded.message)));
+    spdlog::error("event=reload-failed detail={}", log_value(load_error_detail(loaded.message)));
   } else {
     Options& next = loaded.options;
     if (server.tls_context() != nullptr) {
       // A new certificate for new connections; on any error the old one stays.
       std::string error;
       if (auto ctx = load_tls(next, error)) {
-        spdlog::info("event=tls-reloaded cert={} key={} not_after={}", field(ctx->cert_file),
-                     field(ctx->key_file), ctx->not_after_text);
+        spdlog::info("event=tls-reloaded cert={} key={} not_after={}", log_value(ctx->cert_file),
+                     log_value(ctx->key_file), ctx->not_after_text);
         server.set_tls_context(std::move(*ctx));
       } else {
-        spdlog::error("event=tls-reload-failed detail={} kept={}", field(error),
-                      field(server.tls_context()->cert_file));
+        spdlog::error("event=tls-reload-failed detail={} kept={}", log_value(error),
+                      log_value(server.tls_context()->cert_file));
         next.tls_cert = current.tls_cert;
         next.tls_key = current.tls_key;
       }
@@ -212,8 +212,8 @@ void reload(const std::vector<std::string>& args, Options& current, Server& serv
     for_each_reloadable([&](const char* key, auto member) {
       if (current.*member != next.*member) {
         spdlog::info("event=reload key={} from={} to={}", key,
-                     field(fmt::format("{}", current.*member)),
-                     field(fmt::format("{}", next.*member)));
+                     log_value(fmt::format("{}", current.*member)),
+                     log_value(fmt::format("{}", next.*member)));
         current.*member = next.*member;
       }
     });
@@ -224,7 +224,7 @@ void reload(const std::vector<std::string>& args, Options& current, Server& serv
   // leaves the accounts in use as they were.
   auto accounts = AccountStore::load(server.accounts().path());
   if (auto* err = std::get_if<std::string>(&accounts)) {
-    spdlog::error("event=reload-failed detail={} kept_accounts={}", field(*err),
+    spdlog::error("event=reload-failed detail={} kept_accounts={}", log_value(*err),
                   server.accounts().size());
   } else {
     server.set_accounts(std::move(std::get<AccountStore>(accounts)));
@@ -259,7 +259,7 @@ int run(const std::vector<std::string>& args) {
   // so no registered nick is ever served as unregistered.
   auto loaded_accounts = AccountStore::load(accounts_path(opts));
   if (auto* err = std::get_if<std::string>(&loaded_accounts)) {
-    spdlog::critical("event=start-failed detail={}", field(*err));
+    spdlog::critical("event=start-failed detail={}", log_value(*err));
     if (target != LogTarget::kStderr) {
       std::cerr << "chatd: " << *err << "\n";
     }
@@ -270,7 +270,7 @@ int run(const std::vector<std::string>& args) {
   // Sockets: systemd's if it passed any, else our own on PORT.
   auto inherited = chat::daemon::systemd::take_listen_fds();
   for (const auto& name : inherited.ignored) {
-    spdlog::warn("event=ignored-socket name={}", field(name));
+    spdlog::warn("event=ignored-socket name={}", log_value(name));
   }
   std::vector<UniqueFd> listeners;
   std::vector<UniqueFd> tls_listeners;
@@ -281,7 +281,7 @@ int run(const std::vector<std::string>& args) {
     }
     for (auto& fd : inherited.tls) {
       if (!prepare_listener(fd.get(), error)) {
-        spdlog::critical("event=start-failed detail={}", field(error));
+        spdlog::critical("event=start-failed detail={}", log_value(error));
         return kExitOsErr;
       }
       tls_listeners.push_back(std::move(fd));
@@ -293,7 +293,7 @@ int run(const std::vector<std::string>& args) {
     }
     for (auto& fd : inherited.chat) {
       if (!prepare_listener(fd.get(), error)) {
-        spdlog::critical("event=start-failed detail={}", field(error));
+        spdlog::critical("event=start-failed detail={}", log_value(error));
         return kExitOsErr;
       }
       listeners.push_back(std::move(fd));
@@ -302,14 +302,14 @@ int run(const std::vector<std::string>& args) {
     if (opts.port) {
       listeners = bind_listeners(opts.bind, *opts.port, error);
       if (listeners.empty()) {
-        spdlog::critical("event=start-failed detail={}", field(error));
+        spdlog::critical("event=start-failed detail={}", log_value(error));
         return kExitOsErr;
       }
     }
     if (opts.tls_port) {
       tls_listeners = bind_listeners(opts.bind, *opts.tls_port, error);
       if (tls_listeners.empty()) {
-        spdlog::critical("event=start-failed detail={}", field(error));
+        spdlog::critical("event=start-failed detail={}", log_value(error));
         return kExitOsErr;
       }
     }
@@ -325,7 +325,7 @@ int run(const std::vector<std::string>& args) {
   if (!tls_listeners.empty()) {
     tls = load_tls(opts, error);
     if (!tls) {
-      spdlog::critical("event=start-failed detail={}", field(error));
+      spdlog::critical("event=start-failed detail={}", log_value(error));
       for (auto& fd : tls_listeners) {
         inherited.tls.push_back(std::move(fd));  // drained below like the others
       }
@@ -352,8 +352,9 @@ int run(const std::vector<std::string>& args) {
       opts.event_loop == "epoll" ? EventLoop::Backend::kEpoll : EventLoop::Backend::kSelect;
   auto loop = EventLoop::create(backend);
   if (!loop) {
-    spdlog::critical("event=start-failed detail={}",
-                     field(std::string("cannot create the event loop: ") + std::strerror(errno)));
+    spdlog::critical(
+        "event=start-failed detail={}",
+        log_value(std::string("cannot create the event loop: ") + std::strerror(errno)));
     return kExitOsErr;
   }
 
@@ -385,15 +386,15 @@ int run(const std::vector<std::string>& args) {
   try {
     server_storage.emplace(*loop, std::move(listeners), limits_from(opts));
   } catch (const std::system_error& e) {
-    spdlog::critical("event=start-failed detail={}", field(e.what()));
+    spdlog::critical("event=start-failed detail={}", log_value(e.what()));
     return kExitOsErr;
   }
   Server& server = *server_storage;
   if (tls) {
-    spdlog::info("event=tls-loaded cert={} key={} not_after={}", field(tls->cert_file),
-                 field(tls->key_file), tls->not_after_text);
+    spdlog::info("event=tls-loaded cert={} key={} not_after={}", log_value(tls->cert_file),
+                 log_value(tls->key_file), tls->not_after_text);
     if (!server.add_tls_listeners(std::move(tls_listeners), std::move(*tls))) {
-      spdlog::critical("event=start-failed detail={}", field("cannot watch a TLS listener"));
+      spdlog::critical("event=start-failed detail={}", log_value("cannot watch a TLS listener"));
       return kExitOsErr;
     }
   }
@@ -405,11 +406,11 @@ int run(const std::vector<std::string>& args) {
   std::optional<gid_t> read_gid;
   if (!opts.admin_group.empty() &&
       !(admin_gid = find_group("admin-group", opts.admin_group, error))) {
-    spdlog::critical("event=start-failed detail={}", field(error));
+    spdlog::critical("event=start-failed detail={}", log_value(error));
     return kExitConfig;
   }
   if (!opts.read_group.empty() && !(read_gid = find_group("read-group", opts.read_group, error))) {
-    spdlog::critical("event=start-failed detail={}", field(error));
+    spdlog::critical("event=start-failed detail={}", log_value(error));
     return kExitConfig;
   }
   ServerControl control_backend(server, loop->name());
@@ -424,7 +425,7 @@ int run(const std::vector<std::string>& args) {
       // With a read group, anyone may connect and the credentials decide.
       auto created = ControlServer::create_socket(opts.control_socket, read_gid ? 0666 : 0660);
       if (auto* err = std::get_if<std::string>(&created)) {
-        spdlog::critical("event=start-failed detail={}", field(*err));
+        spdlog::critical("event=start-failed detail={}", log_value(*err));
         return kExitCantCreate;
       }
       control_path = opts.control_socket;
@@ -433,7 +434,7 @@ int run(const std::vector<std::string>& args) {
       control->unlink_on_exit(opts.control_socket);
     }
   } catch (const std::exception& e) {
-    spdlog::critical("event=start-failed detail={}", field(e.what()));
+    spdlog::critical("event=start-failed detail={}", log_value(e.what()));
     if (!opts.control_socket.empty() && inherited.ctl.empty()) {
       ::unlink(opts.control_socket.c_str());
     }
@@ -455,7 +456,7 @@ int run(const std::vector<std::string>& args) {
     }
   });
   if (!signals_watched) {
-    spdlog::critical("event=start-failed detail={}", field("cannot watch the signal pipe"));
+    spdlog::critical("event=start-failed detail={}", log_value("cannot watch the signal pipe"));
     return kExitOsErr;
   }
 
@@ -489,11 +490,11 @@ int run(const std::vector<std::string>& args) {
       "fd_setsize={} hello_timeout_ms={} sendq_limit={} history={} history_bytes={} "
       "max_per_address={} memory_budget={} stall_timeout_s={} accounts={} account_file={} "
       "require_accounts={} allow_plaintext_passwords={}",
-      chat::kVersion, loop->name(), field(fmt::format("{}", fmt::join(listen_names, ","))),
-      field(control_path), server.effective_max_clients(), nofile, FD_SETSIZE,
+      chat::kVersion, loop->name(), log_value(fmt::format("{}", fmt::join(listen_names, ","))),
+      log_value(control_path), server.effective_max_clients(), nofile, FD_SETSIZE,
       limits_from(opts).hello_timeout.count(), opts.sendq_limit, opts.history, opts.history_bytes,
       opts.max_per_address, opts.memory_budget, opts.stall_timeout, server.accounts().size(),
-      field(server.accounts().path()), opts.require_accounts, opts.allow_plaintext_passwords);
+      log_value(server.accounts().path()), opts.require_accounts, opts.allow_plaintext_passwords);
   chat::daemon::systemd::notify_ready(status_line(server));
   server.run();
   spdlog::info("event=stopped");

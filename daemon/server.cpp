@@ -211,7 +211,7 @@ void Server::on_listener(int fd, bool tls) {
         continue;
       }
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        spdlog::error("event=accept-failed error={}", field(std::strerror(errno)));
+        spdlog::error("event=accept-failed error={}", log_value(std::strerror(errno)));
       }
       return;
     }
@@ -237,7 +237,7 @@ void Server::reject_full(UniqueFd client, std::string_view message, bool tls) {
   const std::string peer = net::peer_name(client.get());
   ++counters_.refusals;
   spdlog::warn("event=reject code=server-full peer={} clients={} max_clients={} detail={}{}", peer,
-               client_count(), max_clients_, field(message), tls ? " transport=tls" : "");
+               client_count(), max_clients_, log_value(message), tls ? " transport=tls" : "");
   if (tls) {
     // A refusal over TLS would cost a handshake, the very thing a flood of
     // connections wants from us: closed without a word (PROTOCOL-DECISIONS 40).
@@ -273,7 +273,7 @@ void Server::accept_one(UniqueFd client, bool tls) {
   auto s = std::make_unique<Session>(id, std::move(client), peer);
   if (tls && (!tls_ || !s->start_tls(tls_->ctx.get()))) {
     spdlog::error("event=reject reason=tls-setup-failed peer={} detail={}", peer,
-                  field(s->tls_error()));
+                  log_value(s->tls_error()));
     return;
   }
   if (!loop_.add(s->fd(), kRead, [this, id](unsigned ready) { on_session(id, ready); })) {
@@ -373,7 +373,7 @@ void Server::on_session(SessionId id, unsigned ready) {
       note_tls_pending(s);
       if (r == Session::IoResult::kError && s.tls() && s.state() == Session::State::kOpen) {
         spdlog::info("event=tls-error session={} peer={} handshake={} detail={}", id, s.peer(),
-                     s.tls_handshaking() ? "incomplete" : "done", field(s.tls_error()));
+                     s.tls_handshaking() ? "incomplete" : "done", log_value(s.tls_error()));
       }
       if (s.state() == Session::State::kOpen &&
           (r == Session::IoResult::kEof || r == Session::IoResult::kError)) {
@@ -473,7 +473,7 @@ Authenticator::Start Server::start_verify(SessionId id, std::string_view nick,
   // most --max-per-address of them from one address at a time.
   if (auth_tokens(address, loop_.woke()) < 1.0) {
     spdlog::warn("event=auth-throttled session={} peer={} address={}", id, it->second->peer(),
-                 field(address));
+                 log_value(address));
     return Start::kThrottled;
   }
   if (!verifier_->submit(id, account->hash, std::move(password))) {
@@ -592,7 +592,7 @@ void Server::close(SessionId id, std::string_view reason) {
   }
   Session& s = *it->second;
   if (s.state() == Session::State::kOpen) {
-    spdlog::debug("event=closing session={} reason={}", log_id(id), field(reason));
+    spdlog::debug("event=closing session={} reason={}", log_id(id), log_value(reason));
     begin_close(s, now() + kCloseLinger);
   }
 }
@@ -682,7 +682,7 @@ void Server::update_interest(Session& s) {
     if (!loop_.modify(s.fd(), want)) {
       // The kernel refused the change: the session could never be served again.
       spdlog::error("event=loop-modify-failed session={} error={}", log_id(s.id()),
-                    field(std::strerror(errno)));
+                    log_value(std::strerror(errno)));
       end_session(s, "event-loop-error");
       return;
     }
@@ -865,7 +865,7 @@ bool Server::step(std::optional<std::chrono::milliseconds> max_wait) {
     timeout = *max_wait;
   }
   if (!loop_.run_once(timeout)) {
-    spdlog::error("event=loop-failed error={}", field(std::strerror(errno)));
+    spdlog::error("event=loop-failed error={}", log_value(std::strerror(errno)));
     return false;
   }
   std::vector<SessionId> pending;

@@ -65,6 +65,16 @@ TEST(ChatctlRender, StatusIsOneAlignedLinePerCounter) {
             "messages out: 20\n"
             "bytes in:     300\n"
             "bytes out:    4000\n");
+  // A chatd that counts users (clients that joined) says so on the line after clients.
+  const auto with_users =
+      render_reply("status",
+                   R"({"type":"status","result":"ok","message":"","version":"0.1.0","uptime_s":1,)"
+                   R"("clients":3,"users":2,"rooms":1,"event_loop":"epoll","max_clients":100,)"
+                   R"("messages_in":0,"messages_out":0,"bytes_in":0,"bytes_out":0})",
+                   false);
+  EXPECT_NE(with_users.out.find("clients:      3 of 100\nusers:        2\nrooms:        1\n"),
+            std::string::npos)
+      << with_users.out;
 }
 
 TEST(ChatctlRender, OtherCommandsPrintOneLineEach) {
