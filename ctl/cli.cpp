@@ -7,17 +7,6 @@
 namespace chat::ctl {
 namespace {
 
-std::string join(const std::vector<std::string>& words) {
-  std::string out;
-  for (const auto& w : words) {
-    if (!out.empty()) {
-      out.push_back(' ');
-    }
-    out += w;
-  }
-  return out;
-}
-
 // "GROUP SUB" as {GROUP, SUB}; one word as {"", WORD}.
 std::pair<std::string_view, std::string_view> split_words(std::string_view words) {
   const auto space = words.find(' ');
@@ -49,7 +38,8 @@ CLI::App* group_of(CLI::App& app, const std::vector<const proto::ControlCommandS
       return sub;
     }
   }
-  auto* sub = app.add_subcommand(name, name + " commands: " + join(group_members(commands, group)));
+  auto* sub =
+      app.add_subcommand(name, name + " commands: " + join_words(group_members(commands, group)));
   sub->require_subcommand(1);
   return sub;
 }
@@ -133,7 +123,7 @@ std::optional<proto::ControlRequest> CommandLine::request() const {
       if (arg.cli == proto::ArgCli::kWord) {
         request.args[i] = entry->values[i].word;
       } else if (arg.cli == proto::ArgCli::kWords) {
-        std::string text = join(entry->values[i].words);
+        std::string text = join_words(entry->values[i].words);
         if (!text.empty() || arg.required) {  // an empty optional one means the default
           request.args[i] = std::move(text);
         }
@@ -167,7 +157,7 @@ std::string bash_completion(const std::vector<const proto::ControlCommandSpec*>&
       nick_commands.emplace_back(word);
     }
   }
-  std::string nick_pattern = join(nick_commands);
+  std::string nick_pattern = join_words(nick_commands);
   std::replace(nick_pattern.begin(), nick_pattern.end(), ' ', '|');
   std::string out =
       "# bash completion for chatctl(8): options, subcommands, and nicks for a command whose\n"
@@ -188,7 +178,7 @@ std::string bash_completion(const std::vector<const proto::ControlCommandSpec*>&
       "\tesac\n"
       "\n"
       "\tlocal commands=\"" +
-      join(names) +
+      join_words(names) +
       "\"\n"
       "\tlocal i sub=\"\" socket_args=()\n"
       "\tfor ((i = 1; i < cword; i++)); do\n"
@@ -219,7 +209,8 @@ std::string bash_completion(const std::vector<const proto::ControlCommandSpec*>&
         "\t\tcase $sub in\n";
     for (const auto& group : groups) {
       out += "\t\t" + group + ")\n\t\t\tCOMPREPLY=($(compgen -W \"" +
-             join(group_members(commands, group)) + "\" -- \"$cur\"))\n\t\t\treturn\n\t\t\t;;\n";
+             join_words(group_members(commands, group)) +
+             "\" -- \"$cur\"))\n\t\t\treturn\n\t\t\t;;\n";
     }
     out +=
         "\t\tesac\n"
@@ -241,6 +232,17 @@ std::string bash_completion(const std::vector<const proto::ControlCommandSpec*>&
   out +=
       "} &&\n"
       "\tcomplete -F _chatctl chatctl\n";
+  return out;
+}
+
+std::string join_words(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& w : words) {
+    if (!out.empty()) {
+      out.push_back(' ');
+    }
+    out += w;
+  }
   return out;
 }
 

@@ -19,6 +19,9 @@ std::vector<const proto::ControlCommandSpec*> cli_commands();
 std::vector<const proto::ControlCommandSpec*> cli_commands(
     const std::vector<proto::ControlCommandSpec>& commands);
 
+// `words` joined with single spaces.
+std::string join_words(const std::vector<std::string>& words);
+
 // chatctl's words for a command: its `cli` or, by default, its name.
 std::string_view cli_words(const proto::ControlCommandSpec& command);
 

@@ -24,17 +24,6 @@
 
 namespace {
 
-std::string join(const std::vector<std::string>& words) {
-  std::string out;
-  for (const auto& w : words) {
-    if (!out.empty()) {
-      out.push_back(' ');
-    }
-    out += w;
-  }
-  return out;
-}
-
 // The longest password accepted: what a hello may carry (PROTOCOL.md part 2).
 constexpr std::size_t kMaxPassword = 256;
 
@@ -216,7 +205,8 @@ int run(int argc, char** argv) {
         known = known || sub->get_name() == *word;
       }
       if (!known) {
-        std::cerr << "chatctl: unknown command '" << *word << "' (commands: " << join(names)
+        std::cerr << "chatctl: unknown command '" << *word
+                  << "' (commands: " << chat::ctl::join_words(names)
                   << ")\nRun chatctl --help for usage.\n";
         return chat::ctl::kExitUsage;
       }

@@ -45,6 +45,14 @@ std::optional<std::string> string_member(const rapidjson::Value& obj, const char
 // handler in daemon/control_handlers.cpp and its renderer in ctl/render.cpp
 // (tests/ctl/registry_test.cpp fails until all three exist).
 const std::vector<ControlCommandSpec>& control_commands() {
+  // The account commands' arguments: the nick, and the hash chatctl makes.
+  static const ControlArg account_nick{
+      .name = "nick", .kind = ArgKind::kString, .help = "the nick", .type_name = "NICK"};
+  static const ControlArg account_hash{.name = "hash",
+                                       .kind = ArgKind::kString,
+                                       .help = "the password's Argon2id string (chatctl makes it)",
+                                       .type_name = "HASH",
+                                       .cli = ArgCli::kNone};
   static const std::vector<ControlCommandSpec> commands = {
       {.name = "status",
        .help = "show the server's state and counters",
@@ -85,28 +93,17 @@ const std::vector<ControlCommandSpec>& control_commands() {
       {.name = "account-add",
        .help = "register NICK; asks for its password",
        .access = CommandAccess::kAdmin,
-       .args = {{.name = "nick", .kind = ArgKind::kString, .help = "the nick", .type_name = "NICK"},
-                {.name = "hash",
-                 .kind = ArgKind::kString,
-                 .help = "the password's Argon2id string (chatctl makes it)",
-                 .type_name = "HASH",
-                 .cli = ArgCli::kNone}},
+       .args = {account_nick, account_hash},
        .cli = "account add"},
       {.name = "account-del",
        .help = "remove NICK's account",
        .access = CommandAccess::kAdmin,
-       .args =
-           {{.name = "nick", .kind = ArgKind::kString, .help = "the nick", .type_name = "NICK"}},
+       .args = {account_nick},
        .cli = "account del"},
       {.name = "account-passwd",
        .help = "change NICK's password",
        .access = CommandAccess::kAdmin,
-       .args = {{.name = "nick", .kind = ArgKind::kString, .help = "the nick", .type_name = "NICK"},
-                {.name = "hash",
-                 .kind = ArgKind::kString,
-                 .help = "the password's Argon2id string (chatctl makes it)",
-                 .type_name = "HASH",
-                 .cli = ArgCli::kNone}},
+       .args = {account_nick, account_hash},
        .cli = "account passwd"},
       {.name = "account-list",
        .help = "list the registered nicks",
