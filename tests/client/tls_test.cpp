@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "harness.hpp"
-#include "tests/integration/chatd_process.hpp"
-#include "tests/integration/subprocess.hpp"
-#include "tests/integration/test_client.hpp"
+#include "tests/support/chatd_process.hpp"
+#include "tests/support/subprocess.hpp"
+#include "tests/support/test_client.hpp"
 
 namespace chat::test {
 namespace {

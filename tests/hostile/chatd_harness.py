@@ -1,7 +1,7 @@
 """Plumbing for the attack suite: a real chatd on port 0, clients from chosen 127.0.0.x
 source addresses, framed send/receive, waits, and chatd's CPU, RSS and log size.
 
-chatd is started the way systemd starts it (and the way tests/integration/chatd_process.cpp
+chatd is started the way systemd starts it (and the way tests/support/chatd_process.cpp
 and tests/soak/soak.py do): the listener is bound here on 127.0.0.1:0 and handed over as
 fd 3 with LISTEN_FDS=1 LISTEN_FDNAMES=chat LISTEN_PID, and READY=1 is awaited on a private
 NOTIFY_SOCKET. Framing comes from the Part-1 peer tests/interop/py_client.py.

@@ -12,8 +12,8 @@
 #include <sstream>
 
 #include "ctl/exchange.hpp"
-#include "tests/integration/chatd_fixture.hpp"
-#include "tests/integration/subprocess.hpp"
+#include "tests/support/chatd_fixture.hpp"
+#include "tests/support/subprocess.hpp"
 
 #ifndef CHATCTL_PATH
 #error "CHATCTL_PATH must name the chatctl binary"

@@ -19,10 +19,10 @@
 #include <thread>
 #include <vector>
 
-#include "tests/integration/chatd_process.hpp"
+#include "tests/support/chatd_process.hpp"
 #include "tests/integration/py_peer.hpp"
-#include "tests/integration/subprocess.hpp"
-#include "tests/integration/test_client.hpp"
+#include "tests/support/subprocess.hpp"
+#include "tests/support/test_client.hpp"
 
 #ifndef CHATD_PATH
 #error "CHATD_PATH must name the chatd binary"

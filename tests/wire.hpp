@@ -1,4 +1,0 @@
-// Moved to tests/support/wire.hpp; this forwarder only eases merging branches
-// written before the move, and is to be removed after them.
-#pragma once
-#include "tests/support/wire.hpp"
