@@ -253,7 +253,7 @@ void Hub::on_hello(SessionId id, Member& m, proto::Hello hello) {
       return;
     }
     // A password for an unregistered nick is ignored (PROTOCOL-DECISIONS 51).
-    claim(id, m, std::move(hello), std::move(key));
+    claim(id, m, std::move(hello), key);
     return;
   }
   if (!hello.password) {
@@ -306,10 +306,10 @@ void Hub::auth_result(SessionId id, bool ok) {
     auth_fail(id, "wrong password for nick " + hello.nick);
     return;
   }
-  claim(id, m, std::move(hello), std::move(key));
+  claim(id, m, std::move(hello), key);
 }
 
-void Hub::claim(SessionId id, Member& m, proto::Hello hello, std::string key) {
+void Hub::claim(SessionId id, Member& m, proto::Hello hello, const std::string& key) {
   // Held here while the engine asks the rest of the chat, so a second hello on
   // this node for the same nick is refused meanwhile.
   nicks_.emplace(key, id);
@@ -401,10 +401,10 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
     engine_->publish(m.room, RoomEvent{&*native, &*fallback, kCapEmote, ts});
     engine_->remember(m.room, *native, &*fallback, ts);
   } else if (auto* dm = std::get_if<proto::DmRequest>(&packet)) {
-    std::string to_key = proto::nick_key(dm->to);
+    const std::string to_key = proto::nick_key(dm->to);
     const auto target = nicks_.find(to_key);
     if (target == nicks_.end() || !members_.at(target->second).joined) {
-      direct_elsewhere(id, m, std::move(to_key), std::move(*dm));
+      direct_elsewhere(id, m, to_key, std::move(*dm));
       return;
     }
     const Member& to = members_.at(target->second);
@@ -448,22 +448,23 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
     for (const auto& [name, room] : rooms_) {
       counts[name] = room.members.size();
     }
-    engine_->remote_rooms([this, id, counts = std::move(counts)](
-                              std::vector<std::pair<std::string, std::size_t>> elsewhere) mutable {
-      if (members_.count(id) == 0) {
-        return;
-      }
-      for (auto& [name, n] : elsewhere) {
-        counts[name] += n;
-      }
-      proto::RoomsReply reply;
-      for (auto& [name, n] : counts) {
-        reply.rooms.push_back({name, n});
-      }
-      if (auto frame = trimmed_frame(std::move(reply), &proto::RoomsReply::rooms)) {
-        send(id, *frame);
-      }
-    });
+    engine_->remote_rooms(
+        [this, id, counts = std::move(counts)](
+            const std::vector<std::pair<std::string, std::size_t>>& elsewhere) mutable {
+          if (members_.count(id) == 0) {
+            return;
+          }
+          for (auto& [name, n] : elsewhere) {
+            counts[name] += n;
+          }
+          proto::RoomsReply reply;
+          for (auto& [name, n] : counts) {
+            reply.rooms.push_back({name, n});
+          }
+          if (auto frame = trimmed_frame(std::move(reply), &proto::RoomsReply::rooms)) {
+            send(id, *frame);
+          }
+        });
   } else if (auto* enter = std::get_if<proto::EnterRequest>(&packet)) {
     const auto known = room_names_.find(proto::room_key(enter->room));
     const std::string room = known == room_names_.end() ? enter->room : known->second;
@@ -473,7 +474,8 @@ void Hub::on_packet(SessionId id, Member& m, proto::ClientPacket packet) {
   }
 }
 
-void Hub::direct_elsewhere(SessionId id, const Member& m, std::string to_key, proto::DmRequest dm) {
+void Hub::direct_elsewhere(SessionId id, const Member& m, const std::string& to_key,
+                           proto::DmRequest dm) {
   auto native = make_frame(proto::Dm{m.nick, dm.to, dm.message});
   auto fallback = make_frame(proto::Chat{m.nick + " -> " + dm.to, dm.message, false});
   if (!native || !fallback) {

@@ -196,11 +196,12 @@ class Hub {
   // The rest of a hello once the engine has granted the nick.
   void complete_hello(SessionId id, proto::Hello hello);
   // Asks the engine for the nick (held here meanwhile), then completes the hello.
-  void claim(SessionId id, Member& m, proto::Hello hello, std::string key);
+  void claim(SessionId id, Member& m, proto::Hello hello, const std::string& key);
   void auth_fail(SessionId id, std::string_view text);
   void on_packet(SessionId id, Member& m, proto::ClientPacket packet);
   // A DM for a nick no session of this node holds: the engine's to deliver.
-  void direct_elsewhere(SessionId id, const Member& m, std::string to_key, proto::DmRequest dm);
+  void direct_elsewhere(SessionId id, const Member& m, const std::string& to_key,
+                        proto::DmRequest dm);
   void send(SessionId id, const Frame& frame);
   void send_error(SessionId id, const Member& m, proto::ErrorCode code, std::string_view text);
   void fail(SessionId id, proto::ErrorCode code, std::string_view text, std::string_view reason);

@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "tests/support/test_client.hpp"
 #include "tests/service/service_support.hpp"
+#include "tests/support/test_client.hpp"
 
 namespace chat::test::ext {
 

@@ -19,8 +19,8 @@
 #include <thread>
 #include <vector>
 
-#include "tests/support/chatd_process.hpp"
 #include "tests/integration/py_peer.hpp"
+#include "tests/support/chatd_process.hpp"
 #include "tests/support/subprocess.hpp"
 #include "tests/support/test_client.hpp"
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "tests/support/chatd_fixture.hpp"
 #include "tests/service/service_support.hpp"
+#include "tests/support/chatd_fixture.hpp"
 
 namespace chat::test::svc {
 
