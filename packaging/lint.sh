@@ -138,8 +138,12 @@ if [ -f "$deb" ]; then
 	gate
 	mkdir -p "$out/paths"
 	dpkg-deb -x "$deb" "$out/paths"
-	sed 's/\\-/-/g; s/\\//g' man/*.[158] | grep -oE '/(usr|etc|lib)/[A-Za-z0-9._/-]*[A-Za-z0-9_]' |
-		sort -u >"$out/man-paths"
+	# A path starts at a word boundary (not the /lib of /var/lib/chatd); the files an
+	# administrator makes by following a page (the TLS certificate and key, a CA, the
+	# TLS drop-in) are in packaging/man-admin-paths, not in the package.
+	sed 's/\\-/-/g; s/\\//g' man/*.[158] |
+		grep -oE '(^|[^A-Za-z0-9._/-])/(usr|etc|lib)/[A-Za-z0-9._/-]*[A-Za-z0-9_]' | sed 's|^[^/]||' |
+		grep -vxF -f packaging/man-admin-paths | sort -u >"$out/man-paths"
 	while read -r p; do
 		# Units may live in /lib or /usr/lib (the package uses the latter).
 		if [ ! -e "$out/paths$p" ] && [ ! -e "$out/paths/usr$p" ]; then
@@ -163,7 +167,9 @@ if [ -x "$chatd" ]; then
 		cat "$out/keys.diff"
 		fail "packaging/chatd.conf keys differ from chatd's long options (- option, + key)"
 	fi
-	sed -e 's/^#\([a-z][a-z-]*\) = /\1 = /' -e '/^port = /d' \
+	# port and the TLS keys stay out: their examples name a port to bind and files
+	# the administrator provides.
+	sed -e 's/^#\([a-z][a-z-]*\) = /\1 = /' -e '/^port = /d' -e '/^tls-[a-z]* = /d' \
 		packaging/chatd.conf >"$out/chatd.conf"
 	rc=0
 	env -u LISTEN_FDS -u LISTEN_PID "$chatd" --config "$out/chatd.conf" >"$out/chatd.out" 2>&1 || rc=$?
@@ -200,9 +206,9 @@ check() {
 	local got; got=$(complete_words "$@")
 	[ "$got" = "$want" ] || { echo "completion of '${*:2}': got '$got', want '$want'"; exit 1; }
 }
-check "who status kick say version list-commands" _chatctl chatctl ""
+check "who status kick say version list-commands account" _chatctl chatctl ""
 check "--json" _chatctl chatctl --js
-check "who status kick say version list-commands" _chatctl chatctl --socket /tmp/x ""
+check "who status kick say version list-commands account" _chatctl chatctl --socket /tmp/x ""
 check "kick" _chatctl chatctl -t 2 ki
 check "--version" _chat_client chat_client --ver
 # Ports from CHAT_CLIENT_PORTS rather than this machine's chatd.socket or config.

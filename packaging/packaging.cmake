@@ -171,11 +171,8 @@ if(CPACK_DEBIAN_PACKAGE_DEPENDS)
 else()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS libsodium23)
 endif()
-if(CPACK_RPM_PACKAGE_REQUIRES)
-  string(APPEND CPACK_RPM_PACKAGE_REQUIRES ", libsodium")
-else()
-  set(CPACK_RPM_PACKAGE_REQUIRES libsodium)
-endif()
+# (rpmbuild finds libsodium.so.23 itself; naming the package is rpmlint's
+# explicit-lib-dependency error.)
 
 # RPM
 set(CPACK_RPM_FILE_NAME RPM-DEFAULT)
