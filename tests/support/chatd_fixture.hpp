@@ -42,9 +42,12 @@ class ChatdTest : public ::testing::TestWithParam<std::string> {
     }
     if (!chatd_->exited()) {
       const auto status = chatd_->terminate();
-      ASSERT_TRUE(status.has_value()) << "chatd did not exit within the deadline after SIGTERM";
-      EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-          << "chatd: " << ChatdProcess::describe_status(*status);
+      // EXPECT, not ASSERT: the log below is what says why.
+      EXPECT_TRUE(status.has_value()) << "chatd did not exit within the deadline after SIGTERM";
+      if (status) {
+        EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+            << "chatd: " << ChatdProcess::describe_status(*status);
+      }
     }
     if (HasFailure()) {
       std::cerr << "---- chatd output (" << GetParam() << ") ----\n"
