@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages chatd needs to build and test, if any are missing,
 # plus any package names given as arguments.
 set -eu
-pkgs="$* cmake g++ make pkg-config libspdlog-dev libfmt-dev rapidjson-dev libcli11-dev
+pkgs="$* cmake g++ make ninja-build pkg-config libspdlog-dev libfmt-dev rapidjson-dev libcli11-dev
 libgtest-dev libgmock-dev libsystemd-dev libssl-dev openssl libicu-dev libsodium-dev systemd python3 clang-format clang-tidy util-linux mandoc
 clang libclang-rt-14-dev"
 missing=""
