@@ -1,12 +1,13 @@
 #!/bin/sh
 # Builds the libFuzzer targets (clang, ASan+UBSan) and runs each for SECONDS (default 30),
 # as many at once as there are CPUs. Crashes are written to build/fuzz/artifacts and fail
-# the run.
+# the run. With --build-only it stops after the build.
 set -eu
 cd "$(dirname "$0")/../.."
 seconds="${1:-30}"
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz --target fuzzers -j"$(nproc)" >/dev/null
+[ "$seconds" = --build-only ] && exit 0
 out=build/fuzz/artifacts
 mkdir -p "$out"
 
