@@ -69,6 +69,11 @@ struct Options {
   double timeout = 300.0;         // global deadline for the whole run
   std::size_t connect_batch = 0;  // 0: from the client count
   int server_pid = 0;
+  // A cluster: more nodes' ports (clients are spread over --port and these in
+  // turn) and processes whose CPU counts with --server-pid's (the other nodes).
+  std::vector<std::uint16_t> also_ports;
+  std::vector<int> also_pids;
+  int redis_pid = 0;  // its CPU is reported on its own (redis_cpu_s)
   std::string server_label = "chatd";
   std::string backend_label = "-";
   std::string nick_prefix = "b";
@@ -114,6 +119,20 @@ std::optional<CpuTimes> server_cpu_seconds(int pid) {
   }
   const auto hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
   return CpuTimes{static_cast<double>(utime) / hz, static_cast<double>(stime) / hz};
+}
+
+// The CPU of --server-pid and every --also-pid together; nullopt if one is unknown.
+std::optional<CpuTimes> cluster_cpu_seconds(int pid, const std::vector<int>& more) {
+  auto sum = server_cpu_seconds(pid);
+  for (const int other : more) {
+    const auto t = server_cpu_seconds(other);
+    if (!sum || !t) {
+      return std::nullopt;
+    }
+    sum->user += t->user;
+    sum->sys += t->sys;
+  }
+  return sum;
 }
 
 std::optional<long> server_status_kb(int pid, std::string_view key) {
@@ -328,6 +347,17 @@ class Bench {
   void send_chat(std::size_t i, std::uint64_t sender, std::uint64_t seq);
   int timed_out(std::string_view phase);
   std::string common_fields() const;
+  std::optional<CpuTimes> servers_cpu() const {
+    return cluster_cpu_seconds(o_.server_pid, o_.also_pids);
+  }
+  // " redis_cpu_s=X" between two samples of --redis-pid's CPU; empty without one.
+  static std::string redis_field(const std::optional<CpuTimes>& a,
+                                 const std::optional<CpuTimes>& b) {
+    if (!a || !b) {
+      return "";
+    }
+    return fmt::format(" redis_cpu_s={:.2f}", b->user + b->sys - a->user - a->sys);
+  }
   std::string join_fields() const;
   void reset_measure();
 
@@ -340,7 +370,7 @@ class Bench {
   UniqueFd epoll_;
   std::vector<char> rbuf_;
   std::vector<std::size_t> dirty_;
-  sockaddr_in addr_{};
+  std::vector<sockaddr_in> addrs_;  // --port, then --also-port: client i uses i % size
   std::int64_t deadline_ns_ = 0;
   Phase phase_ = Phase::kJoin;
   std::string barrier_text_;
@@ -437,10 +467,11 @@ bool Bench::start_connect(std::size_t i) {
   }
   const int one = 1;
   ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  const int rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr_), sizeof addr_);
+  const sockaddr_in& addr = addrs_[i % addrs_.size()];
+  const int rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
   if (rc != 0 && errno != EINPROGRESS) {
-    fmt::print(stderr, "chat-bench: connect to 127.0.0.1:{} (client {}): {}\n", o_.port, i,
-               std::strerror(errno));
+    fmt::print(stderr, "chat-bench: connect to 127.0.0.1:{} (client {}): {}\n",
+               ntohs(addr.sin_port), i, std::strerror(errno));
     return false;
   }
   epoll_event ev{};
@@ -534,7 +565,8 @@ void Bench::on_connected(std::size_t i) {
   socklen_t len = sizeof err;
   ::getsockopt(c.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
   if (err != 0) {
-    fault(fmt::format("connect to 127.0.0.1:{} failed: {}", o_.port, std::strerror(err)));
+    fault(fmt::format("connect to 127.0.0.1:{} failed: {}",
+                      ntohs(addrs_[i % addrs_.size()].sin_port), std::strerror(err)));
     connect_failed_ = true;
     lose_client(i, "connect failed");
     return;
@@ -849,7 +881,8 @@ int Bench::run_flood() {
   const std::uint64_t expected =
       static_cast<std::uint64_t>(senders_) * o_.messages * static_cast<std::uint64_t>(o_.clients);
   phase_ = Phase::kMeasure;
-  const auto cpu0 = server_cpu_seconds(o_.server_pid);
+  const auto cpu0 = servers_cpu();
+  const auto redis0 = server_cpu_seconds(o_.redis_pid);
   const double own0 = own_cpu_seconds();
   const auto t0 = now_ns();
   for (std::size_t s = 0; s < senders_; ++s) {
@@ -863,7 +896,8 @@ int Bench::run_flood() {
     }
   }
   const auto t1 = now_ns();
-  const auto cpu1 = server_cpu_seconds(o_.server_pid);
+  const auto cpu1 = servers_cpu();
+  const auto redis1 = server_cpu_seconds(o_.redis_pid);
   const double own1 = own_cpu_seconds();
   if (faulted_) {
     fmt::print(stderr, "chat-bench: {}\n", fault_);
@@ -886,6 +920,7 @@ int Bench::run_flood() {
         "server_cpu_s={:.2f} server_user_s={:.2f} server_sys_s={:.2f} cpu_us_per_delivery={:.4f}",
         user + sys, user, sys, (user + sys) * 1e6 / d);
   }
+  cpu += redis_field(redis0, redis1);
   const bool ok = short_clients == 0 && order_errors_ == 0 && bad_packets_ == 0;
   fmt::print(
       "{} senders={} messages={} window={} deliveries={} expected={} elapsed_s={:.3f} "
@@ -909,7 +944,8 @@ int Bench::run_steady() {
   const double interval_ns = o_.duration * 1e9 / static_cast<double>(total);
   const std::uint64_t expected = total * o_.clients;
   phase_ = Phase::kMeasure;
-  const auto cpu0 = server_cpu_seconds(o_.server_pid);
+  const auto cpu0 = servers_cpu();
+  const auto redis0 = server_cpu_seconds(o_.redis_pid);
   const double own0 = own_cpu_seconds();
   const auto t0 = now_ns();
   std::uint64_t next = 0;
@@ -944,7 +980,8 @@ int Bench::run_steady() {
     }
   }
   const auto t1 = now_ns();
-  const auto cpu1 = server_cpu_seconds(o_.server_pid);
+  const auto cpu1 = servers_cpu();
+  const auto redis1 = server_cpu_seconds(o_.redis_pid);
   if (faulted_) {
     fmt::print(stderr, "chat-bench: {}\n", fault_);
     fmt::print("{} status=fault\n", common_fields());
@@ -958,6 +995,7 @@ int Bench::run_steady() {
                       cpu1->user + cpu1->sys - cpu0->user - cpu0->sys, cpu1->user - cpu0->user,
                       cpu1->sys - cpu0->sys);
   }
+  cpu += redis_field(redis0, redis1);
   cpu += fmt::format(" bench_cpu_s={:.2f}", own_cpu_seconds() - own0);
   fmt::print(
       "{} rate={} duration_s={} messages={} deliveries={} expected={} p50_ms={:.3f} "
@@ -1020,9 +1058,15 @@ int Bench::run() {
   deadline_ns_ = now_ns() + static_cast<std::int64_t>(o_.timeout * 1e9);
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
   rbuf_.resize(kReadBuffer + proto::kHeaderSize + proto::kMaxPayload);
-  addr_.sin_family = AF_INET;
-  addr_.sin_port = htons(o_.port);
-  addr_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::vector<std::uint16_t> ports{o_.port};
+  ports.insert(ports.end(), o_.also_ports.begin(), o_.also_ports.end());
+  for (const std::uint16_t port : ports) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addrs_.push_back(addr);
+  }
   clients_.resize(o_.clients);
   for (std::size_t i = 0; i < o_.clients; ++i) {
     clients_[i].nick = o_.nick_prefix + std::to_string(i);
@@ -1032,7 +1076,7 @@ int Bench::run() {
     o_.connect_batch = std::clamp<std::size_t>(o_.clients / 10, 32, 1000);
   }
   rss_start_ = server_status_kb(o_.server_pid, "VmRSS");
-  const auto cpu_start = server_cpu_seconds(o_.server_pid);
+  const auto cpu_start = servers_cpu();
 
   if (!join_all() || !run_barrier()) {
     if (past_deadline()) {
@@ -1042,7 +1086,7 @@ int Bench::run() {
     fmt::print("{} status=fault\n", common_fields());
     return faulted_ && !connect_failed_ ? kExitServerFault : kExitSetup;
   }
-  if (const auto cpu_joined = server_cpu_seconds(o_.server_pid); cpu_start && cpu_joined) {
+  if (const auto cpu_joined = servers_cpu(); cpu_start && cpu_joined) {
     join_cpu_s_ = cpu_joined->user + cpu_joined->sys - cpu_start->user - cpu_start->sys;
   }
   for (const auto& m : modes_) {
@@ -1082,6 +1126,12 @@ int main(int argc, char** argv) {
       "Prints one key=value line. Exit: 0 ok, 1 setup, 2 incomplete, 3 deadline, 4 server "
       "fault."};
   app.add_option("--port", o.port, "Server port on 127.0.0.1")->required();
+  app.add_option("--also-port", o.also_ports,
+                 "Another node's port (repeatable): clients are spread over --port and these "
+                 "in turn");
+  app.add_option("--also-pid", o.also_pids,
+                 "Another node's pid (repeatable): its CPU counts with --server-pid's");
+  app.add_option("--redis-pid", o.redis_pid, "redis-server's pid: its CPU is reported alone");
   app.add_option("--mode", o.mode,
                  "flood, steady or hold; or several, comma-separated, run in turn on the same "
                  "clients (one join)");
