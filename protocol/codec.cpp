@@ -3,6 +3,7 @@
 
 #include <rapidjson/document.h>
 
+#include <cassert>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
@@ -18,6 +19,26 @@ using rapidjson::Value;
 
 using json::checked_string;
 using json::find_member;
+
+// Eight bytes at a time (SWAR): whether a word holds a byte that ends a plain run.
+constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
+// Whether any byte of `w` is zero, or below `n` (n <= 0x80); exact, no false positives.
+constexpr std::uint64_t zero_byte(std::uint64_t w) {
+  return (w - kOnes) & ~w & kHighs;
+}
+constexpr std::uint64_t byte_below(std::uint64_t w, unsigned n) {
+  return (w - kOnes * n) & ~w & kHighs;
+}
+// A byte a JSON string must escape: below 0x20, '"' or '\\'.
+constexpr bool needs_escape8(std::uint64_t w) {
+  return (byte_below(w, 0x20) | zero_byte(w ^ (kOnes * '"')) | zero_byte(w ^ (kOnes * '\\'))) != 0;
+}
+std::uint64_t load8(const char* p) {
+  std::uint64_t w = 0;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
 
 std::optional<std::string_view> string_member(const Value& obj, const char* name) {
   const Value* v = find_member(obj, name);
@@ -80,6 +101,17 @@ std::optional<DecodeError> decode_message_field(const Value& doc, const char* ty
 // holds it. Shared by the DOM path and the chat fast path, so they cannot differ.
 std::optional<DecodeError> check_message(std::string_view message, const char* type,
                                          std::string& out) {
+  // Printable ASCII, the usual text, is settled in one pass the compiler vectorises
+  // (no early exit); anything else is walked code point by code point below.
+  unsigned char outside = 0;
+  for (const char c : message) {
+    const auto b = static_cast<unsigned char>(c);
+    outside |= static_cast<unsigned char>(b < 0x20 || b >= 0x7f);
+  }
+  if (outside == 0 && !message.empty()) {
+    out.assign(message);
+    return std::nullopt;
+  }
   bool control = message.empty();
   for (std::size_t i = 0; i < message.size();) {
     const auto b = static_cast<unsigned char>(message[i]);
@@ -196,6 +228,14 @@ class ChatScanner {
     const char* run = p_;
     bool escaped = false;
     while (p_ != end_) {
+      // Skip eight plain bytes at a time: none ends the string, escapes or leaves ASCII.
+      while (end_ - p_ >= 8 &&
+             ((load8(p_) & kHighs) | static_cast<std::uint64_t>(needs_escape8(load8(p_)))) == 0) {
+        p_ += 8;
+      }
+      if (p_ == end_) {
+        break;
+      }
       const auto c = static_cast<unsigned char>(*p_);
       if (c == '"') {
         if (escaped) {
@@ -499,10 +539,20 @@ class JsonOut {
   void end_object() { close('}'); }
   void begin_array() { open('['); }
   void end_array() { close(']'); }
+  // `name` is one of the codec's own member names: nothing in it needs an escape.
   void key(std::string_view name) {
-    separate();
-    put_string(name);
-    out_.push_back(':');
+    char text[24];
+    assert(name.size() <= sizeof text - 4);
+    std::size_t n = 0;
+    if (!first_) {
+      text[n++] = ',';
+    }
+    text[n++] = '"';
+    std::memcpy(text + n, name.data(), name.size());
+    n += name.size();
+    text[n++] = '"';
+    text[n++] = ':';
+    out_.append(text, n);
     first_ = true;  // the value follows without a comma
   }
   void string(std::string_view value) {
@@ -538,15 +588,6 @@ class JsonOut {
     first_ = false;
   }
 
-  static constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
-  static constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
-  // Whether any byte of `w` is zero (exact: no false positives).
-  static constexpr std::uint64_t zero_byte(std::uint64_t w) { return (w - kOnes) & ~w & kHighs; }
-  // Whether any of the eight bytes needs an escape: below 0x20, '"' or '\\'.
-  static constexpr bool needs_escape8(std::uint64_t w) {
-    return (((w - kOnes * 0x20) & ~w & kHighs) | zero_byte(w ^ (kOnes * '"')) |
-            zero_byte(w ^ (kOnes * '\\'))) != 0;
-  }
   static constexpr bool needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
 
   void put_string(std::string_view s) {
@@ -555,12 +596,7 @@ class JsonOut {
     const char* const end = p + s.size();
     while (p != end) {
       const char* const run = p;
-      while (end - p >= 8) {
-        std::uint64_t w = 0;
-        std::memcpy(&w, p, sizeof w);
-        if (needs_escape8(w)) {
-          break;
-        }
+      while (end - p >= 8 && !needs_escape8(load8(p))) {
         p += 8;
       }
       while (p != end && !needs_escape(static_cast<unsigned char>(*p))) {
