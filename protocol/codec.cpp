@@ -88,8 +88,8 @@ std::optional<DecodeError> check_message(std::string_view message, const char* t
 // Reads and checks "message" into `out`; an error if it is missing or breaks the rules.
 std::optional<DecodeError> decode_message_field(const Value& doc, const char* type,
                                                 std::string& out) {
-  // The hot path of every chat: one pass over the text checks UTF-8 (a \u escape
-  // can still make a lone surrogate) and the message rule together.
+  // check_message checks UTF-8 (a \u escape can still make a lone surrogate) and
+  // the message rule in one pass.
   const Value* v = find_member(doc, "message");
   if (v == nullptr || !v->IsString()) {
     return open(ErrorCode::kBadPacket, std::string(type) + " needs a string \"message\"");
