@@ -18,7 +18,7 @@ namespace chat::daemon {
 using proto::ErrorCode;
 
 std::optional<Frame> make_frame(const proto::ServerPacket& packet) {
-  return Frame::make(proto::encode(packet));
+  return proto::encode_frame(packet);
 }
 
 Frame error_frame(ErrorCode code, std::string_view message) {

@@ -2,9 +2,11 @@
 #include "protocol/codec.hpp"
 
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
+#include <cassert>
+#include <charconv>
+#include <cstdint>
+#include <cstring>
 #include <optional>
 
 #include "protocol/json.hpp"
@@ -14,10 +16,29 @@ namespace chat::proto {
 namespace {
 
 using rapidjson::Value;
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 using json::checked_string;
 using json::find_member;
+
+// Eight bytes at a time (SWAR): whether a word holds a byte that ends a plain run.
+constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
+// Whether any byte of `w` is zero, or below `n` (n <= 0x80); exact, no false positives.
+constexpr std::uint64_t zero_byte(std::uint64_t w) {
+  return (w - kOnes) & ~w & kHighs;
+}
+constexpr std::uint64_t byte_below(std::uint64_t w, unsigned n) {
+  return (w - kOnes * n) & ~w & kHighs;
+}
+// A byte a JSON string must escape: below 0x20, '"' or '\\'.
+constexpr bool needs_escape8(std::uint64_t w) {
+  return (byte_below(w, 0x20) | zero_byte(w ^ (kOnes * '"')) | zero_byte(w ^ (kOnes * '\\'))) != 0;
+}
+std::uint64_t load8(const char* p) {
+  std::uint64_t w = 0;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
 
 std::optional<std::string_view> string_member(const Value& obj, const char* name) {
   const Value* v = find_member(obj, name);
@@ -61,16 +82,36 @@ std::variant<std::string_view, DecodeError> parse_envelope(rapidjson::Document& 
   return *type;
 }
 
+std::optional<DecodeError> check_message(std::string_view message, const char* type,
+                                         std::string& out);
+
 // Reads and checks "message" into `out`; an error if it is missing or breaks the rules.
 std::optional<DecodeError> decode_message_field(const Value& doc, const char* type,
                                                 std::string& out) {
-  // The hot path of every chat: one pass over the text checks UTF-8 (a \u escape
-  // can still make a lone surrogate) and the message rule together.
+  // check_message checks UTF-8 (a \u escape can still make a lone surrogate) and
+  // the message rule in one pass.
   const Value* v = find_member(doc, "message");
   if (v == nullptr || !v->IsString()) {
     return open(ErrorCode::kBadPacket, std::string(type) + " needs a string \"message\"");
   }
-  const std::string_view message(v->GetString(), v->GetStringLength());
+  return check_message({v->GetString(), v->GetStringLength()}, type, out);
+}
+
+// The rules for a message's text (the string's value, unescaped); on success `out`
+// holds it. Shared by the DOM path and the chat fast path, so they cannot differ.
+std::optional<DecodeError> check_message(std::string_view message, const char* type,
+                                         std::string& out) {
+  // Printable ASCII, the usual text, is settled in one pass the compiler vectorises
+  // (no early exit); anything else is walked code point by code point below.
+  unsigned char outside = 0;
+  for (const char c : message) {
+    const auto b = static_cast<unsigned char>(c);
+    outside |= static_cast<unsigned char>(b < 0x20 || b >= 0x7f);
+  }
+  if (outside == 0 && !message.empty()) {
+    out.assign(message);
+    return std::nullopt;
+  }
   bool control = message.empty();
   for (std::size_t i = 0; i < message.size();) {
     const auto b = static_cast<unsigned char>(message[i]);
@@ -93,9 +134,176 @@ std::optional<DecodeError> decode_message_field(const Value& doc, const char* ty
   return std::nullopt;
 }
 
+// The chat fast path. The common packet, {"type":"chat","message":"..."} (members in
+// either order, JSON whitespace anywhere it is allowed), is read without a DOM: the
+// one shape in which the DOM path's answer is known in advance. Anything else gives
+// nullopt and takes the DOM path, whose answer is the definition: a byte outside
+// printable ASCII (control, NUL, non-ASCII), a \u escape, other or repeated members,
+// escaped keys, "type" not literally "chat", trailing text. What it accepts is ASCII
+// without \u, so the DOM path would have parsed it without UTF-8 validation and
+// produced the same string; the message's rules are the same function.
+class ChatScanner {
+ public:
+  explicit ChatScanner(std::string_view s) : p_(s.data()), end_(s.data() + s.size()) {}
+
+  std::optional<Decoded<ClientPacket>> scan() {
+    skip_space();
+    if (!take('{')) {
+      return std::nullopt;
+    }
+    bool have_type = false;
+    bool have_message = false;
+    std::string unescaped;  // used only if the message has escapes
+    std::string_view message;
+    for (int member = 0; member < 2; ++member) {
+      if (member == 1 && !take(',')) {
+        return std::nullopt;
+      }
+      skip_space();
+      if (!have_type && literal(R"("type")")) {
+        if (!colon() || !literal(R"("chat")")) {
+          return std::nullopt;
+        }
+        have_type = true;
+      } else if (!have_message && literal(R"("message")")) {
+        if (!colon() || !string(unescaped, message)) {
+          return std::nullopt;
+        }
+        have_message = true;
+      } else {
+        return std::nullopt;
+      }
+      skip_space();
+    }
+    if (!take('}')) {
+      return std::nullopt;
+    }
+    skip_space();
+    if (p_ != end_) {
+      return std::nullopt;
+    }
+    ChatRequest chat;
+    if (auto error = check_message(message, "chat", chat.message)) {
+      return Decoded<ClientPacket>(std::move(*error));
+    }
+    return Decoded<ClientPacket>(ClientPacket(std::move(chat)));
+  }
+
+ private:
+  void skip_space() {
+    while (p_ != end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) {
+      ++p_;
+    }
+  }
+  bool take(char c) {
+    if (p_ == end_ || *p_ != c) {
+      return false;
+    }
+    ++p_;
+    return true;
+  }
+  bool literal(std::string_view text) {
+    if (static_cast<std::size_t>(end_ - p_) < text.size() ||
+        std::memcmp(p_, text.data(), text.size()) != 0) {
+      return false;
+    }
+    p_ += text.size();
+    return true;
+  }
+  bool colon() {
+    skip_space();
+    if (!take(':')) {
+      return false;
+    }
+    skip_space();
+    return true;
+  }
+  // A string of printable ASCII with the escapes other than \u: its value is
+  // `value`, a view of the payload or, if it had escapes, of `out`.
+  bool string(std::string& out, std::string_view& value) {
+    if (!take('"')) {
+      return false;
+    }
+    const char* const start = p_;
+    const char* run = p_;
+    bool escaped = false;
+    while (p_ != end_) {
+      // Skip eight plain bytes at a time: none ends the string, escapes or leaves ASCII.
+      while (end_ - p_ >= 8 &&
+             ((load8(p_) & kHighs) | static_cast<std::uint64_t>(needs_escape8(load8(p_)))) == 0) {
+        p_ += 8;
+      }
+      if (p_ == end_) {
+        break;
+      }
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        if (escaped) {
+          out.append(run, static_cast<std::size_t>(p_ - run));
+          value = out;
+        } else {
+          value = std::string_view(start, static_cast<std::size_t>(p_ - start));
+        }
+        ++p_;
+        return true;
+      }
+      if (c < 0x20 || c >= 0x80) {
+        return false;
+      }
+      if (c != '\\') {
+        ++p_;
+        continue;
+      }
+      escaped = true;
+      out.append(run, static_cast<std::size_t>(p_ - run));
+      if (++p_ == end_) {
+        return false;
+      }
+      switch (*p_) {
+        case '"':
+        case '\\':
+        case '/':
+          out.push_back(*p_);
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        default:
+          return false;  // \u (surrogates) and invalid escapes: the DOM path decides
+      }
+      run = ++p_;
+    }
+    return false;
+  }
+
+  const char* p_;
+  const char* const end_;
+};
+
 }  // namespace
 
+Decoded<ClientPacket> decode_client_dom(std::string_view payload);
+
 Decoded<ClientPacket> decode_client(std::string_view payload) {
+  if (auto chat = ChatScanner(payload).scan()) {
+    return std::move(*chat);
+  }
+  return decode_client_dom(payload);
+}
+
+Decoded<ClientPacket> decode_client_dom(std::string_view payload) {
   // A chat packet's DOM fits in a few hundred bytes: a per-thread buffer saves
   // the 64 KiB chunk a default Document mallocs and frees per packet (larger
   // payloads spill into chunks of their own, freed with the Document).
@@ -317,29 +525,148 @@ Decoded<ServerPacket> decode_server(std::string_view payload) {
 
 namespace {
 
-void put(Writer& w, const char* key, std::string_view value) {
-  w.Key(key);
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
+// The JSON writer for outgoing packets. It writes the same bytes RapidJSON's
+// Writer<StringBuffer> wrote (tests/unit/codec_test.cpp checks it against that on
+// generated packets): no whitespace; in strings only '"', '\\' and U+0000..U+001F
+// escaped (\b \t \n \f \r, else \u00XX in upper-case hex); every other byte, '/',
+// DEL and non-ASCII (valid or not) copied as it is. Runs that need no escape are
+// copied in one append, found eight bytes at a time, not per character.
+class JsonOut {
+ public:
+  explicit JsonOut(std::string& out) : out_(out) {}
 
-void put_list(Writer& w, const char* key, const std::vector<std::string>& list) {
-  w.Key(key);
-  w.StartArray();
-  for (const auto& s : list) {
-    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  void begin_object() { open('{'); }
+  void end_object() { close('}'); }
+  void begin_array() { open('['); }
+  void end_array() { close(']'); }
+  // `name` is one of the codec's own member names: nothing in it needs an escape.
+  void key(std::string_view name) {
+    char text[24];
+    assert(name.size() <= sizeof text - 4);
+    std::size_t n = 0;
+    if (!first_) {
+      text[n++] = ',';
+    }
+    text[n++] = '"';
+    std::memcpy(text + n, name.data(), name.size());
+    n += name.size();
+    text[n++] = '"';
+    text[n++] = ':';
+    out_.append(text, n);
+    first_ = true;  // the value follows without a comma
   }
-  w.EndArray();
+  void string(std::string_view value) {
+    separate();
+    put_string(value);
+  }
+  void boolean(bool value) {
+    separate();
+    out_.append(value ? "true" : "false");
+  }
+  template <typename Int>
+  void integer(Int value) {
+    separate();
+    char digits[24];
+    const auto r = std::to_chars(digits, digits + sizeof digits, value);
+    out_.append(digits, r.ptr);
+  }
+
+ private:
+  void separate() {
+    if (!first_) {
+      out_.push_back(',');
+    }
+    first_ = false;
+  }
+  void open(char c) {
+    separate();
+    out_.push_back(c);
+    first_ = true;
+  }
+  void close(char c) {
+    out_.push_back(c);
+    first_ = false;
+  }
+
+  static constexpr bool needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+
+  void put_string(std::string_view s) {
+    out_.push_back('"');
+    const char* p = s.data();
+    const char* const end = p + s.size();
+    while (p != end) {
+      const char* const run = p;
+      while (end - p >= 8 && !needs_escape8(load8(p))) {
+        p += 8;
+      }
+      while (p != end && !needs_escape(static_cast<unsigned char>(*p))) {
+        ++p;
+      }
+      out_.append(run, static_cast<std::size_t>(p - run));
+      if (p == end) {
+        break;
+      }
+      put_escape(static_cast<unsigned char>(*p++));
+    }
+    out_.push_back('"');
+  }
+  void put_escape(unsigned char c) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    out_.push_back('\\');
+    switch (c) {
+      case '"':
+      case '\\':
+        out_.push_back(static_cast<char>(c));
+        return;
+      case '\b':
+        out_.push_back('b');
+        return;
+      case '\t':
+        out_.push_back('t');
+        return;
+      case '\n':
+        out_.push_back('n');
+        return;
+      case '\f':
+        out_.push_back('f');
+        return;
+      case '\r':
+        out_.push_back('r');
+        return;
+      default: {
+        const char u[] = {'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+        out_.append(u, sizeof u);
+      }
+    }
+  }
+
+  std::string& out_;
+  bool first_ = true;
+};
+
+void put(JsonOut& w, std::string_view key, std::string_view value) {
+  w.key(key);
+  w.string(value);
 }
 
-void put_ts(Writer& w, const std::optional<std::int64_t>& ts) {
+void put_list(JsonOut& w, std::string_view key, const std::vector<std::string>& list) {
+  w.key(key);
+  w.begin_array();
+  for (const auto& s : list) {
+    w.string(s);
+  }
+  w.end_array();
+}
+
+void put_ts(JsonOut& w, const std::optional<std::int64_t>& ts) {
   if (ts) {
-    w.Key("ts");
-    w.Int64(*ts);
+    w.key("ts");
+    w.integer(*ts);
   }
 }
 
 struct ClientWriter {
-  Writer& w;
+  JsonOut& w;
   void operator()(const Hello& p) const {
     put(w, "type", "hello");
     put(w, "nick", p.nick);
@@ -372,7 +699,7 @@ struct ClientWriter {
 };
 
 struct ServerWriter {
-  Writer& w;
+  JsonOut& w;
   void operator()(const Welcome& p) const {
     put(w, "type", "welcome");
     put(w, "nick", p.nick);
@@ -385,8 +712,8 @@ struct ServerWriter {
     put(w, "nick", p.nick);
     put(w, "message", p.message);
     if (p.history) {
-      w.Key("history");
-      w.Bool(true);
+      w.key("history");
+      w.boolean(true);
     }
     put_ts(w, p.ts);
   }
@@ -419,8 +746,8 @@ struct ServerWriter {
     put(w, "nick", p.nick);
     put(w, "message", p.message);
     if (p.history) {
-      w.Key("history");
-      w.Bool(true);
+      w.key("history");
+      w.boolean(true);
     }
     put_ts(w, p.ts);
   }
@@ -429,25 +756,25 @@ struct ServerWriter {
     put(w, "room", p.room);
     put_list(w, "nicks", p.nicks);
     if (p.truncated) {
-      w.Key("truncated");
-      w.Bool(true);
+      w.key("truncated");
+      w.boolean(true);
     }
   }
   void operator()(const RoomsReply& p) const {
     put(w, "type", "rooms");
-    w.Key("rooms");
-    w.StartArray();
+    w.key("rooms");
+    w.begin_array();
     for (const auto& r : p.rooms) {
-      w.StartObject();
+      w.begin_object();
       put(w, "name", r.name);
-      w.Key("users");
-      w.Uint64(r.users);
-      w.EndObject();
+      w.key("users");
+      w.integer(r.users);
+      w.end_object();
     }
-    w.EndArray();
+    w.end_array();
     if (p.truncated) {
-      w.Key("truncated");
-      w.Bool(true);
+      w.key("truncated");
+      w.boolean(true);
     }
   }
   void operator()(const Info& p) const {
@@ -462,22 +789,36 @@ struct ServerWriter {
 };
 
 template <typename Visitor, typename Packet>
-std::string write(const Packet& packet) {
-  rapidjson::StringBuffer buf;
-  Writer w(buf);
-  w.StartObject();
+void write(std::string& out, const Packet& packet) {
+  JsonOut w(out);
+  w.begin_object();
   std::visit(Visitor{w}, packet);
-  w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
+  w.end_object();
 }
 
 }  // namespace
 
 std::string encode(const ClientPacket& packet) {
-  return write<ClientWriter>(packet);
+  std::string out;
+  write<ClientWriter>(out, packet);
+  return out;
 }
 std::string encode(const ServerPacket& packet) {
-  return write<ServerWriter>(packet);
+  std::string out;
+  write<ServerWriter>(out, packet);
+  return out;
+}
+
+std::optional<Frame> encode_frame(const ServerPacket& packet) {
+  // One buffer per thread, kept: encoding a broadcast mallocs nothing but the frame.
+  thread_local std::string buffer;
+  buffer.clear();
+  write<ServerWriter>(buffer, packet);
+  auto frame = Frame::make(buffer);
+  if (buffer.capacity() > kMaxFrame) {
+    std::string().swap(buffer);  // one oversize packet must not pin its size
+  }
+  return frame;
 }
 
 namespace {

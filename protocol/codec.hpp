@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "protocol/errors.hpp"
+#include "protocol/frame.hpp"
 #include "protocol/packet.hpp"
 
 namespace chat::proto {
@@ -26,6 +27,9 @@ using Decoded = std::variant<Packet, DecodeError>;
 
 // Server side: parses and validates one payload from a client.
 Decoded<ClientPacket> decode_client(std::string_view payload);
+// The same through the DOM alone, without decode_client's chat fast path: the
+// definition the fast path is tested against (tests only).
+Decoded<ClientPacket> decode_client_dom(std::string_view payload);
 // Client side: parses one payload from a server. Unknown types give
 // kUnknownType (non-fatal) so the caller can ignore them.
 Decoded<ServerPacket> decode_server(std::string_view payload);
@@ -33,6 +37,9 @@ Decoded<ServerPacket> decode_server(std::string_view payload);
 // Payload JSON (not framed).
 std::string encode(const ClientPacket& packet);
 std::string encode(const ServerPacket& packet);
+// The frame of encode(packet), written through a reused per-thread buffer (no
+// temporary strings); nullopt if the payload is too long for one frame.
+std::optional<Frame> encode_frame(const ServerPacket& packet);
 // `live`, a chat or emote payload as encode() writes it (a JSON object), marked as
 // replayed history: the same members plus "history": true, made without decoding
 // or re-encoding. nullopt if `live` is not an object's text.

@@ -1,6 +1,9 @@
 // Framing: the length prefix counts payload bytes only; N = 0 is invalid.
 #include "protocol/frame.hpp"
 
+#include <cstring>
+#include <new>
+
 namespace chat::proto {
 namespace {
 constexpr std::size_t kShrinkAbove = 4096;
@@ -22,17 +25,21 @@ std::optional<Frame> Frame::make(std::string_view payload) {
   if (payload.empty() || payload.size() > kMaxPayload) {
     return std::nullopt;
   }
-  auto* rep = new Rep;
-  rep->bytes.reserve(kHeaderSize + payload.size());
-  append_frame(rep->bytes, payload);
-  live_bytes_ += rep->bytes.size();
+  const std::size_t size = kHeaderSize + payload.size();
+  auto* rep = new (::operator new(sizeof(Rep) + size)) Rep{1, size};
+  char* out = rep->data();
+  out[0] = static_cast<char>((payload.size() >> 8) & 0xff);
+  out[1] = static_cast<char>(payload.size() & 0xff);
+  std::memcpy(out + kHeaderSize, payload.data(), payload.size());
+  live_bytes_ += size;
   return Frame(rep);
 }
 
 void Frame::release() noexcept {
   if (rep_ != nullptr && --rep_->refs == 0) {
-    live_bytes_ -= rep_->bytes.size();
-    delete rep_;
+    live_bytes_ -= rep_->size;
+    rep_->~Rep();
+    ::operator delete(rep_);
   }
   rep_ = nullptr;
 }

@@ -41,10 +41,10 @@ class Frame {
   ~Frame() { release(); }
 
   // The wire bytes: header and payload (kMinFrame..kMaxFrame bytes).
-  std::string_view bytes() const { return rep_->bytes; }
-  std::size_t size() const { return rep_->bytes.size(); }
+  std::string_view bytes() const { return {rep_->data(), rep_->size}; }
+  std::size_t size() const { return rep_->size; }
   std::string_view payload() const { return bytes().substr(kHeaderSize); }
-  const char* data() const { return rep_->bytes.data(); }
+  const char* data() const { return rep_->data(); }
   // Two handles to the same encoded frame.
   bool same(const Frame& other) const { return rep_ == other.rep_; }
   std::size_t use_count() const { return rep_ == nullptr ? 0 : rep_->refs; }
@@ -54,9 +54,13 @@ class Frame {
   static std::size_t live_bytes() { return live_bytes_; }
 
  private:
+  // The count, the size and the bytes in one allocation (one malloc per frame):
+  // the bytes follow the header.
   struct Rep {
-    std::size_t refs = 1;
-    std::string bytes;
+    std::size_t refs;
+    std::size_t size;
+    char* data() { return reinterpret_cast<char*>(this + 1); }
+    const char* data() const { return reinterpret_cast<const char*>(this + 1); }
   };
   explicit Frame(Rep* rep) noexcept : rep_(rep) {}
   void release() noexcept;

@@ -1,5 +1,6 @@
 // Fuzzes the codec and the nick rules: no input crashes them, every accepted packet
-// survives a round trip, and the nick comparison key (ICU skeleton) is well-behaved.
+// survives a round trip, decode_client's chat fast path agrees with the DOM path, and
+// the nick comparison key (ICU skeleton) is well-behaved.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -23,6 +24,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   auto client = decode_client(payload);
+  // decode_client's chat fast path answers exactly as the DOM path, its definition.
+  const auto dom = decode_client_dom(payload);
+  if (client.index() != dom.index()) {
+    std::abort();
+  }
+  if (const auto* packet = std::get_if<ClientPacket>(&client)) {
+    const auto& other = std::get<ClientPacket>(dom);
+    if (packet->index() != other.index() || encode(*packet) != encode(other)) {
+      std::abort();
+    }
+  } else {
+    const auto& a = std::get<DecodeError>(client);
+    const auto& b = std::get<DecodeError>(dom);
+    if (a.code != b.code || a.fatal != b.fatal || a.message != b.message) {
+      std::abort();
+    }
+  }
   if (auto* packet = std::get_if<ClientPacket>(&client)) {
     // What the server accepts is valid UTF-8 JSON, and re-encodes to an equal packet.
     if (!is_valid_utf8(payload)) {
