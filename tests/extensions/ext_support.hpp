@@ -58,12 +58,11 @@ inline ::testing::AssertionResult is_exactly(const Packet& p, const std::string&
 inline ::testing::AssertionResult next_exactly(TestClient& c, const std::string& type,
                                                const Members& members,
                                                std::chrono::milliseconds timeout = kPatience) {
-  auto r = c.recv(timeout);
-  if (r.status != TestClient::Status::kPacket) {
-    return ::testing::AssertionFailure()
-           << "expected a " << type << " packet, got " << status_name(r.status);
+  Packet packet;
+  if (auto got = receive_for(c, type, packet, timeout); !got) {
+    return got;
   }
-  return is_exactly(r.packet, type, members);
+  return is_exactly(packet, type, members);
 }
 
 // The next packet is the welcome for `nick` with caps `caps_json` in lobby, and nothing more.

@@ -15,24 +15,36 @@ namespace chat::test {
 
 using Members = std::vector<std::pair<std::string, std::string>>;
 
-// The next packet on `c` is `type` with (at least) these members; string members
-// compare decoded, others as compact JSON text (e.g. {"history", "true"}).
-inline ::testing::AssertionResult next_is(TestClient& c, const std::string& type,
-                                          const Members& members,
-                                          std::chrono::milliseconds timeout = kPatience) {
+// Receives the next packet on `c` into `out`; a failure naming what came instead
+// of the `type` packet the caller expects.
+inline ::testing::AssertionResult receive_for(TestClient& c, const std::string& type,
+                                              Packet& out, std::chrono::milliseconds timeout) {
   auto r = c.recv(timeout);
   if (r.status != TestClient::Status::kPacket) {
     return ::testing::AssertionFailure()
            << "expected a " << type << " packet, got " << status_name(r.status);
   }
-  if (!r.packet.json || r.packet.type != type) {
+  out = std::move(r.packet);
+  return ::testing::AssertionSuccess();
+}
+
+// The next packet on `c` is `type` with (at least) these members; string members
+// compare decoded, others as compact JSON text (e.g. {"history", "true"}).
+inline ::testing::AssertionResult next_is(TestClient& c, const std::string& type,
+                                          const Members& members,
+                                          std::chrono::milliseconds timeout = kPatience) {
+  Packet packet;
+  if (auto got = receive_for(c, type, packet, timeout); !got) {
+    return got;
+  }
+  if (!packet.json || packet.type != type) {
     return ::testing::AssertionFailure()
-           << "expected a " << type << " packet, got " << r.packet.raw;
+           << "expected a " << type << " packet, got " << packet.raw;
   }
   for (const auto& [name, value] : members) {
-    if (!r.packet.has(name) || r.packet.get(name) != value) {
+    if (!packet.has(name) || packet.get(name) != value) {
       return ::testing::AssertionFailure()
-             << "expected " << name << "=" << value << " in " << r.packet.raw;
+             << "expected " << name << "=" << value << " in " << packet.raw;
     }
   }
   return ::testing::AssertionSuccess();
