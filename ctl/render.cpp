@@ -177,6 +177,9 @@ std::string render_status(const Value& doc) {
   if (doc.HasMember("tls_cert_expires")) {
     lines.emplace_back("TLS cert", "expires " + str(doc, "tls_cert_expires"));
   }
+  if (doc.HasMember("cluster")) {  // --engine redis: "ok" or "degraded"
+    lines.emplace_back("cluster", str(doc, "cluster") + " (node " + str(doc, "node") + ")");
+  }
   if (doc.HasMember("users")) {  // clients that joined with a nick (absent from older chatd)
     lines.insert(lines.begin() + 3, {"users", str(doc, "users")});
   }

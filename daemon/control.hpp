@@ -42,6 +42,10 @@ struct StatusInfo {
   std::uint64_t auth_failures = 0, auth_throttled = 0;  // logins refused (throttled: unhashed)
   std::uint64_t accounts = 0;                           // registered nicks
   std::uint64_t users = 0;  // clients that joined with a nick (`clients`: connections)
+  // --engine redis: this node's name, and "ok" or "degraded" (Redis unreachable);
+  // both empty with the memory engine.
+  std::string node = {};
+  std::string cluster = {};
 };
 
 // The outcome of an account change: a control result code and a line for people.

@@ -22,6 +22,11 @@ StatusInfo ServerControl::status() {
   s.users = server_.hub().joined_count();
   s.rooms = server_.hub().room_count();
   s.event_loop = event_loop_;
+  const Engine& engine = server_.hub().engine();
+  s.node = engine.node_name();
+  if (!s.node.empty()) {
+    s.cluster = engine.available() ? "ok" : "degraded";
+  }
   s.max_clients = server_.effective_max_clients();
   s.messages_in = t.messages_in;
   s.messages_out = t.messages_out;

@@ -25,6 +25,9 @@ std::string status(ControlBackend& backend, const ControlRequest& request, const
     reply.add("tls_cert_expires", s.tls_cert_expires);
   }
   reply.add("accounts", s.accounts);
+  if (!s.cluster.empty()) {
+    reply.add("node", s.node).add("cluster", s.cluster);
+  }
   return reply.add("tls_clients", s.tls_clients)
       .add("plain_clients", s.plain_clients)
       .add("version", s.version)

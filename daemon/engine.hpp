@@ -44,6 +44,11 @@ class Engine {
  public:
   virtual ~Engine() = default;
   virtual std::string_view name() const = 0;
+  // False while the rest of the chat is unreachable (a networked engine cut off
+  // from its peers): the hub then refuses new hellos with cluster-unavailable.
+  virtual bool available() const { return true; }
+  // This node's name in its cluster (empty for a single node).
+  virtual std::string node_name() const { return {}; }
 
   // Nicks beyond this node. `key` is proto::nick_key(nick); the hub has already
   // checked its own sessions. `done(true)`: no other node holds it and it is now
