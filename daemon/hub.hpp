@@ -164,6 +164,7 @@ class Hub {
   // none (the memory budget's last resort).
   bool shed_history() { return engine_->shed_history(); }
   const Engine& engine() const { return *engine_; }
+  Engine& engine() { return *engine_; }
 
  private:
   enum Cap : unsigned {

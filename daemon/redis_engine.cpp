@@ -552,6 +552,15 @@ void RedisEngine::on_message(std::string_view /*channel*/, std::string_view payl
     });
     return;
   }
+  if (env->kind == "kick" || env->kind == "say") {
+    // The operator's kick and say, from a node's control socket.
+    if (hub_ != nullptr && env->kind == "kick") {
+      hub_->kick(env->nick, env->native);
+    } else if (hub_ != nullptr) {
+      hub_->say(env->native);
+    }
+    return;
+  }
   if (env->kind != "ev" && env->kind != "dm") {
     bad_input("kind");
     return;
@@ -581,6 +590,53 @@ void RedisEngine::on_message(std::string_view /*channel*/, std::string_view payl
     mirror_.remember(proto::room_key(env->room), *native, fallback ? &*fallback : nullptr,
                      *env->ts);
   }
+}
+
+std::vector<Engine::RemoteUser> RedisEngine::remote_users() const {
+  std::vector<RemoteUser> out;
+  for (const auto& [node, members] : remote_) {
+    for (const auto& [nick, room] : members) {
+      out.push_back({node, nick, room});
+    }
+  }
+  return out;
+}
+
+bool RedisEngine::kick_elsewhere(std::string_view nick, std::string_view reason) {
+  if (!linked()) {
+    return false;
+  }
+  const std::string wanted = proto::nick_key(nick);
+  for (const auto& [node, members] : remote_) {
+    for (const auto& [held, room] : members) {
+      if (proto::nick_key(held) == wanted) {
+        Envelope e;
+        e.origin = config_.node;
+        e.kind = "kick";
+        e.nick = held;
+        e.native = std::string(reason);
+        command({"PUBLISH", key("dm", node), e.encode()});
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+std::size_t RedisEngine::say_elsewhere(std::string_view message) {
+  if (!linked()) {
+    return 0;
+  }
+  Envelope e;
+  e.origin = config_.node;
+  e.kind = "say";
+  e.native = std::string(message);
+  command({"PUBLISH", std::string(kEvents), e.encode()});
+  std::size_t users = 0;
+  for (const auto& [node, members] : remote_) {
+    users += members.size();
+  }
+  return users;
 }
 
 std::map<std::string, std::size_t> RedisEngine::remote_nodes() const {

@@ -81,6 +81,9 @@ class RedisEngine final : public Engine {
   std::string_view name() const override { return "redis"; }
   bool available() const override { return up_; }
   std::string node_name() const override { return config_.node; }
+  std::vector<RemoteUser> remote_users() const override;
+  bool kick_elsewhere(std::string_view nick, std::string_view reason) override;
+  std::size_t say_elsewhere(std::string_view message) override;
   void claim_nick(const std::string& key, ClaimDone done) override;
   void release_nick(const std::string& key) override;
   void member_joined(const std::string& room, const std::string& nick) override;

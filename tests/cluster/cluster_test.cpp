@@ -313,9 +313,16 @@ TEST_F(ClusterTest, HistoryReplaysOnAnotherNodeAndAfterRestartingEveryNode) {
   start_node("b");
   {
     TestClient pat = modern(node("a").port(), "pat");
+    // Lines reach other nodes' mirrors with their delivery: a watcher on b
+    // that has seen the last line means b's mirror holds all three.
+    TestClient watcher = legacy(node("b").port(), "watcher");
     for (int i = 0; i < 3; ++i) {
       ASSERT_TRUE(pat.send_chat("said " + std::to_string(i)));
-      ASSERT_TRUE(next_is(pat, "chat", {{"message", "said " + std::to_string(i)}}));
+    }
+    for (int i = 0; i < 3; ++i) {
+      auto line = next_of(watcher, {"chat"});
+      ASSERT_TRUE(line);
+      ASSERT_EQ(line->get("message"), "said " + std::to_string(i));
     }
     std::vector<Packet> history;
     TestClient late = modern(node("b").port(), "late", R"("history")", &history);
@@ -483,6 +490,51 @@ TEST_F(ClusterTest, HostileEnvelopesNeitherCrashNorWedgeANode) {
   EXPECT_TRUE(next_of(late, {"chat"}));
   EXPECT_FALSE(a.exited());
   EXPECT_FALSE(b.exited());
+}
+
+TEST_F(ClusterTest, ChatctlSeesKicksAndSpeaksAcrossNodes) {
+  auto& a = start_node("a", {"--control-socket=@DIR@/ctl"}, true);
+  auto& b = start_node("b");
+  auto chatctl = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{CHATCTL_PATH, "-s", a.dir() + "/ctl"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv);
+  };
+  TestClient pat = modern(a.port(), "pat");
+  TestClient chris = modern(b.port(), "chris");
+  TestClient old = legacy(b.port(), "old");
+  ASSERT_TRUE(who_becomes(pat, R"(["chris","old","pat"])"));
+
+  const auto who = chatctl({"who"});
+  EXPECT_EQ(who.exit_code, 0) << who.describe();
+  EXPECT_NE(who.out.find("NODE"), std::string::npos) << who.out;
+  const auto json = chatctl({"--json", "who"});
+  EXPECT_NE(json.out.find(R"("nick":"chris")"), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find(R"("node":"b")"), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find(R"("node":"a")"), std::string::npos) << json.out;
+  const auto status = chatctl({"status"});
+  EXPECT_NE(status.out.find("other nodes:  b (2 users)"), std::string::npos) << status.out;
+
+  const auto say = chatctl({"say", "maintenance at noon"});
+  EXPECT_EQ(say.exit_code, 0) << say.describe();
+  auto info = next_of(chris, {"info"});
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->get("message"), "maintenance at noon");
+  auto fallback = next_of(old, {"chat"});
+  ASSERT_TRUE(fallback);
+  EXPECT_EQ(fallback->raw, R"({"type":"chat","nick":"***","message":"maintenance at noon"})");
+  EXPECT_TRUE(next_of(pat, {"info"}));
+
+  const auto kick = chatctl({"kick", "Chris", "bye"});
+  EXPECT_EQ(kick.exit_code, 0) << kick.describe();
+  auto err = next_of(chris, {"error"});
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->get("code"), "kicked");
+  auto left = next_of(pat, {"leave"});
+  ASSERT_TRUE(left);
+  EXPECT_EQ(left->get("nick"), "chris");
+  const auto nobody = chatctl({"kick", "nobody"});
+  EXPECT_NE(nobody.exit_code, 0);
 }
 
 TEST(ClusterOptions, RedisEngineNeedsAnAddressAndAReadablePasswordFile) {
