@@ -305,6 +305,9 @@ void RedisEngine::assert_presence() {
     sub_->command({"AUTH", config_.password}, check);
     command({"AUTH", config_.password}, check);
   }
+  // Named, so an operator's CLIENT LIST shows which node holds which connection.
+  sub_->command({"CLIENT", "SETNAME", "chatd-" + config_.node + "-subscription"}, {});
+  command({"CLIENT", "SETNAME", "chatd-" + config_.node + "-commands"});
   sub_->subscribe(
       {std::string(kEvents), key("dm", config_.node)},
       [this](std::string_view channel, std::string_view payload) { on_message(channel, payload); });

@@ -424,6 +424,38 @@ TEST_F(ClusterTest, RedisGoneClientsKeepTalkingLocallyThenReconnect) {
   EXPECT_TRUE(error_then_close(dup, "nick-taken"));
 }
 
+TEST_F(ClusterTest, ANickTakenElsewhereWhileCutOffStaysWithRedissHolder) {
+  auto& a = start_node("a");
+  start_node("b");
+  TestClient pat = modern(a.port(), "pat");
+  // While a is cut off, b's side of Redis gives pat to b (as a b user would).
+  ASSERT_EQ(redis_cli({"SET", "chatd:nick:pat", "b"}).exit_code, 0);
+  const auto clients = redis_cli({"CLIENT", "LIST"}).out;
+  std::size_t killed = 0;
+  for (std::size_t at = clients.find("id="); at != std::string::npos;
+       at = clients.find("\nid=", at + 1)) {
+    const std::size_t start = clients[at] == '\n' ? at + 4 : at + 3;
+    const std::string id = clients.substr(start, clients.find(' ', start) - start);
+    const std::size_t eol = clients.find('\n', start);
+    if (clients.substr(start, eol - start).find("name=chatd-a-") != std::string::npos) {
+      killed += redis_cli({"CLIENT", "KILL", "ID", id}).out == "1\n" ? 1 : 0;
+    }
+  }
+  ASSERT_GE(killed, 1U) << clients;  // a drops its other connection itself
+  // a notices, reconnects, re-asserts pat, finds it held by the live node b:
+  // Redis's holder keeps it and the local user goes with nick-taken.
+  std::optional<Packet> err;
+  while (auto p = next_of(pat, {"error", "info"})) {
+    if (p->type == "error") {
+      err = p;
+      break;
+    }
+  }
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->get("code"), "nick-taken");
+  EXPECT_NE(a.log().find("event=nick-conflict"), std::string::npos);
+}
+
 TEST_F(ClusterTest, PartOneClientsWorkOnAnyNode) {
   auto& a = start_node("a");
   auto& b = start_node("b");
