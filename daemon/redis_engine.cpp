@@ -437,10 +437,20 @@ void RedisEngine::heartbeat() {
   heartbeat_timer_ =
       loop_.add_timer(loop_.now() + config_.presence_ttl / 3, [this] { heartbeat(); });
   if (!up_) {
+    heartbeat_pending_ = false;
     return;
   }
+  if (heartbeat_pending_) {
+    // A Redis that keeps the connection but stopped answering (stopped,
+    // swapping, wedged) is as unreachable as a closed one.
+    heartbeat_pending_ = false;
+    went_down("Redis did not answer the last heartbeat");
+    return;
+  }
+  heartbeat_pending_ = true;
   command(
-      {"SET", key("node", config_.node), "1", "PX", std::to_string(config_.presence_ttl.count())});
+      {"SET", key("node", config_.node), "1", "PX", std::to_string(config_.presence_ttl.count())},
+      [this](const redisReply* /*reply*/) { heartbeat_pending_ = false; });
   std::vector<std::string> dead{"EVAL", kDead, "0", config_.node};
   for (const auto& [node, members] : remote_) {
     dead.push_back(node);

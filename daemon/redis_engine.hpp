@@ -134,6 +134,7 @@ class RedisEngine final : public Engine {
   std::chrono::milliseconds backoff_{100};
   EventLoop::TimerId reconnect_timer_ = 0;
   EventLoop::TimerId heartbeat_timer_ = 0;
+  bool heartbeat_pending_ = false;  // the last refresh has not been answered yet
   std::function<void()> on_state_change_;
 
   // This node's nick keys and members (nick -> room), re-asserted on reconnect.

@@ -456,6 +456,24 @@ TEST_F(ClusterTest, ANickTakenElsewhereWhileCutOffStaysWithRedissHolder) {
   EXPECT_NE(a.log().find("event=nick-conflict"), std::string::npos);
 }
 
+TEST_F(ClusterTest, ARedisThatStopsAnsweringIsUnreachableToo) {
+  auto& a = start_node("a");
+  TestClient pat = modern(a.port(), "pat");
+  TestClient leslie = modern(a.port(), "leslie");
+  ASSERT_TRUE(redis_->pid() > 0 && ::kill(redis_->pid(), SIGSTOP) == 0);
+  auto down = next_of(pat, {"info"});
+  ::kill(redis_->pid(), SIGCONT);
+  ASSERT_TRUE(down);
+  EXPECT_NE(down->get("message").find("unreachable"), std::string::npos);
+  auto up = next_of(pat, {"info"}, 15s);
+  ASSERT_TRUE(up);
+  EXPECT_NE(up->get("message").find("reachable again"), std::string::npos);
+  ASSERT_TRUE(pat.send_chat("and on"));
+  auto line = next_of(leslie, {"chat"});
+  ASSERT_TRUE(line);
+  EXPECT_EQ(line->get("message"), "and on");
+}
+
 TEST_F(ClusterTest, PartOneClientsWorkOnAnyNode) {
   auto& a = start_node("a");
   auto& b = start_node("b");
