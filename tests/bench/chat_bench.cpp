@@ -59,6 +59,9 @@ double seconds(std::int64_t ns) {
 struct Options {
   std::string mode = "flood";
   std::uint16_t port = 0;
+  // A second chat port (another chatd node of one cluster): every other client
+  // connects there. 0: all on --port.
+  std::uint16_t port2 = 0;
   std::size_t clients = 10;
   std::size_t senders = 0;  // flood; 0 = min(clients, 100)
   std::size_t messages = 100;
@@ -341,6 +344,7 @@ class Bench {
   std::vector<char> rbuf_;
   std::vector<std::size_t> dirty_;
   sockaddr_in addr_{};
+  sockaddr_in addr2_{};
   std::int64_t deadline_ns_ = 0;
   Phase phase_ = Phase::kJoin;
   std::string barrier_text_;
@@ -437,7 +441,8 @@ bool Bench::start_connect(std::size_t i) {
   }
   const int one = 1;
   ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  const int rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr_), sizeof addr_);
+  const sockaddr_in& to = o_.port2 != 0 && i % 2 == 1 ? addr2_ : addr_;
+  const int rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to);
   if (rc != 0 && errno != EINPROGRESS) {
     fmt::print(stderr, "chat-bench: connect to 127.0.0.1:{} (client {}): {}\n", o_.port, i,
                std::strerror(errno));
@@ -1023,6 +1028,8 @@ int Bench::run() {
   addr_.sin_family = AF_INET;
   addr_.sin_port = htons(o_.port);
   addr_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr2_ = addr_;
+  addr2_.sin_port = htons(o_.port2);
   clients_.resize(o_.clients);
   for (std::size_t i = 0; i < o_.clients; ++i) {
     clients_[i].nick = o_.nick_prefix + std::to_string(i);
@@ -1082,6 +1089,8 @@ int main(int argc, char** argv) {
       "Prints one key=value line. Exit: 0 ok, 1 setup, 2 incomplete, 3 deadline, 4 server "
       "fault."};
   app.add_option("--port", o.port, "Server port on 127.0.0.1")->required();
+  app.add_option("--port2", o.port2,
+                 "A second node's port (chatd --engine redis): every other client connects there");
   app.add_option("--mode", o.mode,
                  "flood, steady or hold; or several, comma-separated, run in turn on the same "
                  "clients (one join)");
