@@ -765,7 +765,7 @@ void RedisEngine::publish(const std::string& room, const RoomEvent& event) {
   if (event.fallback != nullptr) {
     e.fallback = std::string(event.fallback->payload());
   }
-  if (!event.ts) {
+  if (!event.ts || limits_.lines == 0) {
     command({"PUBLISH", std::string(kEvents), e.encode()});
     return;
   }
