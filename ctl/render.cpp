@@ -100,11 +100,15 @@ std::string render_who(const Value& doc) {
   std::vector<std::vector<std::string>> rows;
   // A TLS column when the server says (chatd with TLS support always does).
   bool tls_column = false;
+  bool node_column = false;  // --engine redis: the node holding each user
   const auto users = doc.FindMember("users");
   if (users != doc.MemberEnd() && users->value.IsArray()) {
     for (const auto& u : users->value.GetArray()) {
       if (u.IsObject() && u.HasMember("tls")) {
         tls_column = true;
+      }
+      if (u.IsObject() && u.HasMember("node")) {
+        node_column = true;
       }
     }
     for (const auto& u : users->value.GetArray()) {
@@ -119,6 +123,9 @@ std::string render_who(const Value& doc) {
         const bool on = t != u.MemberEnd() && t->value.IsBool() && t->value.GetBool();
         rows.back().insert(rows.back().begin() + 2, on ? "yes" : "no");
       }
+      if (node_column) {
+        rows.back().insert(rows.back().begin() + 1, str(u, "node"));
+      }
     }
   }
   if (rows.empty()) {
@@ -130,6 +137,10 @@ std::string render_who(const Value& doc) {
   if (tls_column) {
     header.insert(header.begin() + 2, "TLS");
     numeric.insert(numeric.begin() + 2, false);
+  }
+  if (node_column) {
+    header.insert(header.begin() + 1, "NODE");
+    numeric.insert(numeric.begin() + 1, false);
   }
   std::string out = table(header, numeric, rows);
   const auto truncated = doc.FindMember("truncated");
@@ -176,6 +187,20 @@ std::string render_status(const Value& doc) {
   };
   if (doc.HasMember("tls_cert_expires")) {
     lines.emplace_back("TLS cert", "expires " + str(doc, "tls_cert_expires"));
+  }
+  if (doc.HasMember("cluster")) {  // --engine redis: "ok" or "degraded"
+    lines.emplace_back("cluster", str(doc, "cluster") + " (node " + str(doc, "node") + ")");
+    std::string others;
+    const auto nodes = doc.FindMember("nodes");
+    if (nodes != doc.MemberEnd() && nodes->value.IsArray()) {
+      for (const auto& n : nodes->value.GetArray()) {
+        if (n.IsObject()) {
+          others +=
+              (others.empty() ? "" : ", ") + str(n, "name") + " (" + str(n, "users") + " users)";
+        }
+      }
+    }
+    lines.emplace_back("other nodes", others.empty() ? "none" : others);
   }
   if (doc.HasMember("users")) {  // clients that joined with a nick (absent from older chatd)
     lines.insert(lines.begin() + 3, {"users", str(doc, "users")});

@@ -24,7 +24,8 @@ struct UserInfo {
   std::string nick, peer, room;
   std::int64_t since_unix;
   std::uint64_t messages_in, messages_out, bytes_in, bytes_out, sendq_bytes;
-  bool tls = false;  // connected through the TLS listener
+  bool tls = false;       // connected through the TLS listener
+  std::string node = {};  // --engine redis: the node holding the user
 };
 
 struct StatusInfo {
@@ -42,6 +43,12 @@ struct StatusInfo {
   std::uint64_t auth_failures = 0, auth_throttled = 0;  // logins refused (throttled: unhashed)
   std::uint64_t accounts = 0;                           // registered nicks
   std::uint64_t users = 0;  // clients that joined with a nick (`clients`: connections)
+  // --engine redis: this node's name, and "ok" or "degraded" (Redis unreachable);
+  // both empty with the memory engine.
+  std::string node = {};
+  std::string cluster = {};
+  // The other live nodes and their users (as this node knows them).
+  std::vector<std::pair<std::string, std::uint64_t>> nodes = {};
 };
 
 // The outcome of an account change: a control result code and a line for people.

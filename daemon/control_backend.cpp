@@ -2,6 +2,7 @@
 #include "daemon/control_backend.hpp"
 
 #include <algorithm>
+#include <map>
 
 #include <spdlog/spdlog.h>
 
@@ -22,6 +23,16 @@ StatusInfo ServerControl::status() {
   s.users = server_.hub().joined_count();
   s.rooms = server_.hub().room_count();
   s.event_loop = event_loop_;
+  const Engine& engine = server_.hub().engine();
+  s.node = engine.node_name();
+  if (!s.node.empty()) {
+    s.cluster = engine.available() ? "ok" : "degraded";
+    std::map<std::string, std::uint64_t> nodes;
+    for (const auto& u : engine.remote_users()) {
+      ++nodes[u.node];
+    }
+    s.nodes.assign(nodes.begin(), nodes.end());
+  }
   s.max_clients = server_.effective_max_clients();
   s.messages_in = t.messages_in;
   s.messages_out = t.messages_out;
@@ -67,6 +78,15 @@ std::vector<UserInfo> ServerControl::who() {
       u.bytes_out = s->bytes_out;
       u.sendq_bytes = s->queued_bytes();
     }
+    u.node = server_.hub().engine().node_name();
+    users.push_back(std::move(u));
+  }
+  // Users of other nodes: what this node knows of them (no traffic counters).
+  for (auto& r : server_.hub().engine().remote_users()) {
+    UserInfo u{};
+    u.nick = std::move(r.nick);
+    u.room = std::move(r.room);
+    u.node = std::move(r.node);
     users.push_back(std::move(u));
   }
   std::sort(users.begin(), users.end(),
@@ -75,11 +95,16 @@ std::vector<UserInfo> ServerControl::who() {
 }
 
 bool ServerControl::kick(std::string_view nick, std::string_view reason) {
-  return server_.hub().kick(nick, reason) == Hub::KickResult::kKicked;
+  return server_.hub().kick(nick, reason) == Hub::KickResult::kKicked ||
+         server_.hub().engine().kick_elsewhere(nick, reason);
 }
 
 std::optional<std::size_t> ServerControl::say(std::string_view message) {
-  return server_.hub().say(message);
+  auto here = server_.hub().say(message);
+  if (!here) {
+    return here;
+  }
+  return *here + server_.hub().engine().say_elsewhere(message);
 }
 
 namespace {

@@ -25,6 +25,13 @@ std::string status(ControlBackend& backend, const ControlRequest& request, const
     reply.add("tls_cert_expires", s.tls_cert_expires);
   }
   reply.add("accounts", s.accounts);
+  if (!s.cluster.empty()) {
+    reply.add("node", s.node).add("cluster", s.cluster).begin_array("nodes");
+    for (const auto& [name, users] : s.nodes) {
+      reply.begin_object().add("name", name).add("users", users).end_object();
+    }
+    reply.end_array();
+  }
   return reply.add("tls_clients", s.tls_clients)
       .add("plain_clients", s.plain_clients)
       .add("version", s.version)
@@ -71,8 +78,11 @@ std::string who_reply(const std::vector<UserInfo>& users, std::size_t count) {
         .add("bytes_in", u.bytes_in)
         .add("bytes_out", u.bytes_out)
         .add("sendq_bytes", u.sendq_bytes)
-        .add("tls", u.tls)
-        .end_object();
+        .add("tls", u.tls);
+    if (!u.node.empty()) {
+      reply.add("node", u.node);
+    }
+    reply.end_object();
   }
   reply.end_array();
   reply.add("total", static_cast<std::uint64_t>(users.size()));

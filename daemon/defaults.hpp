@@ -25,6 +25,10 @@ inline constexpr double kAuthFailureEverySeconds = 12.0;
 // Password checks outstanding at once (queued, running, or done and not yet taken).
 inline constexpr std::size_t kMaxPendingVerifications = 128;
 
+// The Redis engine (--engine redis): how long a node's heartbeat key, and so its
+// nicks, outlive the node's last refresh (it refreshes every third of it).
+inline constexpr double kPresenceTtlSeconds = 15.0;
+
 inline constexpr std::chrono::milliseconds to_ms(double seconds) {
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000.0));
 }

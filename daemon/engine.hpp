@@ -44,6 +44,22 @@ class Engine {
  public:
   virtual ~Engine() = default;
   virtual std::string_view name() const = 0;
+  // False while the rest of the chat is unreachable (a networked engine cut off
+  // from its peers): the hub then refuses new hellos with cluster-unavailable.
+  virtual bool available() const { return true; }
+  // This node's name in its cluster (empty for a single node).
+  virtual std::string node_name() const { return {}; }
+  // For the control socket. Users on other nodes: node, nick, room.
+  struct RemoteUser {
+    std::string node, nick, room;
+  };
+  virtual std::vector<RemoteUser> remote_users() const { return {}; }
+  // Kicks `nick` on the node holding it; false if no other live node does.
+  virtual bool kick_elsewhere(std::string_view /*nick*/, std::string_view /*reason*/) {
+    return false;
+  }
+  // `info` to every user of every other node; how many users that reaches.
+  virtual std::size_t say_elsewhere(std::string_view /*message*/) { return 0; }
 
   // Nicks beyond this node. `key` is proto::nick_key(nick); the hub has already
   // checked its own sessions. `done(true)`: no other node holds it and it is now

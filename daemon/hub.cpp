@@ -102,12 +102,57 @@ void Hub::set_config(HubConfig config) {
   engine_->set_history_limits({config_.history_size, config_.history_bytes});
 }
 
+std::map<std::string, Hub::Room>::iterator Hub::find_room(const std::string& room) {
+  auto it = rooms_.find(room);
+  if (it == rooms_.end()) {
+    const auto named = room_names_.find(proto::room_key(room));
+    if (named != room_names_.end()) {
+      it = rooms_.find(named->second);
+    }
+  }
+  return it;
+}
+
 void Hub::deliver(const std::string& room, const RoomEvent& event) {
   CHAT_HUB_ENTRY();
-  const auto it = rooms_.find(room);
+  const auto it = find_room(room);
   if (it != rooms_.end() && event.native != nullptr) {
     fan_out(it->second.members, event.cap, *event.native, event.fallback, event.ts);
   }
+}
+
+void Hub::deliver_direct(const std::string& to_key, const RoomEvent& event) {
+  CHAT_HUB_ENTRY();
+  const auto target = nicks_.find(to_key);
+  if (target == nicks_.end() || event.native == nullptr || !members_.at(target->second).joined) {
+    return;
+  }
+  fan_out({target->second}, event.cap, *event.native, event.fallback, event.ts);
+}
+
+void Hub::remote_left(const std::string& room, const std::string& nick) {
+  CHAT_HUB_ENTRY();
+  const auto it = find_room(room);
+  if (it == rooms_.end() || it->second.members.empty()) {
+    return;
+  }
+  const auto native = make_frame(proto::Leave{nick, it->first});
+  const auto fallback = make_frame(proto::Leave{nick, std::nullopt});
+  if (native && fallback) {
+    fan_out(it->second.members, kCapRooms, *native, &*fallback);
+  }
+}
+
+void Hub::drop_nick(const std::string& to_key) {
+  CHAT_HUB_ENTRY();
+  const auto it = nicks_.find(to_key);
+  if (it == nicks_.end() || !members_.at(it->second).joined) {
+    return;
+  }
+  const std::string nick = members_.at(it->second).nick;
+  fail(it->second, ErrorCode::kNickTaken,
+       "nick " + nick + " was taken on another server while this one was cut off from it",
+       "nick-taken");
 }
 
 void Hub::connect(SessionId id, std::string peer, Transport transport) {
@@ -246,6 +291,12 @@ void Hub::on_hello(SessionId id, Member& m, proto::Hello hello) {
          "tls-required");
     return;
   }
+  if (!engine_->available()) {
+    fail(id, ErrorCode::kClusterUnavailable,
+         "this server cannot reach the other chat servers right now; try again shortly",
+         "cluster-unavailable");
+    return;
+  }
   const bool registered = auth_ != nullptr && auth_->registered(hello.nick);
   if (!registered) {
     if (config_.require_accounts) {
@@ -326,6 +377,12 @@ void Hub::claim(SessionId id, Member& m, proto::Hello hello, const std::string& 
     it->second.claiming = false;
     if (!claimed) {
       nicks_.erase(key);
+      if (!engine_->available()) {
+        fail(id, ErrorCode::kClusterUnavailable,
+             "this server cannot reach the other chat servers right now; try again shortly",
+             "cluster-unavailable");
+        return;
+      }
       fail(id, ErrorCode::kNickTaken, "nick " + hello.nick + " is already connected", "nick-taken");
       return;
     }

@@ -132,6 +132,16 @@ class Hub {
   // From the engine: an event another node published to `room`, for this
   // node's members of it.
   void deliver(const std::string& room, const RoomEvent& event);
+  // From the engine: a DM another node routed here, for the session holding
+  // the nick `to_key` (dropped if none does any more).
+  void deliver_direct(const std::string& to_key, const RoomEvent& event);
+  // From the engine: `nick`, a member of `room` on another node, is gone (its
+  // node died, or its node's records say so): `leave` to this node's members.
+  void remote_left(const std::string& room, const std::string& nick);
+  // From the engine: the nick `to_key` belongs to another node after all (a
+  // conflict resolved in Redis's holder's favour): its local user is closed
+  // with nick-taken.
+  void drop_nick(const std::string& to_key);
 
   struct MemberView {
     SessionId id;
@@ -154,6 +164,7 @@ class Hub {
   // none (the memory budget's last resort).
   bool shed_history() { return engine_->shed_history(); }
   const Engine& engine() const { return *engine_; }
+  Engine& engine() { return *engine_; }
 
  private:
   enum Cap : unsigned {
@@ -213,6 +224,8 @@ class Hub {
   void send_history(SessionId id, const Member& m);
   void add_to_room(SessionId id, const Member& m);
   void erase_room(std::map<std::string, Room>::iterator it);
+  // This node's room named like `room` (any spelling of its key).
+  std::map<std::string, Room>::iterator find_room(const std::string& room);
   void forget(SessionId id, std::string_view reason);
 
   Outbox& outbox_;

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <system_error>
@@ -23,6 +24,7 @@
 #include "daemon/listener.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/options.hpp"
+#include "daemon/redis_engine.hpp"
 #include "daemon/server.hpp"
 #include "daemon/systemd.hpp"
 #include "daemon/tls.hpp"
@@ -180,9 +182,24 @@ int check_config(const Options& opts) {
 }
 
 std::string status_line(const Server& server) {
-  return fmt::format("{} client{} in {} room{}; limit {}", server.client_count(),
-                     server.client_count() == 1 ? "" : "s", server.hub().room_count(),
-                     server.hub().room_count() == 1 ? "" : "s", server.effective_max_clients());
+  return fmt::format(
+      "{} client{} in {} room{}; limit {}{}", server.client_count(),
+      server.client_count() == 1 ? "" : "s", server.hub().room_count(),
+      server.hub().room_count() == 1 ? "" : "s", server.effective_max_clients(),
+      server.hub().engine().available() ? "" : "; degraded: other nodes unreachable");
+}
+
+// The first line of --redis-password-file; nullopt if it cannot be read.
+std::optional<std::string> read_password(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) {
+    return std::nullopt;
+  }
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
+    line.pop_back();
+  }
+  return line;
 }
 
 // SIGHUP: re-read the config; apply what can change while running.
@@ -265,6 +282,22 @@ int run(const std::vector<std::string>& args) {
     }
     drain_listeners();
     return kExitConfig;
+  }
+
+  // The Redis engine's password, read before anything listens.
+  std::string redis_password;
+  if (opts.engine == "redis" && !opts.redis_password_file.empty()) {
+    auto password = read_password(opts.redis_password_file);
+    if (!password) {
+      const std::string detail = "cannot read the Redis password file " + opts.redis_password_file;
+      spdlog::critical("event=start-failed detail={}", log_value(detail));
+      if (target != LogTarget::kStderr) {
+        std::cerr << "chatd: " << detail << "\n";
+      }
+      drain_listeners();
+      return kExitConfig;
+    }
+    redis_password = std::move(*password);
   }
 
   // Sockets: systemd's if it passed any, else our own on PORT.
@@ -382,9 +415,31 @@ int run(const std::vector<std::string>& args) {
   for (const auto& l : tls_listeners) {
     listen_names.push_back("tls:" + chat::net::local_name(l.get()));
   }
+  // The Redis engine connects before the server takes clients, so that the
+  // first hellos find the cluster (bounded: past it chatd starts degraded and
+  // keeps trying).
+  std::unique_ptr<RedisEngine> redis_engine;
+  if (opts.engine == "redis") {
+    RedisEngineConfig rc;
+    rc.address = *RedisAddress::parse(opts.redis);
+    rc.password = redis_password;
+    rc.node = node_name(opts);
+    rc.presence_ttl = defaults::to_ms(opts.presence_ttl);
+    rc.history = {opts.history, opts.history_bytes};
+    redis_engine = std::make_unique<RedisEngine>(*loop, rc);
+    redis_engine->start();
+    const auto deadline = loop->now() + rc.connect_timeout + std::chrono::seconds(1);
+    while (!redis_engine->available() && loop->now() < deadline) {
+      loop->run_once(std::chrono::milliseconds(50));
+    }
+    if (!redis_engine->available()) {
+      spdlog::warn("event=redis-unavailable-at-start address={} node={}", log_value(opts.redis),
+                   log_value(rc.node));
+    }
+  }
   std::optional<Server> server_storage;
   try {
-    server_storage.emplace(*loop, std::move(listeners), limits_from(opts));
+    server_storage.emplace(*loop, std::move(listeners), limits_from(opts), redis_engine.get());
   } catch (const std::system_error& e) {
     spdlog::critical("event=start-failed detail={}", log_value(e.what()));
     return kExitOsErr;
@@ -399,6 +454,11 @@ int run(const std::vector<std::string>& args) {
     }
   }
   server.set_accounts(std::move(std::get<AccountStore>(loaded_accounts)));
+  if (redis_engine) {
+    redis_engine->attach(&server.hub());
+    redis_engine->set_on_state_change(
+        [&server] { chat::daemon::systemd::notify_status(status_line(server)); });
+  }
 
   // The control socket: systemd's `ctl` socket, or our own at --control-socket.
   // Every failure to set it up exits 73 (EX_CANTCREAT), as documented.
@@ -489,14 +549,18 @@ int run(const std::vector<std::string>& args) {
       "event=start version={} event_loop={} listen={} control={} max_clients={} nofile={} "
       "fd_setsize={} hello_timeout_ms={} sendq_limit={} history={} history_bytes={} "
       "max_per_address={} memory_budget={} stall_timeout_s={} accounts={} account_file={} "
-      "require_accounts={} allow_plaintext_passwords={}",
+      "require_accounts={} allow_plaintext_passwords={} engine={} node={}",
       chat::kVersion, loop->name(), log_value(fmt::format("{}", fmt::join(listen_names, ","))),
       log_value(control_path), server.effective_max_clients(), nofile, FD_SETSIZE,
       limits_from(opts).hello_timeout.count(), opts.sendq_limit, opts.history, opts.history_bytes,
       opts.max_per_address, opts.memory_budget, opts.stall_timeout, server.accounts().size(),
-      log_value(server.accounts().path()), opts.require_accounts, opts.allow_plaintext_passwords);
+      log_value(server.accounts().path()), opts.require_accounts, opts.allow_plaintext_passwords,
+      opts.engine, log_value(redis_engine ? redis_engine->node() : std::string("-")));
   chat::daemon::systemd::notify_ready(status_line(server));
   server.run();
+  if (redis_engine) {
+    redis_engine->leave_cluster(std::chrono::seconds(1));
+  }
   spdlog::info("event=stopped");
   return 0;
 }

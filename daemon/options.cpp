@@ -1,6 +1,10 @@
 // Option definitions and config-file loading with file:line errors.
 #include "daemon/options.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -8,6 +12,7 @@
 #include <sstream>
 
 #include "daemon/accounts.hpp"
+#include "daemon/redis_loop.hpp"
 #include "version.hpp"
 
 namespace chat::daemon {
@@ -109,6 +114,57 @@ void define_options(CLI::App& app, Options& opts) {
       ->check(CLI::IsMember({"auto", "stderr", "journal"}));
   app.add_option("--event-loop", opts.event_loop, "select (default) or epoll")
       ->check(CLI::IsMember({"select", "epoll"}));
+  app.add_option("--engine", opts.engine,
+                 "memory (default: one node) or redis (nodes sharing a redis-server; needs "
+                 "--redis)")
+      ->check(CLI::IsMember({"memory", "redis"}));
+  app.add_option("--redis", opts.redis,
+                 "Where Redis listens for --engine redis: unix:/path or HOST:PORT")
+      ->type_name("ADDRESS")
+      ->check(CLI::Validator(
+          [](const std::string& value) {
+            return RedisAddress::parse(value) ? std::string()
+                                              : std::string("expected unix:/path or HOST:PORT");
+          },
+          "ADDRESS"));
+  app.add_option("--redis-password-file", opts.redis_password_file,
+                 "File whose first line is Redis's password (AUTH)")
+      ->type_name("FILE");
+  app.add_option("--node-name", opts.node_name,
+                 "This node's name in the cluster, unique among the nodes (default: the host "
+                 "name); letters, digits, '.', '_', '-'")
+      ->type_name("NAME")
+      ->check(CLI::Validator(
+          [](const std::string& value) {
+            const bool ok = !value.empty() && value.size() <= 64 &&
+                            std::all_of(value.begin(), value.end(), [](char c) {
+                              return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' ||
+                                     c == '_' || c == '-';
+                            });
+            return ok ? std::string() : std::string("1-64 letters, digits, '.', '_' or '-'");
+          },
+          "NAME"));
+  app.add_option("--presence-ttl", opts.presence_ttl,
+                 "Seconds a node's users and nicks outlive it when it dies (--engine redis)")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(0.5, 3600.0));
+}
+
+std::string node_name(const Options& opts) {
+  if (!opts.node_name.empty()) {
+    return opts.node_name;
+  }
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') {
+    return "chatd";
+  }
+  std::string name(host);
+  for (char& c : name) {
+    if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '.' && c != '_' && c != '-') {
+      c = '_';
+    }
+  }
+  return name;
 }
 
 std::string state_directory(const Options& opts) {
@@ -284,6 +340,13 @@ LoadResult load_options(const std::vector<std::string>& raw_args) {
     return result;
   }
   opts.config = config->as<std::string>();
+  if (opts.engine == "redis" && opts.redis.empty()) {
+    result.exit_code = kExitUsage;
+    result.message =
+        "chatd: --engine redis needs --redis ADDRESS (unix:/path or HOST:PORT)\n"
+        "Run with --help for more information.\n";
+    return result;
+  }
   return result;
 }
 

@@ -42,6 +42,12 @@ struct Options {
   std::string log_level = "info";
   std::string log_target = "auto";
   std::string event_loop = "select";
+  // The engine (issue 15): memory (one node) or redis (nodes sharing a redis-server).
+  std::string engine = "memory";
+  std::string redis;                // unix:/path or HOST:PORT
+  std::string redis_password_file;  // AUTH with its first line
+  std::string node_name;            // empty: the host name
+  double presence_ttl = defaults::kPresenceTtlSeconds;
   std::string config = "/etc/chatd/chatd.conf";
 };
 
@@ -82,6 +88,9 @@ void for_each_reloadable(F&& f) {
 std::string state_directory(const Options& opts);
 // The account file inside it.
 std::string accounts_path(const Options& opts);
+
+// --node-name in effect: the option, else the host name.
+std::string node_name(const Options& opts);
 
 // Adds every option to `app`, bound to `opts`.
 void define_options(CLI::App& app, Options& opts);

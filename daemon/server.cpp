@@ -83,11 +83,11 @@ HubConfig hub_config(const Limits& limits) {
 
 }  // namespace
 
-Server::Server(EventLoop& loop, std::vector<UniqueFd> listeners, Limits limits)
+Server::Server(EventLoop& loop, std::vector<UniqueFd> listeners, Limits limits, Engine* engine)
     : loop_(loop),
       listeners_(std::move(listeners)),
       limits_(limits),
-      hub_(*this, hub_config(limits)),
+      hub_(*this, hub_config(limits), engine),
       reserve_fd_(::open("/dev/null", O_RDONLY | O_CLOEXEC)),
       started_(loop.now()) {
   max_clients_ = compute_max_clients(limits_.max_clients);

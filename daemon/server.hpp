@@ -63,7 +63,8 @@ class Server final : public Outbox, public Authenticator {
  public:
   using Clock = EventLoop::Clock;
 
-  Server(EventLoop& loop, std::vector<UniqueFd> listeners, Limits limits);
+  // `engine`: the rest of the chat (not owned; null: the memory engine).
+  Server(EventLoop& loop, std::vector<UniqueFd> listeners, Limits limits, Engine* engine = nullptr);
   ~Server() override;
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

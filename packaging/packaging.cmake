@@ -171,6 +171,10 @@ if(CPACK_DEBIAN_PACKAGE_DEPENDS)
 else()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS libsodium23)
 endif()
+# hiredis for --engine redis (shlibdeps finds libhiredis0.14 too); redis-server
+# itself only when several nodes share one.
+string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libhiredis0.14")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS redis-server)
 # (rpmbuild finds libsodium.so.23 itself; naming the package is rpmlint's
 # explicit-lib-dependency error.)
 

@@ -6,7 +6,7 @@
 
 namespace chat::proto {
 namespace {
-constexpr std::array<std::pair<ErrorCode, std::string_view>, 14> kNames{{
+constexpr std::array<std::pair<ErrorCode, std::string_view>, 15> kNames{{
     {ErrorCode::kBadPacket, "bad-packet"},
     {ErrorCode::kHelloRequired, "hello-required"},
     {ErrorCode::kNickInvalid, "nick-invalid"},
@@ -21,6 +21,7 @@ constexpr std::array<std::pair<ErrorCode, std::string_view>, 14> kNames{{
     {ErrorCode::kKicked, "kicked"},
     {ErrorCode::kAuthFailed, "auth-failed"},
     {ErrorCode::kTlsRequired, "tls-required"},
+    {ErrorCode::kClusterUnavailable, "cluster-unavailable"},
 }};
 }  // namespace
 

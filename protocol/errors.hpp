@@ -21,6 +21,7 @@ enum class ErrorCode {
   kKicked,
   kAuthFailed,
   kTlsRequired,
+  kClusterUnavailable,
 };
 
 // The wire name, e.g. "bad-packet".

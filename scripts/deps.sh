@@ -4,7 +4,7 @@
 set -eu
 pkgs="$* cmake g++ make ninja-build pkg-config libspdlog-dev libfmt-dev rapidjson-dev libcli11-dev
 libgtest-dev libgmock-dev libsystemd-dev libssl-dev openssl libicu-dev libsodium-dev systemd python3 clang-format clang-tidy util-linux mandoc
-clang libclang-rt-14-dev"
+clang libclang-rt-14-dev libhiredis-dev redis-server"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

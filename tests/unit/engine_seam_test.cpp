@@ -29,6 +29,8 @@ class Recorder final : public Outbox {
 class FakeCluster final : public Engine {
  public:
   std::string_view name() const override { return "fake"; }
+  bool available() const override { return reachable; }
+  bool reachable = true;
   void claim_nick(const std::string& key, ClaimDone done) override {
     later.push_back([key, done = std::move(done)] { done(key != proto::nick_key("remy")); });
   }
@@ -110,6 +112,52 @@ TEST_F(EngineSeam, HelloWaitsForTheClaimAndTheNickIsHeldMeanwhile) {
   // One publish for the join, whatever the number of members.
   ASSERT_EQ(cluster.published.size(), 1U);
   EXPECT_NE(cluster.published[0].find(R"("type":"join")"), std::string::npos);
+}
+
+TEST_F(EngineSeam, UnreachableClusterRefusesHellosWithClusterUnavailable) {
+  hub.connect(1, "p1");
+  hub.receive(1, hello("pat"));
+  cluster.run();
+  ASSERT_TRUE(hub.joined(1));
+  cluster.reachable = false;
+  hub.connect(2, "p2");
+  hub.receive(2, hello("chris"));
+  EXPECT_EQ(out.closed[2], "cluster-unavailable");
+  ASSERT_FALSE(out.json[2].empty());
+  EXPECT_NE(out.json[2].back().find(R"("code":"cluster-unavailable")"), std::string::npos);
+  // A claim that fails because the cluster went away meanwhile says so too.
+  cluster.reachable = true;
+  hub.connect(3, "p3");
+  hub.receive(3, hello("remy"));
+  cluster.reachable = false;
+  cluster.run();
+  EXPECT_EQ(out.closed[3], "cluster-unavailable");
+  EXPECT_TRUE(hub.joined(1));  // the joined user stays
+}
+
+TEST_F(EngineSeam, EngineCallsForDirectLeftAndDroppedNicks) {
+  hub.connect(1, "p1");
+  hub.receive(1, hello("pat"));
+  cluster.run();
+  ASSERT_TRUE(hub.joined(1));
+  out.json.clear();
+  auto native = make_frame(proto::Dm{"remy", "pat", "hi"});
+  auto fallback = make_frame(proto::Chat{"remy -> pat", "hi", false});
+  hub.deliver_direct(proto::nick_key("PAT"), RoomEvent{&*native, &*fallback, 1, 5});
+  ASSERT_EQ(out.json[1].size(), 1U);
+  EXPECT_NE(out.json[1][0].find(R"("type":"dm")"), std::string::npos);
+  hub.deliver_direct(proto::nick_key("nobody"), RoomEvent{&*native, &*fallback, 1, 5});
+  EXPECT_EQ(out.json[1].size(), 1U);
+  // Another node's user left the room (its node died): leave, with the room for `rooms`.
+  hub.remote_left("lobby", "remy");
+  ASSERT_EQ(out.json[1].size(), 2U);
+  EXPECT_EQ(out.json[1][1], R"({"type":"leave","nick":"remy","room":"lobby"})");
+  hub.remote_left("nowhere", "remy");
+  EXPECT_EQ(out.json[1].size(), 2U);
+  // A nick Redis gave to another node: the local user goes with nick-taken.
+  hub.drop_nick(proto::nick_key("pat"));
+  EXPECT_EQ(out.closed[1], "nick-taken");
+  EXPECT_FALSE(hub.joined(1));
 }
 
 TEST_F(EngineSeam, NickHeldOnAnotherNodeIsTaken) {

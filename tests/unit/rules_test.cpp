@@ -395,6 +395,7 @@ TEST(ErrorNames, RoundTripEveryCode) {
       {ErrorCode::kKicked, "kicked"},
       {ErrorCode::kAuthFailed, "auth-failed"},
       {ErrorCode::kTlsRequired, "tls-required"},
+      {ErrorCode::kClusterUnavailable, "cluster-unavailable"},
   };
   for (const auto& [code, name] : table) {
     EXPECT_EQ(error_name(code), name);

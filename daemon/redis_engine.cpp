@@ -1,0 +1,838 @@
+// The Redis engine: nicks, presence, events, DMs and history shared by every
+// chatd node on one redis-server (docs/CLUSTER.md has the keys and channels).
+#include "daemon/redis_engine.hpp"
+
+#include <hiredis/hiredis.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "daemon/hub.hpp"
+#include "daemon/log_fields.hpp"
+#include "protocol/rules.hpp"
+
+namespace chat::daemon {
+
+namespace {
+
+constexpr std::string_view kEvents = "chatd:events";
+constexpr std::string_view kNodes = "chatd:nodes";
+constexpr std::chrono::milliseconds kMaxBackoff{5000};
+constexpr std::string_view kDownText =
+    "other chat nodes are unreachable: you can talk only with users on this server until they "
+    "are back";
+constexpr std::string_view kUpText = "other chat nodes are reachable again";
+
+// A nick is this node's if the key is absent, already ours, or its owner's
+// heartbeat key has expired (a dead node holds nothing).
+constexpr const char* kClaim = R"(
+local o = redis.call('GET', KEYS[1])
+if o and o ~= ARGV[1] and redis.call('EXISTS', 'chatd:node:' .. o) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1)";
+// Deletes the nick only if `ARGV[1]` still holds it.
+constexpr const char* kRelease = R"(
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0)";
+// One room event: published, and kept as history if it is a line (ARGV[4] lines).
+constexpr const char* kLine = R"(
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+local n = tonumber(ARGV[3])
+if n and n > 0 then
+  redis.call('RPUSH', KEYS[1], ARGV[2])
+  redis.call('LTRIM', KEYS[1], -n, -1)
+  redis.call('SADD', 'chatd:history-rooms', ARGV[4])
+end
+return 1)";
+// A DM to the live node holding the nick: how many received it (0: nobody).
+constexpr const char* kDirect = R"(
+local o = redis.call('GET', KEYS[1])
+if not o or o == ARGV[2] or redis.call('EXISTS', 'chatd:node:' .. o) == 0 then return 0 end
+return redis.call('PUBLISH', 'chatd:dm:' .. o, ARGV[1]))";
+// Nodes (registered, or named in ARGV[2..]) whose heartbeat key is gone.
+constexpr const char* kDead = R"(
+local seen, dead = {}, {}
+local function check(n)
+  if n ~= ARGV[1] and not seen[n] then
+    seen[n] = true
+    if redis.call('EXISTS', 'chatd:node:' .. n) == 0 then table.insert(dead, n) end
+  end
+end
+for _, n in ipairs(redis.call('SMEMBERS', 'chatd:nodes')) do check(n) end
+for i = 2, #ARGV do check(ARGV[i]) end
+return dead)";
+// One survivor clears a dead node's records: its members (returned) and its entry.
+constexpr const char* kReap = R"(
+if not redis.call('SET', 'chatd:reap:' .. ARGV[1], ARGV[2], 'NX', 'PX', ARGV[3]) then
+  return false
+end
+local m = redis.call('HGETALL', 'chatd:members:' .. ARGV[1])
+redis.call('DEL', 'chatd:members:' .. ARGV[1])
+redis.call('SREM', 'chatd:nodes', ARGV[1])
+return m)";
+// This node's members as Redis last had them (a restart's leftovers), then cleared.
+constexpr const char* kTakeMembers = R"(
+local m = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+return m)";
+// Every other live node with its members: node, {nick, room, ...}, ...
+constexpr const char* kLoadMembers = R"(
+local out = {}
+for _, n in ipairs(redis.call('SMEMBERS', 'chatd:nodes')) do
+  if n ~= ARGV[1] and redis.call('EXISTS', 'chatd:node:' .. n) == 1 then
+    table.insert(out, n)
+    table.insert(out, redis.call('HGETALL', 'chatd:members:' .. n))
+  end
+end
+return out)";
+// Every room's history: room key, {line, ...}, ...
+constexpr const char* kLoadHistory = R"(
+local out = {}
+for _, r in ipairs(redis.call('SMEMBERS', 'chatd:history-rooms')) do
+  table.insert(out, r)
+  table.insert(out, redis.call('LRANGE', 'chatd:history:' .. r, 0, -1))
+end
+return out)";
+
+bool is_string(const redisReply* r) {
+  return r != nullptr && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
+}
+std::string_view text(const redisReply* r) {
+  return std::string_view(r->str, r->len);
+}
+bool is_error(const redisReply* r) {
+  return r != nullptr && r->type == REDIS_REPLY_ERROR;
+}
+// Pairs of strings from an array reply (HGETALL); nullopt if it is not one.
+std::optional<std::map<std::string, std::string>> string_pairs(const redisReply* r) {
+  if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
+    return std::nullopt;
+  }
+  std::map<std::string, std::string> out;
+  for (std::size_t i = 0; i + 1 < r->elements; i += 2) {
+    if (!is_string(r->element[i]) || !is_string(r->element[i + 1])) {
+      return std::nullopt;
+    }
+    out.emplace(text(r->element[i]), text(r->element[i + 1]));
+  }
+  return out;
+}
+
+void put_field(std::string& out, std::string_view field) {
+  out += std::to_string(field.size());
+  out += ':';
+  out += field;
+  out += ',';
+}
+
+}  // namespace
+
+std::string Envelope::encode() const {
+  std::string out;
+  out.reserve(native.size() + fallback.size() + origin.size() + room.size() + nick.size() + 64);
+  put_field(out, "c1");
+  put_field(out, origin);
+  put_field(out, kind);
+  put_field(out, room);
+  put_field(out, nick);
+  put_field(out, std::to_string(cap));
+  put_field(out, ts ? std::to_string(*ts) : std::string());
+  put_field(out, native);
+  put_field(out, fallback);
+  return out;
+}
+
+std::optional<Envelope> Envelope::decode(std::string_view bytes) {
+  std::string_view fields[9];
+  std::size_t pos = 0;
+  for (auto& field : fields) {
+    std::size_t len = 0;
+    const char* begin = bytes.data() + pos;
+    const char* end = bytes.data() + bytes.size();
+    const auto [p, ec] = std::from_chars(begin, end, len);
+    if (ec != std::errc() || p == begin || p - begin > 7 || p == end || *p != ':') {
+      return std::nullopt;
+    }
+    pos = static_cast<std::size_t>(p - bytes.data()) + 1;
+    if (len > bytes.size() - pos || len + 1 > bytes.size() - pos || bytes[pos + len] != ',') {
+      return std::nullopt;
+    }
+    field = bytes.substr(pos, len);
+    pos += len + 1;
+  }
+  if (pos != bytes.size() || fields[0] != "c1") {
+    return std::nullopt;
+  }
+  Envelope e;
+  e.origin = std::string(fields[1]);
+  e.kind = std::string(fields[2]);
+  e.room = std::string(fields[3]);
+  e.nick = std::string(fields[4]);
+  const auto cap = fields[5];
+  if (std::from_chars(cap.data(), cap.data() + cap.size(), e.cap).ec != std::errc() ||
+      e.cap > 255) {
+    return std::nullopt;
+  }
+  if (!fields[6].empty()) {
+    std::int64_t ts = 0;
+    const auto t = fields[6];
+    const auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), ts);
+    if (ec != std::errc() || p != t.data() + t.size()) {
+      return std::nullopt;
+    }
+    e.ts = ts;
+  }
+  e.native = std::string(fields[7]);
+  e.fallback = std::string(fields[8]);
+  return e;
+}
+
+RedisEngine::RedisEngine(EventLoop& loop, RedisEngineConfig config)
+    : loop_(loop),
+      config_(std::move(config)),
+      cmd_(std::make_unique<RedisConnection>(loop, "commands")),
+      sub_(std::make_unique<RedisConnection>(loop, "subscription")) {
+  set_history_limits(config_.history);
+}
+
+RedisEngine::~RedisEngine() {
+  *alive_ = false;
+  if (reconnect_timer_ != 0) {
+    loop_.cancel_timer(reconnect_timer_);
+  }
+  if (heartbeat_timer_ != 0) {
+    loop_.cancel_timer(heartbeat_timer_);
+  }
+  cmd_->close();
+  sub_->close();
+}
+
+void RedisEngine::leave_cluster(std::chrono::milliseconds bound) {
+  if (!linked()) {
+    return;
+  }
+  auto done = std::make_shared<bool>(false);
+  command({"DEL", key("node", config_.node), key("members", config_.node)});
+  command({"SREM", std::string(kNodes), config_.node},
+          [done](const redisReply* /*reply*/) { *done = true; });
+  const auto deadline = loop_.now() + bound;
+  while (!*done && linked() && loop_.now() < deadline) {
+    loop_.run_once(std::chrono::milliseconds(50));
+  }
+  up_ = false;
+}
+
+std::string RedisEngine::key(std::string_view kind, std::string_view name) const {
+  std::string k = "chatd:";
+  k += kind;
+  k += ':';
+  k += name;
+  return k;
+}
+
+bool RedisEngine::linked() const {
+  return cmd_->connected() && connections_up_ == 2;
+}
+
+bool RedisEngine::command(const std::vector<std::string>& argv,
+                          std::function<void(const redisReply*)> done) {
+  const auto gen = generation_;
+  return cmd_->command(argv, [this, gen, alive = alive_, done = std::move(done),
+                              name = argv.front()](const redisReply* reply) {
+    if (!*alive || gen != generation_) {
+      return;
+    }
+    if (is_error(reply)) {
+      spdlog::error("event=redis-error command={} detail={}", name, log_value(text(reply)));
+    }
+    if (done) {
+      done(reply);
+    }
+  });
+}
+
+void RedisEngine::start() {
+  heartbeat_timer_ =
+      loop_.add_timer(loop_.now() + config_.presence_ttl / 3, [this] { heartbeat(); });
+  connect();
+}
+
+void RedisEngine::connect() {
+  ++generation_;
+  connections_up_ = 0;
+  const auto gen = generation_;
+  for (auto* conn : {cmd_.get(), sub_.get()}) {
+    std::string why;
+    const bool started = conn->connect(
+        config_.address, config_.connect_timeout,
+        [this, gen](bool up, const std::string& reason) {
+          if (gen == generation_) {
+            on_connection(up, reason);
+          }
+        },
+        why);
+    if (!started) {
+      went_down(why);
+      return;
+    }
+  }
+}
+
+void RedisEngine::on_connection(bool up, const std::string& why) {
+  if (!up) {
+    went_down(why);
+    return;
+  }
+  if (++connections_up_ == 2) {
+    assert_presence();
+  }
+}
+
+void RedisEngine::assert_presence() {
+  const auto gen = generation_;
+  if (!config_.password.empty()) {
+    auto check = [this, gen](const redisReply* reply) {
+      if (gen == generation_ && (reply == nullptr || is_error(reply))) {
+        spdlog::error("event=redis-auth-failed address={}", log_value(config_.address.text));
+        loop_.add_timer(loop_.now(), [this, gen, alive = alive_] {
+          if (*alive && gen == generation_) {
+            went_down("AUTH refused");
+          }
+        });
+      }
+    };
+    sub_->command({"AUTH", config_.password}, check);
+    command({"AUTH", config_.password}, check);
+  }
+  // Named, so an operator's CLIENT LIST shows which node holds which connection.
+  sub_->command({"CLIENT", "SETNAME", "chatd-" + config_.node + "-subscription"}, {});
+  command({"CLIENT", "SETNAME", "chatd-" + config_.node + "-commands"});
+  sub_->subscribe(
+      {std::string(kEvents), key("dm", config_.node)},
+      [this](std::string_view channel, std::string_view payload) { on_message(channel, payload); });
+  const std::string ttl = std::to_string(config_.presence_ttl.count());
+  command({"SET", key("node", config_.node), "1", "PX", ttl});
+  command({"SADD", std::string(kNodes), config_.node});
+  // What a previous run of this node left (or what left here while Redis was
+  // away): nicks no local user holds any more are given back.
+  command({"EVAL", kTakeMembers, "1", key("members", config_.node)}, [this](const redisReply* r) {
+    if (auto old = string_pairs(r)) {
+      for (const auto& [nick, room] : *old) {
+        if (members_.count(nick) == 0) {
+          command({"EVAL", kRelease, "1", key("nick", proto::nick_key(nick)), config_.node});
+        }
+      }
+    }
+  });
+  if (!members_.empty()) {
+    std::vector<std::string> hset{"HSET", key("members", config_.node)};
+    for (const auto& [nick, room] : members_) {
+      hset.push_back(nick);
+      hset.push_back(room);
+    }
+    command(hset);
+  }
+  // The nicks this node's users hold: Redis's holder wins a conflict (another
+  // node took the nick while this one was cut off), and the local user goes.
+  for (const auto& nick_key : nicks_) {
+    command({"EVAL", kClaim, "1", key("nick", nick_key), config_.node}, [this, nick_key](
+                                                                            const redisReply* r) {
+      if (r != nullptr && r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
+        spdlog::warn("event=nick-conflict nick_key={} rule=redis-holder-wins", log_value(nick_key));
+        nicks_.erase(nick_key);
+        if (hub_ != nullptr) {
+          hub_->drop_nick(nick_key);
+        }
+      }
+    });
+  }
+  command({"EVAL", kLoadMembers, "0", config_.node}, [this](const redisReply* r) {
+    if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
+      bad_input("members reply");
+      return;
+    }
+    std::set<std::string> live;
+    for (std::size_t i = 0; i + 1 < r->elements; i += 2) {
+      if (!is_string(r->element[i])) {
+        continue;
+      }
+      const std::string node(text(r->element[i]));
+      live.insert(node);
+      on_remote_members(
+          node, string_pairs(r->element[i + 1]).value_or(std::map<std::string, std::string>{}));
+    }
+    for (auto it = remote_.begin(); it != remote_.end();) {
+      if (live.count(it->first) == 0) {
+        const std::string node = it->first;
+        ++it;
+        on_remote_members(node, {});
+        remote_.erase(node);
+      } else {
+        ++it;
+      }
+    }
+  });
+  command({"EVAL", kLoadHistory, "0"}, [this](const redisReply* r) { load_history(r); });
+  Envelope reset;
+  reset.origin = config_.node;
+  reset.kind = "reset";
+  command({"PUBLISH", std::string(kEvents), reset.encode()}, [this](const redisReply* r) {
+    if (r == nullptr || is_error(r)) {
+      return;
+    }
+    up_ = true;
+    was_up_ = true;
+    backoff_ = std::chrono::milliseconds(100);
+    spdlog::info("event=redis-connected address={} node={} nodes={}",
+                 log_value(config_.address.text), log_value(config_.node), remote_.size() + 1);
+    if (told_down_) {
+      told_down_ = false;
+      if (hub_ != nullptr) {
+        hub_->say(kUpText);
+      }
+    }
+    if (on_state_change_) {
+      on_state_change_();
+    }
+  });
+}
+
+void RedisEngine::went_down(const std::string& why) {
+  const bool was = up_;
+  up_ = false;
+  ++generation_;
+  connections_up_ = 0;
+  cmd_->close();
+  sub_->close();
+  if (was) {
+    spdlog::warn("event=redis-down address={} detail={}", log_value(config_.address.text),
+                 log_value(why));
+    if (hub_ != nullptr && !told_down_) {
+      told_down_ = true;
+      hub_->say(kDownText);
+    }
+    if (on_state_change_) {
+      on_state_change_();
+    }
+  } else {
+    spdlog::debug("event=redis-connect-failed address={} detail={} retry_ms={}",
+                  log_value(config_.address.text), log_value(why), backoff_.count());
+  }
+  schedule_reconnect();
+}
+
+void RedisEngine::schedule_reconnect() {
+  if (reconnect_timer_ != 0) {
+    return;
+  }
+  reconnect_timer_ = loop_.add_timer(loop_.now() + backoff_, [this] {
+    reconnect_timer_ = 0;
+    connect();
+  });
+  backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+}
+
+void RedisEngine::heartbeat() {
+  heartbeat_timer_ =
+      loop_.add_timer(loop_.now() + config_.presence_ttl / 3, [this] { heartbeat(); });
+  if (!up_) {
+    heartbeat_pending_ = false;
+    return;
+  }
+  if (heartbeat_pending_) {
+    // A Redis that keeps the connection but stopped answering (stopped,
+    // swapping, wedged) is as unreachable as a closed one.
+    heartbeat_pending_ = false;
+    went_down("Redis did not answer the last heartbeat");
+    return;
+  }
+  heartbeat_pending_ = true;
+  command(
+      {"SET", key("node", config_.node), "1", "PX", std::to_string(config_.presence_ttl.count())},
+      [this](const redisReply* /*reply*/) { heartbeat_pending_ = false; });
+  std::vector<std::string> dead{"EVAL", kDead, "0", config_.node};
+  for (const auto& [node, members] : remote_) {
+    dead.push_back(node);
+  }
+  command(dead, [this](const redisReply* r) {
+    if (r == nullptr || r->type != REDIS_REPLY_ARRAY) {
+      return;
+    }
+    for (std::size_t i = 0; i < r->elements; ++i) {
+      if (is_string(r->element[i])) {
+        reap(std::string(text(r->element[i])));
+      }
+    }
+  });
+}
+
+void RedisEngine::reap(const std::string& dead) {
+  // Every node tells its own users who left with the dead node; one of them
+  // (the SET NX winner) clears the dead node's records and nicks in Redis.
+  if (remote_.count(dead) != 0) {
+    spdlog::info("event=node-dead node={} users={}", log_value(dead), remote_[dead].size());
+    on_remote_members(dead, {});
+    remote_.erase(dead);
+  }
+  command({"EVAL", kReap, "0", dead, config_.node, std::to_string(config_.presence_ttl.count())},
+          [this, dead](const redisReply* r) {
+            auto members = string_pairs(r);
+            if (!members) {
+              return;  // another node reaps it
+            }
+            for (const auto& [nick, room] : *members) {
+              command({"EVAL", kRelease, "1", key("nick", proto::nick_key(nick)), dead});
+            }
+            spdlog::info("event=node-reaped node={} users={}", log_value(dead), members->size());
+          });
+}
+
+void RedisEngine::on_remote_members(const std::string& node,
+                                    std::map<std::string, std::string> members) {
+  auto& known = remote_[node];
+  if (hub_ != nullptr) {
+    for (const auto& [nick, room] : known) {
+      if (members.count(nick) == 0) {
+        hub_->remote_left(room, nick);
+      }
+    }
+  }
+  known = std::move(members);
+}
+
+void RedisEngine::load_history(const redisReply* r) {
+  if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
+    bad_input("history reply");
+    return;
+  }
+  for (std::size_t i = 0; i + 1 < r->elements; i += 2) {
+    const redisReply* lines = r->element[i + 1];
+    if (!is_string(r->element[i]) || lines->type != REDIS_REPLY_ARRAY) {
+      bad_input("history room");
+      continue;
+    }
+    const std::string room_key(text(r->element[i]));
+    mirror_.room_emptied(room_key);
+    for (std::size_t j = 0; j < lines->elements; ++j) {
+      const redisReply* line = lines->element[j];
+      auto env = is_string(line) ? Envelope::decode(text(line)) : std::nullopt;
+      auto native = env ? proto::Frame::make(env->native) : std::nullopt;
+      if (!native || !env->ts) {
+        bad_input("history line");
+        continue;
+      }
+      auto fallback = proto::Frame::make(env->fallback);
+      mirror_.remember(room_key, *native, fallback ? &*fallback : nullptr, *env->ts);
+    }
+  }
+}
+
+void RedisEngine::bad_input(std::string_view what) {
+  ++bad_inputs_;
+  if (bad_inputs_ <= 10 || bad_inputs_ % 1000 == 0) {
+    spdlog::warn("event=redis-bad-input detail={} count={}", log_value(what), bad_inputs_);
+  }
+}
+
+void RedisEngine::on_message(std::string_view /*channel*/, std::string_view payload) {
+  auto env = Envelope::decode(payload);
+  if (!env) {
+    bad_input("envelope");
+    return;
+  }
+  if (env->origin == config_.node) {
+    return;  // this node's own publication: already delivered here
+  }
+  if (env->kind == "join" || env->kind == "part") {
+    if (!proto::is_valid_nick(env->nick) || !proto::is_valid_room(env->room)) {
+      bad_input("member");
+      return;
+    }
+    if (env->kind == "join") {
+      remote_[env->origin][env->nick] = env->room;
+    } else if (auto it = remote_.find(env->origin); it != remote_.end()) {
+      it->second.erase(env->nick);
+    }
+    return;
+  }
+  if (env->kind == "reset") {
+    const std::string node = env->origin;
+    command({"HGETALL", key("members", node)}, [this, node](const redisReply* r) {
+      if (auto members = string_pairs(r)) {
+        on_remote_members(node, std::move(*members));
+      }
+    });
+    return;
+  }
+  if (env->kind == "kick" || env->kind == "say") {
+    // The operator's kick and say, from a node's control socket.
+    if (hub_ != nullptr && env->kind == "kick") {
+      hub_->kick(env->nick, env->native);
+    } else if (hub_ != nullptr) {
+      hub_->say(env->native);
+    }
+    return;
+  }
+  if (env->kind != "ev" && env->kind != "dm") {
+    bad_input("kind");
+    return;
+  }
+  auto native = proto::Frame::make(env->native);
+  auto fallback = env->fallback.empty() ? std::nullopt : proto::Frame::make(env->fallback);
+  if (!native || (!env->fallback.empty() && !fallback) ||
+      (env->cap != 0 && (env->cap & (env->cap - 1)) != 0)) {
+    bad_input("event");
+    return;
+  }
+  const RoomEvent event{&*native, fallback ? &*fallback : nullptr, env->cap, env->ts};
+  if (env->kind == "dm") {
+    if (hub_ != nullptr) {
+      hub_->deliver_direct(env->room, event);
+    }
+    return;
+  }
+  if (!proto::is_valid_room(env->room)) {
+    bad_input("room");
+    return;
+  }
+  if (hub_ != nullptr) {
+    hub_->deliver(env->room, event);
+  }
+  if (env->ts) {
+    mirror_.remember(proto::room_key(env->room), *native, fallback ? &*fallback : nullptr,
+                     *env->ts);
+  }
+}
+
+std::vector<Engine::RemoteUser> RedisEngine::remote_users() const {
+  std::vector<RemoteUser> out;
+  for (const auto& [node, members] : remote_) {
+    for (const auto& [nick, room] : members) {
+      out.push_back({node, nick, room});
+    }
+  }
+  return out;
+}
+
+bool RedisEngine::kick_elsewhere(std::string_view nick, std::string_view reason) {
+  if (!linked()) {
+    return false;
+  }
+  const std::string wanted = proto::nick_key(nick);
+  for (const auto& [node, members] : remote_) {
+    for (const auto& [held, room] : members) {
+      if (proto::nick_key(held) == wanted) {
+        Envelope e;
+        e.origin = config_.node;
+        e.kind = "kick";
+        e.nick = held;
+        e.native = std::string(reason);
+        command({"PUBLISH", key("dm", node), e.encode()});
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+std::size_t RedisEngine::say_elsewhere(std::string_view message) {
+  if (!linked()) {
+    return 0;
+  }
+  Envelope e;
+  e.origin = config_.node;
+  e.kind = "say";
+  e.native = std::string(message);
+  command({"PUBLISH", std::string(kEvents), e.encode()});
+  std::size_t users = 0;
+  for (const auto& [node, members] : remote_) {
+    users += members.size();
+  }
+  return users;
+}
+
+std::map<std::string, std::size_t> RedisEngine::remote_nodes() const {
+  std::map<std::string, std::size_t> out;
+  for (const auto& [node, members] : remote_) {
+    out[node] = members.size();
+  }
+  return out;
+}
+
+void RedisEngine::claim_nick(const std::string& nick_key, ClaimDone done) {
+  if (!up_) {
+    done(false);
+    return;
+  }
+  auto later = std::make_shared<ClaimDone>(std::move(done));
+  const bool sent = cmd_->command({"EVAL", kClaim, "1", key("nick", nick_key), config_.node},
+                                  [this, nick_key, later, alive = alive_](const redisReply* r) {
+                                    if (!*alive) {
+                                      return;
+                                    }
+                                    if (r == nullptr) {
+                                      // The connection is going away: answer once the engine knows
+                                      // it is down.
+                                      loop_.add_timer(loop_.now(), [later, alive] {
+                                        if (*alive) {
+                                          (*later)(false);
+                                        }
+                                      });
+                                      return;
+                                    }
+                                    const bool claimed =
+                                        r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+                                    if (claimed) {
+                                      nicks_.insert(nick_key);
+                                    }
+                                    (*later)(claimed);
+                                  });
+  if (!sent) {
+    (*later)(false);
+  }
+}
+
+void RedisEngine::release_nick(const std::string& nick_key) {
+  nicks_.erase(nick_key);
+  if (linked()) {
+    command({"EVAL", kRelease, "1", key("nick", nick_key), config_.node});
+  }
+}
+
+void RedisEngine::member_joined(const std::string& room, const std::string& nick) {
+  members_[nick] = room;
+  if (linked()) {
+    command({"HSET", key("members", config_.node), nick, room});
+    Envelope e;
+    e.origin = config_.node;
+    e.kind = "join";
+    e.room = room;
+    e.nick = nick;
+    command({"PUBLISH", std::string(kEvents), e.encode()});
+  }
+}
+
+void RedisEngine::member_left(const std::string& room, const std::string& nick) {
+  members_.erase(nick);
+  if (linked()) {
+    command({"HDEL", key("members", config_.node), nick});
+    Envelope e;
+    e.origin = config_.node;
+    e.kind = "part";
+    e.room = room;
+    e.nick = nick;
+    command({"PUBLISH", std::string(kEvents), e.encode()});
+  }
+}
+
+void RedisEngine::remote_members(const std::string& room,
+                                 std::function<void(std::vector<std::string>)> done) {
+  const std::string wanted = proto::room_key(room);
+  std::vector<std::string> out;
+  for (const auto& [node, members] : remote_) {
+    for (const auto& [nick, in] : members) {
+      if (in == room || proto::room_key(in) == wanted) {
+        out.push_back(nick);
+      }
+    }
+  }
+  done(std::move(out));
+}
+
+void RedisEngine::remote_rooms(
+    std::function<void(std::vector<std::pair<std::string, std::size_t>>)> done) {
+  std::map<std::string, std::size_t> counts;
+  for (const auto& [node, members] : remote_) {
+    for (const auto& [nick, room] : members) {
+      ++counts[room];
+    }
+  }
+  done({counts.begin(), counts.end()});
+}
+
+void RedisEngine::publish(const std::string& room, const RoomEvent& event) {
+  if (!linked() || event.native == nullptr) {
+    return;
+  }
+  Envelope e;
+  e.origin = config_.node;
+  e.kind = "ev";
+  e.room = room;
+  e.cap = event.cap;
+  e.ts = event.ts;
+  e.native = std::string(event.native->payload());
+  if (event.fallback != nullptr) {
+    e.fallback = std::string(event.fallback->payload());
+  }
+  if (!event.ts || limits_.lines == 0) {
+    command({"PUBLISH", std::string(kEvents), e.encode()});
+    return;
+  }
+  // A line (chat, emote: the events with a time) is history too: one script
+  // publishes it and appends it to the room's list, trimmed to the line cap.
+  const std::string rk = proto::room_key(room);
+  command({"EVAL", kLine, "1", key("history", rk), std::string(kEvents), e.encode(),
+           std::to_string(limits_.lines), rk});
+}
+
+void RedisEngine::direct(const std::string& to_key, const RoomEvent& event,
+                         std::function<void(bool delivered)> done) {
+  if (!linked() || event.native == nullptr) {
+    done(false);
+    return;
+  }
+  Envelope e;
+  e.origin = config_.node;
+  e.kind = "dm";
+  e.room = to_key;
+  e.cap = event.cap;
+  e.ts = event.ts;
+  e.native = std::string(event.native->payload());
+  if (event.fallback != nullptr) {
+    e.fallback = std::string(event.fallback->payload());
+  }
+  auto later = std::make_shared<std::function<void(bool)>>(std::move(done));
+  const bool sent =
+      cmd_->command({"EVAL", kDirect, "1", key("nick", to_key), e.encode(), config_.node},
+                    [this, later, alive = alive_](const redisReply* r) {
+                      if (!*alive) {
+                        return;
+                      }
+                      if (r == nullptr) {
+                        loop_.add_timer(loop_.now(), [later, alive] {
+                          if (*alive) {
+                            (*later)(false);
+                          }
+                        });
+                        return;
+                      }
+                      (*later)(r->type == REDIS_REPLY_INTEGER && r->integer > 0);
+                    });
+  if (!sent) {
+    (*later)(false);
+  }
+}
+
+void RedisEngine::set_history_limits(HistoryLimits limits) {
+  limits_ = limits;
+  mirror_.set_history_limits(limits);
+}
+
+void RedisEngine::remember(const std::string& room, const proto::Frame& live,
+                           const proto::Frame* fallback, std::int64_t ts) {
+  // Redis got the line with its publication; this is the node's mirror.
+  mirror_.remember(proto::room_key(room), live, fallback, ts);
+}
+
+void RedisEngine::replay(const std::string& room, bool emote_cap, bool time_cap,
+                         std::size_t max_bytes,
+                         const std::function<void(const proto::Frame&)>& send) {
+  mirror_.replay(proto::room_key(room), emote_cap, time_cap, max_bytes, send);
+}
+
+void RedisEngine::room_emptied(const std::string& /*room*/) {
+  // The room lives on in Redis and on other nodes: its history stays mirrored.
+}
+
+}  // namespace chat::daemon

@@ -1,0 +1,151 @@
+// The Redis engine: several chatd nodes sharing one redis-server act as one chat
+// (docs/CLUSTER.md). Nicks are claimed in Redis for as long as the owning node's
+// heartbeat key lives; each node's members are a hash in Redis and a cache in
+// every other node; room events travel once per event on one channel that every
+// node subscribes to; DMs go to the owning node's own channel; history is a list
+// per room in Redis, mirrored in each node so a replay stays synchronous.
+//
+// Everything runs on the daemon's event loop through two hiredis connections
+// (commands, and the subscription). When Redis is unreachable the node keeps
+// serving its own clients ("degraded"), refuses new hellos, and reconnects with
+// a capped backoff, then re-asserts its node key, members and nicks.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/engine.hpp"
+#include "daemon/event_loop.hpp"
+#include "daemon/memory_engine.hpp"
+#include "daemon/redis_loop.hpp"
+
+namespace chat::daemon {
+
+class Hub;
+
+struct RedisEngineConfig {
+  RedisAddress address;
+  std::string password;  // empty: no AUTH
+  std::string node;      // this node's name, unique in the cluster
+  std::chrono::milliseconds presence_ttl{15000};
+  std::chrono::milliseconds connect_timeout{2000};
+  // History as the hub will set it (the mirror loads before the hub exists).
+  Engine::HistoryLimits history;
+};
+
+// One message between nodes (and one line of history in Redis), encoded as
+// netstrings: "<len>:<bytes>," per field, so any bytes survive and a damaged one
+// is refused whole.
+struct Envelope {
+  std::string origin;  // the node that sent it
+  std::string kind;    // ev, join, part, dm, reset, line
+  std::string room;    // the room (dm: the recipient's nick key)
+  std::string nick;
+  unsigned cap = 0;
+  std::optional<std::int64_t> ts;
+  std::string native;  // payloads (no length prefix)
+  std::string fallback;
+  std::string encode() const;
+  static std::optional<Envelope> decode(std::string_view bytes);
+};
+
+class RedisEngine final : public Engine {
+ public:
+  RedisEngine(EventLoop& loop, RedisEngineConfig config);
+  ~RedisEngine() override;
+  RedisEngine(const RedisEngine&) = delete;
+  RedisEngine& operator=(const RedisEngine&) = delete;
+
+  // Where events from other nodes go (before it: nowhere).
+  void attach(Hub* hub) { hub_ = hub; }
+  // The first connection attempt (then reconnects on its own).
+  void start();
+  // A clean stop (after the server's drain): flushes what is queued (the
+  // users' leaves), removes this node's records, and waits for Redis to confirm,
+  // running `loop` for at most `bound`.
+  void leave_cluster(std::chrono::milliseconds bound);
+  // Called when the cluster becomes reachable or unreachable.
+  void set_on_state_change(std::function<void()> fn) { on_state_change_ = std::move(fn); }
+  const std::string& node() const { return config_.node; }
+  // Other live nodes (as this node knows them) and their users.
+  std::map<std::string, std::size_t> remote_nodes() const;
+
+  std::string_view name() const override { return "redis"; }
+  bool available() const override { return up_; }
+  std::string node_name() const override { return config_.node; }
+  std::vector<RemoteUser> remote_users() const override;
+  bool kick_elsewhere(std::string_view nick, std::string_view reason) override;
+  std::size_t say_elsewhere(std::string_view message) override;
+  void claim_nick(const std::string& key, ClaimDone done) override;
+  void release_nick(const std::string& key) override;
+  void member_joined(const std::string& room, const std::string& nick) override;
+  void member_left(const std::string& room, const std::string& nick) override;
+  void remote_members(const std::string& room,
+                      std::function<void(std::vector<std::string>)> done) override;
+  void remote_rooms(
+      std::function<void(std::vector<std::pair<std::string, std::size_t>>)> done) override;
+  void publish(const std::string& room, const RoomEvent& event) override;
+  void direct(const std::string& to_key, const RoomEvent& event,
+              std::function<void(bool delivered)> done) override;
+  void set_history_limits(HistoryLimits limits) override;
+  void remember(const std::string& room, const proto::Frame& live, const proto::Frame* fallback,
+                std::int64_t ts) override;
+  void replay(const std::string& room, bool emote_cap, bool time_cap, std::size_t max_bytes,
+              const std::function<void(const proto::Frame&)>& send) override;
+  void room_emptied(const std::string& room) override;
+  std::size_t local_history_bytes() const override { return mirror_.local_history_bytes(); }
+  bool shed_history() override { return mirror_.shed_history(); }
+
+ private:
+  void connect();
+  void on_connection(bool up, const std::string& why);
+  void assert_presence();  // both connections up: (re)assert everything
+  void went_down(const std::string& why);
+  void schedule_reconnect();
+  void heartbeat();
+  void on_message(std::string_view channel, std::string_view payload);
+  void on_remote_members(const std::string& node, std::map<std::string, std::string> members);
+  void load_history(const struct redisReply* reply);
+  void reap(const std::string& dead);
+  void bad_input(std::string_view what);
+  bool linked() const;
+  bool command(const std::vector<std::string>& argv,
+               std::function<void(const struct redisReply*)> done = {});
+  std::string key(std::string_view kind, std::string_view name) const;
+
+  EventLoop& loop_;
+  RedisEngineConfig config_;
+  Hub* hub_ = nullptr;
+  std::unique_ptr<RedisConnection> cmd_;
+  std::unique_ptr<RedisConnection> sub_;
+  int connections_up_ = 0;
+  bool up_ = false;               // everything asserted: hellos are taken
+  bool was_up_ = false;           // up at least once (clients were told it went down)
+  bool told_down_ = false;        // clients got the "unreachable" info
+  std::uint64_t generation_ = 0;  // bumped per connection attempt; stale replies ignored
+  std::chrono::milliseconds backoff_{100};
+  EventLoop::TimerId reconnect_timer_ = 0;
+  EventLoop::TimerId heartbeat_timer_ = 0;
+  bool heartbeat_pending_ = false;  // the last refresh has not been answered yet
+  std::function<void()> on_state_change_;
+
+  // This node's nick keys and members (nick -> room), re-asserted on reconnect.
+  std::set<std::string> nicks_;
+  std::map<std::string, std::string> members_;
+  // Other nodes' members: node -> nick -> room.
+  std::map<std::string, std::map<std::string, std::string>> remote_;
+  HistoryLimits limits_;
+  MemoryEngine mirror_;  // history by room key, Redis's lists as this node saw them
+  std::uint64_t bad_inputs_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace chat::daemon
