@@ -171,12 +171,14 @@ if(CPACK_DEBIAN_PACKAGE_DEPENDS)
 else()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS libsodium23)
 endif()
-# hiredis for --engine redis (shlibdeps finds libhiredis0.14 too); redis-server
-# itself only when several nodes share one.
+# hiredis for --engine redis (shlibdeps finds libhiredis0.14 too). redis-server
+# itself is suggested, not required: it need not run on this host, and one serves
+# many nodes (docs/CLUSTER.md).
 string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libhiredis0.14")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS redis-server)
-# (rpmbuild finds libsodium.so.23 itself; naming the package is rpmlint's
-# explicit-lib-dependency error.)
+set(CPACK_RPM_PACKAGE_SUGGESTS redis)
+# (rpmbuild finds libsodium.so.23 and libhiredis.so.0.14 itself; naming the
+# package is rpmlint's explicit-lib-dependency error.)
 
 # RPM
 set(CPACK_RPM_FILE_NAME RPM-DEFAULT)

@@ -34,7 +34,7 @@ CACHE=${CHATD_CI_CACHE:-/var/cache/chatd-ci}
 # (its Depends, by real package name: dpkg -i installs nothing else), and rpm
 # to run the .rpm's scriptlets under a real systemd. procps: /bin/kill, for
 # chatd.service's ExecReload= (a Depends of the package).
-ROOT_PACKAGES="dbus libc6 libfmt9 libgcc-s1 libicu72 libsodium23 libspdlog1.10 libssl3 libstdc++6 libsystemd0 procps python3 rpm systemd systemd-sysv"
+ROOT_PACKAGES="dbus libc6 libfmt9 libgcc-s1 libhiredis0.14 libicu72 libsodium23 libspdlog1.10 libssl3 libstdc++6 libsystemd0 procps python3 rpm systemd systemd-sysv"
 BOOT_TIMEOUT=90
 STEP_TIMEOUT=30
 
