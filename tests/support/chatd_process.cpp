@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -306,7 +307,14 @@ std::optional<int> ChatdProcess::wait_exit(std::chrono::milliseconds timeout) {
   if (pid_ <= 0) {
     return std::nullopt;
   }
-  const auto status = wait_child(pid_, Clock::now() + timeout);
+  // Reading its notifications meanwhile, as PID 1 would: chatd's STOPPING=1 waits
+  // while the notify socket's queue is full (net.unix.max_dgram_qlen, 10 here).
+  const auto deadline = Clock::now() + timeout;
+  std::optional<int> status;
+  do {
+    drain_notifications();
+    status = wait_child(pid_, std::min(deadline, Clock::now() + std::chrono::milliseconds(50)));
+  } while (!status && Clock::now() < deadline);
   if (status) {
     pid_ = -1;
     status_ = status;
