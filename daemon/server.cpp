@@ -372,8 +372,9 @@ void Server::on_session(SessionId id, unsigned ready) {
       account_input(s);
       note_tls_pending(s);
       if (r == Session::IoResult::kError && s.tls() && s.state() == Session::State::kOpen) {
-        spdlog::info("event=tls-error session={} peer={} handshake={} detail={}", id, s.peer(),
-                     s.tls_handshaking() ? "incomplete" : "done", log_value(s.tls_error()));
+        spdlog::info("event=tls-error session={} peer={} handshake={} detail={}", log_id(id),
+                     s.peer(), s.tls_handshaking() ? "incomplete" : "done",
+                     log_value(s.tls_error()));
       }
       if (s.state() == Session::State::kOpen &&
           (r == Session::IoResult::kEof || r == Session::IoResult::kError)) {
@@ -472,13 +473,13 @@ Authenticator::Start Server::start_verify(SessionId id, std::string_view nick,
   // Only failures spend tokens; a connection makes one attempt, and there are at
   // most --max-per-address of them from one address at a time.
   if (auth_tokens(address, loop_.woke()) < 1.0) {
-    spdlog::warn("event=auth-throttled session={} peer={} address={}", id, it->second->peer(),
-                 log_value(address));
+    spdlog::warn("event=auth-throttled session={} peer={} address={}", log_id(id),
+                 it->second->peer(), log_value(address));
     return Start::kThrottled;
   }
   if (!verifier_->submit(id, account->hash, std::move(password))) {
-    spdlog::warn("event=auth-busy session={} peer={} outstanding={}", id, it->second->peer(),
-                 verifier_->outstanding());
+    spdlog::warn("event=auth-busy session={} peer={} outstanding={}", log_id(id),
+                 it->second->peer(), verifier_->outstanding());
     return Start::kBusy;
   }
   verifying_[id] = address;
