@@ -445,6 +445,27 @@ int run(const std::vector<std::string>& args) {
     return kExitOsErr;
   }
   Server& server = *server_storage;
+  // STATUS= when clients, rooms or the cluster's state change: at most four a second
+  // however fast clients come and go, and never waiting for the service manager. If
+  // its queue is full the then-current line goes out later, so the last state is
+  // always reported.
+  constexpr auto kStatusEvery = std::chrono::milliseconds(250);
+  bool status_armed = false;
+  auto last_status = loop->now() - std::chrono::seconds(1);
+  std::function<void()> send_status = [&] {
+    last_status = loop->now();
+    if (chat::daemon::systemd::notify_status(status_line(server))) {
+      status_armed = false;
+    } else {
+      loop->add_timer(loop->now() + kStatusEvery, send_status);
+    }
+  };
+  const std::function<void()> report_status = [&] {
+    if (!status_armed) {
+      status_armed = true;
+      loop->add_timer(std::max(loop->now(), last_status + kStatusEvery), send_status);
+    }
+  };
   if (tls) {
     spdlog::info("event=tls-loaded cert={} key={} not_after={}", log_value(tls->cert_file),
                  log_value(tls->key_file), tls->not_after_text);
@@ -456,8 +477,7 @@ int run(const std::vector<std::string>& args) {
   server.set_accounts(std::move(std::get<AccountStore>(loaded_accounts)));
   if (redis_engine) {
     redis_engine->attach(&server.hub());
-    redis_engine->set_on_state_change(
-        [&server] { chat::daemon::systemd::notify_status(status_line(server)); });
+    redis_engine->set_on_state_change(report_status);
   }
 
   // The control socket: systemd's `ctl` socket, or our own at --control-socket.
@@ -529,21 +549,7 @@ int run(const std::vector<std::string>& args) {
     };
     ping();
   }
-  // STATUS= when clients or rooms change, at most four a second however fast
-  // clients come and go.
-  bool status_armed = false;
-  auto last_status = loop->now() - std::chrono::seconds(1);
-  server.set_on_census_changed([&] {
-    if (status_armed) {
-      return;
-    }
-    status_armed = true;
-    loop->add_timer(std::max(loop->now(), last_status + std::chrono::milliseconds(250)), [&] {
-      status_armed = false;
-      last_status = loop->now();
-      chat::daemon::systemd::notify_status(status_line(server));
-    });
-  });
+  server.set_on_census_changed(report_status);
 
   spdlog::info(
       "event=start version={} event_loop={} listen={} control={} max_clients={} nofile={} "

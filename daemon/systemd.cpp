@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -51,41 +52,40 @@ void send(const std::string& state) {
 // Advisory state (STATUS=): never waits. libsystemd 252 has no such call, and its
 // sd_notify blocks the whole loop in sendmsg while the receiver's queue is full
 // (net.unix.max_dgram_qlen datagrams, 10 here; seen in tests, whose harness reads
-// notifications only when it asks, as chatd stopping for seconds). A STATUS= that
-// does not fit is dropped: the next one says the same, newer.
-void send_advisory(const std::string& state) {
+// notifications only when it asks, as chatd stopping for seconds). False when the
+// queue was full: the caller sends the then-current status later. Like sd_notify,
+// a socket per message, so chatd's descriptors are the same before and after.
+bool send_advisory(const std::string& state) {
   const char* path = std::getenv("NOTIFY_SOCKET");
   if (path == nullptr || (path[0] != '/' && path[0] != '@')) {
-    return;  // not under systemd (or an address family chatd does not speak)
+    return true;  // not under systemd (or an address family chatd does not speak)
   }
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   const std::size_t len = std::strlen(path);
   if (len >= sizeof addr.sun_path) {
-    return;
+    return true;
   }
   std::memcpy(addr.sun_path, path, len);
   if (path[0] == '@') {
     addr.sun_path[0] = '\0';  // abstract namespace
   }
-  static UniqueFd fd;  // one socket for the process's life
+  const UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) {
-    fd.reset(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!fd) {
-      return;
-    }
+    return true;
   }
   const auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len);
-  (void)::sendto(fd.get(), state.data(), state.size(), MSG_NOSIGNAL | MSG_DONTWAIT,
-                 reinterpret_cast<const sockaddr*>(&addr), size);
+  const ssize_t n = ::sendto(fd.get(), state.data(), state.size(), MSG_NOSIGNAL | MSG_DONTWAIT,
+                             reinterpret_cast<const sockaddr*>(&addr), size);
+  return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
 }
 }  // namespace
 
 void notify_ready(std::string_view status) {
   send("READY=1\nSTATUS=" + std::string(status) + "\nMAINPID=" + std::to_string(::getpid()));
 }
-void notify_status(std::string_view status) {
-  send_advisory("STATUS=" + std::string(status));
+bool notify_status(std::string_view status) {
+  return send_advisory("STATUS=" + std::string(status));
 }
 
 void notify_reloading() {

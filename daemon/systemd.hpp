@@ -24,7 +24,9 @@ InheritedSockets take_listen_fds();
 
 // Each is a no-op outside systemd (no NOTIFY_SOCKET).
 void notify_ready(std::string_view status);
-void notify_status(std::string_view status);
+// Never waits: false if the service manager's queue was full and nothing was
+// sent (send the then-current status again later).
+bool notify_status(std::string_view status);
 void notify_reloading();
 void notify_stopping();
 void notify_watchdog();
