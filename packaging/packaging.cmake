@@ -34,10 +34,12 @@ set(CHAT_DOC_DIR ${CMAKE_INSTALL_DATADIR}/doc/chatd)
 install(FILES ${CHAT_PACKAGING_DIR}/chatd.conf DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/chatd)
 
 install(FILES ${CHAT_PACKAGING_DIR}/copyright DESTINATION ${CHAT_DOC_DIR})
-# The documents the man pages point to: the chat and control protocols and the
-# operations guide (packaging/lint.sh checks every path a man page names).
+# The documents the man pages point to: the chat and control protocols, the
+# operations guide and the cluster guide (packaging/lint.sh checks every path a man
+# page names).
 install(FILES ${PROJECT_SOURCE_DIR}/docs/PROTOCOL.md ${PROJECT_SOURCE_DIR}/docs/CONTROL.md
-  ${PROJECT_SOURCE_DIR}/docs/OPERATIONS.md DESTINATION ${CHAT_DOC_DIR})
+  ${PROJECT_SOURCE_DIR}/docs/OPERATIONS.md ${PROJECT_SOURCE_DIR}/docs/CLUSTER.md
+  DESTINATION ${CHAT_DOC_DIR})
 
 # systemd units, sysusers.d and tmpfiles.d snippets: whatever systemd/ holds.
 file(GLOB chat_units CONFIGURE_DEPENDS

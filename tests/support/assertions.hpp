@@ -17,8 +17,8 @@ using Members = std::vector<std::pair<std::string, std::string>>;
 
 // Receives the next packet on `c` into `out`; a failure naming what came instead
 // of the `type` packet the caller expects.
-inline ::testing::AssertionResult receive_for(TestClient& c, const std::string& type,
-                                              Packet& out, std::chrono::milliseconds timeout) {
+inline ::testing::AssertionResult receive_for(TestClient& c, const std::string& type, Packet& out,
+                                              std::chrono::milliseconds timeout) {
   auto r = c.recv(timeout);
   if (r.status != TestClient::Status::kPacket) {
     return ::testing::AssertionFailure()
@@ -38,8 +38,7 @@ inline ::testing::AssertionResult next_is(TestClient& c, const std::string& type
     return got;
   }
   if (!packet.json || packet.type != type) {
-    return ::testing::AssertionFailure()
-           << "expected a " << type << " packet, got " << packet.raw;
+    return ::testing::AssertionFailure() << "expected a " << type << " packet, got " << packet.raw;
   }
   for (const auto& [name, value] : members) {
     if (!packet.has(name) || packet.get(name) != value) {
