@@ -36,13 +36,26 @@ class Closed(Exception):
 # ---- chatd -----------------------------------------------------------------------
 
 
+_MOVE_TWO = """
+import fcntl, os, sys
+high = [fcntl.fcntl(int(fd), fcntl.F_DUPFD, 64) for fd in sys.argv[1:3]]
+for fd in sys.argv[1:3]:
+    os.close(int(fd))
+for target, fd in zip((3, 4), high):
+    os.dup2(fd, target)
+    os.close(fd)
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.execv(sys.argv[3], sys.argv[3:])
+"""
+
+
 class Chatd:
     """A chatd process with an inherited listener (fd 3), a control socket in a private
     directory and its stdout/stderr captured to a file."""
 
     _help_cache = {}
 
-    def __init__(self, binary, chatctl, event_loop, args=(), ready_timeout=30.0):
+    def __init__(self, binary, chatctl, event_loop, args=(), ready_timeout=30.0, tls=False):
         self.binary = binary
         self.chatctl_path = chatctl
         self.dir = tempfile.mkdtemp(prefix="chatd-hostile-")
@@ -61,17 +74,46 @@ class Chatd:
         self._stop_notify = False
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LISTEN_", "NOTIFY_", "WATCHDOG_"))}
         env.update(LISTEN_FDS="1", LISTEN_FDNAMES="chat", NOTIFY_SOCKET=notify_path)
+        tls_listener = None
+        self.tls_port = None
+        self.cert_path = os.path.join(self.dir, "cert.pem")
+        tls_args = []
+        if tls:
+            # A P-256 certificate for "localhost", made here; a second listener named as
+            # chatd-tls.socket names it.
+            key_path = os.path.join(self.dir, "key.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-keyout", key_path, "-out",
+                            self.cert_path, "-subj", "/CN=localhost", "-days", "2"],
+                           check=True, capture_output=True, timeout=30)
+            tls_listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            tls_listener.bind(("127.0.0.1", 0))
+            tls_listener.listen(4096)
+            self.tls_port = tls_listener.getsockname()[1]
+            env.update(LISTEN_FDS="2", LISTEN_FDNAMES="chat:chat-tls")
+            tls_args = ["--tls-cert=" + self.cert_path, "--tls-key=" + key_path]
         argv = [binary, "--event-loop=" + event_loop, "--control-socket=" + self.ctl_path,
-                "--log-target=stderr"] + self.args
+                "--log-target=stderr"] + tls_args + self.args
         lfd = listener.fileno()
-        move = "" if lfd == 3 else "exec 3<&%d %d<&-; " % (lfd, lfd)
         with open(self.log_path, "wb") as log:
-            # sh moves the listener to fd 3 and sets LISTEN_PID to its own pid, which
-            # exec hands on to chatd.
-            self.proc = subprocess.Popen(
-                ["/bin/sh", "-c", move + 'LISTEN_PID=$$ exec "$@"', "sh"] + argv,
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, pass_fds=(lfd,))
+            if tls_listener is None:
+                # sh moves the listener to fd 3 and sets LISTEN_PID to its own pid, which
+                # exec hands on to chatd.
+                move = "" if lfd == 3 else "exec 3<&%d %d<&-; " % (lfd, lfd)
+                self.proc = subprocess.Popen(
+                    ["/bin/sh", "-c", move + 'LISTEN_PID=$$ exec "$@"', "sh"] + argv,
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, pass_fds=(lfd,))
+            else:
+                # Two listeners to fds 3 and 4 (through copies above both, whatever numbers
+                # they had), then exec: the pid, and so LISTEN_PID, stays.
+                tfd = tls_listener.fileno()
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-c", _MOVE_TWO, str(lfd), str(tfd)] + argv,
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+                    pass_fds=(lfd, tfd))
         listener.close()  # chatd owns it now
+        if tls_listener is not None:
+            tls_listener.close()
         # Left unread, the datagram queue fills and chatd's next sd_notify() blocks
         # its loop (STATUS= comes with every client count change): read it all along.
         self._notify_thread = threading.Thread(target=self._read_notify, daemon=True)

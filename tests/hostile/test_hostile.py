@@ -39,6 +39,8 @@ import os
 import resource
 import selectors
 import socket
+import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -47,7 +49,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from chatd_harness import (MODERN_CAPS, Bystander, Chatd, ChildSender, Client,  # noqa: E402
                            Closed, brief, connect, frame, wait_until)
-from py_client import send_packet  # noqa: E402  (the Part-1 peer, via chatd_harness' path)
+from py_client import decode_packets, send_packet  # noqa: E402  (the Part-1 peer, via chatd_harness' path)
 
 CONFIG = {"chatd": None, "chatctl": None, "event_loop": "select", "sanitizer": False,
           "latency": 0.050, "scale": 1.0, "probe_timeout": 2.0}
@@ -94,8 +96,9 @@ class HostileTest(unittest.TestCase):
             self.chatd.cleanup()
         sys.stderr.write("[%s: %.1f s]\n" % (type(self).__name__, time.monotonic() - self.t0))
 
-    def start(self, *args):
-        self.chatd = Chatd(CONFIG["chatd"], CONFIG["chatctl"], CONFIG["event_loop"], args)
+    def start(self, *args, tls=False):
+        self.chatd = Chatd(CONFIG["chatd"], CONFIG["chatctl"], CONFIG["event_loop"], args,
+                           tls=tls)
         return self.chatd
 
     def optional(self, arg):
@@ -748,6 +751,173 @@ class Spoofing(HostileTest):
             self.check(names == ["lobby"], "rooms after entering 'lobby\\u200b': %r" % names)
         except AssertionError as e:
             self.problem(str(e))
+        self.finish()
+
+
+def client_hello():
+    """The first flight of a Python TLS client (its ClientHello record), made in memory."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+def tls_join(port, cert, nick, source="127.0.0.7", timeout=5.0):
+    """A TLS client that verifies chatd's certificate, says hello and reads its own join;
+    returns the TLS socket."""
+    ctx = ssl.create_default_context(cafile=cert)
+    sock = ssl_sock = None
+    try:
+        sock = connect(port, source)
+        sock.settimeout(timeout)
+        ssl_sock = ctx.wrap_socket(sock, server_hostname="localhost")
+        ssl_sock.sendall(frame({"type": "hello", "nick": nick}))
+        buf, deadline = b"", time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            data = ssl_sock.recv(65536)
+            if not data:
+                raise AssertionError("TLS client %s: closed before its join" % nick)
+            packets, buf = decode_packets(buf + data)
+            if any(p.get("type") == "join" and p.get("nick") == nick for p in packets):
+                return ssl_sock
+        raise AssertionError("TLS client %s: no join within %.0f s" % (nick, timeout))
+    except BaseException:
+        (ssl_sock or sock).close() if (ssl_sock or sock) else None
+        raise
+
+
+# Full TLS handshakes in a loop from one address, as fast as one process can: prints
+# how many completed. argv: port seconds source.
+HANDSHAKE_LOOP = """
+import socket, ssl, sys, time
+port, seconds, source = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+done, end = 0, time.monotonic() + seconds
+while time.monotonic() < end:
+    s = socket.socket()
+    s.bind((source, 0))
+    s.settimeout(5)
+    try:
+        s.connect(("127.0.0.1", port))
+        t = ctx.wrap_socket(s, server_hostname="localhost")
+        done += 1
+        t.close()
+    except OSError:
+        s.close()
+print(done)
+"""
+
+
+class TlsAttacks(HostileTest):
+    """The TLS listener under attack: handshakes that stall or are garbage, a handshake
+    flood, renegotiation. chatd serves a plain bystander all along and a TLS client after."""
+
+    HELLO_TIMEOUT = 2.0
+
+    def check_tls_service(self, when):
+        try:
+            tls_join(self.chatd.tls_port, self.chatd.cert_path, "tlsafter").close()
+        except (AssertionError, OSError) as e:
+            self.problem("%s: a TLS client could not join: %s" % (when, e))
+
+    def test_stalled_and_garbage_handshakes_are_closed_and_cost_nobody(self):
+        self.start("--hello-timeout=%g" % self.HELLO_TIMEOUT, tls=True)
+        watcher = self.bystander()
+        hello = client_hello()
+        attackers = []  # (kind, socket); 12 per source address (the limit is 16)
+        kinds = [("silent", b"")] * 60 + [("half a ClientHello", hello[:len(hello) // 2])] * 40 \
+            + [("a ClientHello, then silence", hello)] * 20
+        for i, (kind, data) in enumerate(kinds):
+            s = connect(self.chatd.tls_port, "127.0.0.%d" % (20 + i // 12))
+            if data:
+                s.sendall(data)
+            attackers.append((kind, s))
+        garbage = [connect(self.chatd.tls_port, "127.0.0.%d" % (40 + i // 12)) for i in range(24)]
+        sender = self.child_sender([(g, os.urandom(65536)) for g in garbage])
+        t0 = time.monotonic()
+        self.check_latency(watcher, "during %d stalled handshakes and %d garbage senders"
+                           % (len(attackers), len(garbage)))
+        sender.wait(5.0)
+        late = []
+        for kind, s in attackers + [("garbage", g) for g in garbage]:
+            s.settimeout(max(0.1, t0 + self.HELLO_TIMEOUT + 3.0 - time.monotonic()))
+            try:
+                while s.recv(65536):
+                    pass  # a TLS alert, then the end
+            except socket.timeout:
+                late.append(kind)
+            except OSError:
+                pass  # reset: closed
+            s.close()
+        self.note("%d stalled and %d garbage connections closed %.1f s after the attack began"
+                  % (len(attackers) - sum(k != "garbage" for k in late), len(garbage),
+                     time.monotonic() - t0))
+        self.check(not late, "%d connections still open %.0f s after the hello timeout (%g s): %s"
+                   % (len(late), 3.0, self.HELLO_TIMEOUT, sorted(set(late))))
+        st = self.chatd.status()
+        self.check(st.get("tls_clients") == 0 and st.get("clients") == 1,
+                   "after the attack chatctl status counts %s TLS clients and %s clients in all "
+                   "(the watcher alone should be left)" % (st.get("tls_clients"), st.get("clients")))
+        self.check_idle("after the TLS attack")
+        self.check_latency(watcher, "after the TLS attack")
+        self.check_tls_service("after the TLS attack")
+        self.check_bystander_intact(watcher, "TLS attack")
+        self.finish()
+
+    def test_handshake_flood_from_one_address_leaves_others_served(self):
+        self.start(tls=True)
+        watcher = self.bystander()
+        seconds = 3.0
+        cpu0 = self.chatd.cpu_seconds()
+        flood = subprocess.Popen([sys.executable, "-c", HANDSHAKE_LOOP, str(self.chatd.tls_port),
+                                  str(seconds), "127.0.0.2"], stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: flood.poll() is None and flood.kill())
+        time.sleep(0.3)
+        self.check_latency(watcher, "during a handshake flood")
+        out, _ = flood.communicate(timeout=seconds + 30)
+        cpu = self.chatd.cpu_seconds() - cpu0
+        done = int(out.strip() or 0)
+        self.note("%d full handshakes from one address in %.0f s; chatd CPU %.2f s (%.0f us each)"
+                  % (done, seconds, cpu, cpu / max(done, 1) * 1e6))
+        self.check(done > 0, "the handshake flood completed no handshake: the TLS listener "
+                   "did not answer")
+        self.check_idle("after the handshake flood")
+        self.check_tls_service("after the handshake flood")
+        self.check_bystander_intact(watcher, "handshake flood")
+        self.finish()
+
+    def test_renegotiation_is_refused(self):
+        self.start(tls=True)
+        watcher = self.bystander()
+        # s_client's "R" line asks for a TLS 1.2 renegotiation.
+        proc = subprocess.Popen(["openssl", "s_client", "-tls1_2", "-connect",
+                                 "127.0.0.1:%d" % self.chatd.tls_port], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        time.sleep(1.0)
+        try:
+            out, _ = proc.communicate(b"R\n", timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+            self.problem("openssl s_client still connected 10 s after asking to renegotiate")
+        text = out.decode("utf-8", "replace")
+        self.check("TLSv1.2" in text, "s_client did not complete a TLS 1.2 handshake: %s"
+                   % text[-500:])
+        self.check("no renegotiation" in text,
+                   "renegotiation was not refused (no 'no renegotiation' alert): %s" % text[-500:])
+        self.check_idle("after the renegotiation attempt")
+        self.check_tls_service("after the renegotiation attempt")
+        self.check_latency(watcher, "after the renegotiation attempt")
+        self.check_bystander_intact(watcher, "renegotiation")
         self.finish()
 
 
