@@ -32,12 +32,14 @@ namespace chat::daemon {
 
 // A chat event for a room's members elsewhere: the frame for readers with the
 // capability `cap` (0: everyone) and the fallback for the others (may be null),
-// and when it was said (for the time cap).
+// and when it was said (for the time cap). A `leave` caused by `enter` also has
+// `moved`, the form with `to` for readers with both `rooms` and `moves`.
 struct RoomEvent {
   const proto::Frame* native = nullptr;
   const proto::Frame* fallback = nullptr;
   unsigned cap = 0;
   std::optional<std::int64_t> ts;
+  const proto::Frame* moved = nullptr;
 };
 
 class Engine {
