@@ -70,8 +70,12 @@ class Engine {
   virtual void claim_nick(const std::string& key, ClaimDone done) = 0;
   virtual void release_nick(const std::string& key) = 0;
 
-  // Room membership on this node, for cluster-wide `who` and `rooms`.
-  virtual void member_joined(const std::string& room, const std::string& nick) = 0;
+  // Room membership on this node, for cluster-wide `who` and `rooms`. A join
+  // comes with its announcement (the `join` event for the room's members
+  // elsewhere; native null: none), which an engine sends along with the
+  // membership, as one message, instead of a publish().
+  virtual void member_joined(const std::string& room, const std::string& nick,
+                             const RoomEvent& announce) = 0;
   virtual void member_left(const std::string& room, const std::string& nick) = 0;
   // Members of `room` held by other nodes; room names and their member counts
   // on other nodes.

@@ -683,7 +683,6 @@ void Hub::leave_room(SessionId id, Member& m, bool announce, const std::string* 
 void Hub::add_to_room(SessionId id, const Member& m) {
   Room& room = rooms_[m.room];
   room.members.push_back(id);
-  engine_->member_joined(m.room, m.nick);
   if ((m.caps & kCapTime) != 0) {
     ++room.timed;
   }
@@ -698,10 +697,13 @@ void Hub::erase_room(std::map<std::string, Room>::iterator it) {
 void Hub::announce_join(const Member& m) {
   const auto native = make_frame(proto::Join{m.nick, m.room});
   const auto fallback = make_frame(proto::Join{m.nick, std::nullopt});
-  if (native && fallback) {  // nick and room are at most 32 code points: always
-    fan_out(rooms_[m.room].members, kCapRooms, *native, &*fallback);
-    engine_->publish(m.room, RoomEvent{&*native, &*fallback, kCapRooms, std::nullopt});
+  if (!native || !fallback) {  // nick and room are at most 32 code points: never
+    engine_->member_joined(m.room, m.nick, RoomEvent{});
+    return;
   }
+  fan_out(rooms_[m.room].members, kCapRooms, *native, &*fallback);
+  // The membership and its announcement reach other nodes together.
+  engine_->member_joined(m.room, m.nick, RoomEvent{&*native, &*fallback, kCapRooms, std::nullopt});
 }
 
 void Hub::announce_leave(const Member& m, const std::string* moving_to) {

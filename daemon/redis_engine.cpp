@@ -746,7 +746,10 @@ void RedisEngine::on_message(std::string_view /*channel*/, std::string_view payl
     } else if (auto it = remote_.find(env->origin); it != remote_.end()) {
       it->second.erase(env->nick);
     }
-    return;
+    if (env->kind == "part" || env->native.empty()) {
+      return;
+    }
+    // A join with its room event: delivered below, like any event.
   }
   if (env->kind == "reset") {
     const std::string node = env->origin;
@@ -766,7 +769,7 @@ void RedisEngine::on_message(std::string_view /*channel*/, std::string_view payl
     }
     return;
   }
-  if (env->kind != "ev" && env->kind != "dm") {
+  if (env->kind != "ev" && env->kind != "dm" && env->kind != "join") {
     bad_input("kind");
     return;
   }
@@ -878,15 +881,24 @@ void RedisEngine::release_nick(const std::string& nick_key) {
   }
 }
 
-void RedisEngine::member_joined(const std::string& room, const std::string& nick) {
+void RedisEngine::member_joined(const std::string& room, const std::string& nick,
+                                const RoomEvent& announce) {
   members_[nick] = room;
   if (linked()) {
     command({"HSET", key("members", config_.node), nick, room});
+    // The member and the room's `join` event: one publish.
     Envelope e;
     e.origin = config_.node;
     e.kind = "join";
     e.room = room;
     e.nick = nick;
+    if (announce.native != nullptr) {
+      e.cap = announce.cap;
+      e.native = std::string(announce.native->payload());
+      if (announce.fallback != nullptr) {
+        e.fallback = std::string(announce.fallback->payload());
+      }
+    }
     command({"PUBLISH", std::string(kEvents), e.encode()});
   }
 }

@@ -805,6 +805,20 @@ TEST_F(ClusterTest, HistoryListsExpireAndTheRoomIndexIsPruned) {
   EXPECT_EQ(redis_cli({"ZRANGE", "chatd:history-index", "0", "-1"}).out, room + "\n");
 }
 
+TEST_F(ClusterTest, AJoinReachesOtherNodesAsOnePublish) {
+  auto& a = start_node("a");
+  auto& b = start_node("b");
+  TestClient watcher = modern(b.port(), "watcher", R"("rooms","who")");
+  ASSERT_EQ(redis_cli({"CONFIG", "RESETSTAT"}).out, "OK\n");
+  TestClient pat = legacy(a.port(), "pat");
+  auto joined = next_of(watcher, {"join"});
+  ASSERT_TRUE(joined);
+  EXPECT_EQ(joined->raw, R"({"type":"join","nick":"pat","room":"lobby"})");
+  EXPECT_TRUE(who_becomes(watcher, R"(["pat","watcher"])"));
+  // The membership and the room's event travel together.
+  EXPECT_EQ(command_calls("publish"), 1);
+}
+
 TEST(ClusterOptions, RedisEngineNeedsAnAddressAndAReadablePasswordFile) {
   TempDir dir;
   const std::string state = "--state-directory=" + dir.path();
