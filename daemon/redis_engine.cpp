@@ -505,22 +505,33 @@ void RedisEngine::assert_presence() {
 
 void RedisEngine::subscribed() {
   // From here on everything published reaches this node, so what is loaded now
-  // misses nothing; what arrives both ways is sorted out by the history's
-  // sequence numbers (load_history) and by member names.
+  // misses nothing; what arrives both ways is sorted out: by the history's
+  // sequence numbers (load_history), and for members by applying the joins and
+  // parts that arrived during the load again to the loaded lists (each sets or
+  // clears one nick, so the newest one wins either way).
+  loading_members_ = true;
+  member_events_.clear();
   eval(kLoadMembers, {"0", config_.node}, [this](const redisReply* r) {
+    const auto events = std::move(member_events_);
+    member_events_.clear();
+    loading_members_ = false;
     if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
       bad_input("members reply");
       return;
     }
-    std::set<std::string> live;
+    std::map<std::string, std::map<std::string, std::string>> live;
     for (std::size_t i = 0; i + 1 < r->elements; i += 2) {
-      if (!is_string(r->element[i])) {
-        continue;
+      if (is_string(r->element[i])) {
+        live[std::string(text(r->element[i]))] =
+            string_pairs(r->element[i + 1]).value_or(std::map<std::string, std::string>{});
       }
-      const std::string node(text(r->element[i]));
-      live.insert(node);
-      on_remote_members(
-          node, string_pairs(r->element[i + 1]).value_or(std::map<std::string, std::string>{}));
+    }
+    // Before anyone is told who left: a join that crossed the load is no leave.
+    for (const auto& e : events) {
+      apply_member_event(live, e);
+    }
+    for (auto& [node, members] : live) {
+      on_remote_members(node, std::move(members));
     }
     for (auto it = remote_.begin(); it != remote_.end();) {
       if (live.count(it->first) == 0) {
@@ -568,6 +579,8 @@ void RedisEngine::went_down(const std::string& why) {
   up_ = false;
   loading_ = false;
   pending_.clear();
+  loading_members_ = false;
+  member_events_.clear();
   ++generation_;
   connections_up_ = 0;
   cmd_->close();
@@ -668,6 +681,15 @@ void RedisEngine::on_remote_members(const std::string& node,
   known = std::move(members);
 }
 
+void RedisEngine::apply_member_event(
+    std::map<std::string, std::map<std::string, std::string>>& nodes, const MemberEvent& e) {
+  if (e.joined) {
+    nodes[e.node][e.nick] = e.room;
+  } else if (auto it = nodes.find(e.node); it != nodes.end()) {
+    it->second.erase(e.nick);
+  }
+}
+
 void RedisEngine::load_history(const redisReply* r) {
   std::vector<PendingLine> pending = std::move(pending_);
   pending_.clear();
@@ -741,10 +763,10 @@ void RedisEngine::on_message(std::string_view /*channel*/, std::string_view payl
       bad_input("member");
       return;
     }
-    if (env->kind == "join") {
-      remote_[env->origin][env->nick] = env->room;
-    } else if (auto it = remote_.find(env->origin); it != remote_.end()) {
-      it->second.erase(env->nick);
+    const MemberEvent member{env->origin, env->nick, env->room, env->kind == "join"};
+    apply_member_event(remote_, member);
+    if (loading_members_) {
+      member_events_.push_back(member);
     }
     if (env->kind == "part" || env->native.empty()) {
       return;

@@ -123,6 +123,12 @@ class RedisEngine final : public Engine {
   void on_remote_members(const std::string& node, std::map<std::string, std::string> members);
   void subscribed();  // the subscription is confirmed: load what others hold
   void load_history(const struct redisReply* reply);
+  struct MemberEvent {
+    std::string node, nick, room;
+    bool joined = false;  // else parted
+  };
+  static void apply_member_event(std::map<std::string, std::map<std::string, std::string>>& nodes,
+                                 const MemberEvent& e);
   // A line for the mirror: this node's own (seq 0) or another's, numbered.
   void mirror_line(const std::string& room_key, const proto::Frame& native,
                    const proto::Frame* fallback, std::int64_t ts, std::uint64_t seq);
@@ -169,6 +175,10 @@ class RedisEngine final : public Engine {
   std::map<std::string, std::string> members_;
   // Other nodes' members: node -> nick -> room.
   std::map<std::string, std::map<std::string, std::string>> remote_;
+  // The members load at (re)connect: joins and parts that arrive meanwhile,
+  // applied again to the loaded lists.
+  bool loading_members_ = false;
+  std::vector<MemberEvent> member_events_;
   HistoryLimits limits_;
   MemoryEngine mirror_;  // history by room key, Redis's lists as this node saw them
   // The history load at (re)connect: lines that arrive meanwhile are mirrored

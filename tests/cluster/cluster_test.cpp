@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -817,6 +819,57 @@ TEST_F(ClusterTest, AJoinReachesOtherNodesAsOnePublish) {
   EXPECT_TRUE(who_becomes(watcher, R"(["pat","watcher"])"));
   // The membership and the room's event travel together.
   EXPECT_EQ(command_calls("publish"), 1);
+}
+
+TEST_F(ClusterTest, AReconnectReloadsMembersExactlyWhileAnotherNodesUsersComeAndGo) {
+  // A live node elsewhere with many users makes the members reply large (read
+  // over many wake-ups), so joins and parts arrive while it loads.
+  const auto filled = redis_cli({"EVAL", R"(
+redis.call('SET', 'chatd:node:far', '1', 'PX', 60000)
+redis.call('SADD', 'chatd:nodes', 'far')
+for i = 1, 20000 do redis.call('HSET', 'chatd:members:far', 'user' .. i, 'elsewhere') end
+return 1)",
+                                 "0"});
+  ASSERT_EQ(filled.out, "1\n") << filled.describe();
+  auto& a = start_node("a");
+  auto& b = start_node("b");
+  TestClient watcher = modern(b.port(), "watcher", R"("who")");
+  std::deque<TestClient> present;
+  std::vector<std::string> names;
+  int n = 0;
+  for (int round = 0; round < 4; ++round) {
+    kill_connections("b");
+    const auto until = Clock::now() + 250ms;
+    while (Clock::now() < until) {
+      std::string error;
+      present.push_back(join_as(a.port(), "u" + std::to_string(n++), error));
+      ASSERT_TRUE(present.back()) << error;
+      if (present.size() > 3) {
+        present.pop_front();
+      }
+    }
+  }
+  std::vector<std::string> expected{"watcher"};
+  for (int i = n - static_cast<int>(present.size()); i < n; ++i) {
+    expected.push_back("u" + std::to_string(i));
+  }
+  std::sort(expected.begin(), expected.end());
+  std::string nicks = "[";
+  for (const auto& e : expected) {
+    nicks += (nicks.size() > 1 ? "," : "") + json_string(e);
+  }
+  nicks += "]";
+  std::string last;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        watcher.send_packet(R"({"type":"who"})");
+        auto p = next_of(watcher, {"who"});
+        last = p ? p->get("nicks") : "";
+        return last == nicks;
+      },
+      5s))
+      << "who: " << last << " expected: " << nicks << " after " << n << " users";
+  redis_cli({"DEL", "chatd:node:far"});
 }
 
 TEST(ClusterOptions, RedisEngineNeedsAnAddressAndAReadablePasswordFile) {
