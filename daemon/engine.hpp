@@ -32,12 +32,14 @@ namespace chat::daemon {
 
 // A chat event for a room's members elsewhere: the frame for readers with the
 // capability `cap` (0: everyone) and the fallback for the others (may be null),
-// and when it was said (for the time cap).
+// and when it was said (for the time cap). A `leave` caused by `enter` also has
+// `moved`, the form with `to` for readers with both `rooms` and `moves`.
 struct RoomEvent {
   const proto::Frame* native = nullptr;
   const proto::Frame* fallback = nullptr;
   unsigned cap = 0;
   std::optional<std::int64_t> ts;
+  const proto::Frame* moved = nullptr;
 };
 
 class Engine {
@@ -68,8 +70,12 @@ class Engine {
   virtual void claim_nick(const std::string& key, ClaimDone done) = 0;
   virtual void release_nick(const std::string& key) = 0;
 
-  // Room membership on this node, for cluster-wide `who` and `rooms`.
-  virtual void member_joined(const std::string& room, const std::string& nick) = 0;
+  // Room membership on this node, for cluster-wide `who` and `rooms`. A join
+  // comes with its announcement (the `join` event for the room's members
+  // elsewhere; native null: none), which an engine sends along with the
+  // membership, as one message, instead of a publish().
+  virtual void member_joined(const std::string& room, const std::string& nick,
+                             const RoomEvent& announce) = 0;
   virtual void member_left(const std::string& room, const std::string& nick) = 0;
   // Members of `room` held by other nodes; room names and their member counts
   // on other nodes.

@@ -116,9 +116,14 @@ std::map<std::string, Hub::Room>::iterator Hub::find_room(const std::string& roo
 void Hub::deliver(const std::string& room, const RoomEvent& event) {
   CHAT_HUB_ENTRY();
   const auto it = find_room(room);
-  if (it != rooms_.end() && event.native != nullptr) {
-    fan_out(it->second.members, event.cap, *event.native, event.fallback, event.ts);
+  if (it == rooms_.end() || event.native == nullptr) {
+    return;
   }
+  if (event.moved != nullptr && event.fallback != nullptr) {
+    fan_out_move(it->second.members, *event.native, *event.fallback, *event.moved);
+    return;
+  }
+  fan_out(it->second.members, event.cap, *event.native, event.fallback, event.ts);
 }
 
 void Hub::deliver_direct(const std::string& to_key, const RoomEvent& event) {
@@ -678,7 +683,6 @@ void Hub::leave_room(SessionId id, Member& m, bool announce, const std::string* 
 void Hub::add_to_room(SessionId id, const Member& m) {
   Room& room = rooms_[m.room];
   room.members.push_back(id);
-  engine_->member_joined(m.room, m.nick);
   if ((m.caps & kCapTime) != 0) {
     ++room.timed;
   }
@@ -693,10 +697,13 @@ void Hub::erase_room(std::map<std::string, Room>::iterator it) {
 void Hub::announce_join(const Member& m) {
   const auto native = make_frame(proto::Join{m.nick, m.room});
   const auto fallback = make_frame(proto::Join{m.nick, std::nullopt});
-  if (native && fallback) {  // nick and room are at most 32 code points: always
-    fan_out(rooms_[m.room].members, kCapRooms, *native, &*fallback);
-    engine_->publish(m.room, RoomEvent{&*native, &*fallback, kCapRooms, std::nullopt});
+  if (!native || !fallback) {  // nick and room are at most 32 code points: never
+    engine_->member_joined(m.room, m.nick, RoomEvent{});
+    return;
   }
+  fan_out(rooms_[m.room].members, kCapRooms, *native, &*fallback);
+  // The membership and its announcement reach other nodes together.
+  engine_->member_joined(m.room, m.nick, RoomEvent{&*native, &*fallback, kCapRooms, std::nullopt});
 }
 
 void Hub::announce_leave(const Member& m, const std::string* moving_to) {
@@ -705,23 +712,30 @@ void Hub::announce_leave(const Member& m, const std::string* moving_to) {
   if (!native || !fallback) {
     return;
   }
-  engine_->publish(m.room, RoomEvent{&*native, &*fallback, kCapRooms, std::nullopt});
-  if (moving_to == nullptr) {
+  // A move: members with `rooms` and `moves` also learn where to, on every node.
+  const auto moved =
+      moving_to == nullptr ? std::nullopt : make_frame(proto::Leave{m.nick, m.room, *moving_to});
+  engine_->publish(
+      m.room, RoomEvent{&*native, &*fallback, kCapRooms, std::nullopt, moved ? &*moved : nullptr});
+  if (!moved) {
     fan_out(rooms_[m.room].members, kCapRooms, *native, &*fallback);
     return;
   }
-  // A move: members with `rooms` and `moves` also learn where to.
-  const auto moved = make_frame(proto::Leave{m.nick, m.room, *moving_to});
-  for (const SessionId id : rooms_[m.room].members) {
+  fan_out_move(rooms_[m.room].members, *native, *fallback, *moved);
+}
+
+void Hub::fan_out_move(const std::vector<SessionId>& to, const Frame& native, const Frame& fallback,
+                       const Frame& moved) {
+  for (const SessionId id : to) {
     const auto it = members_.find(id);
     if (it == members_.end()) {
       continue;
     }
     const unsigned caps = it->second.caps;
-    if ((caps & (kCapRooms | kCapMoves)) == (kCapRooms | kCapMoves) && moved) {
-      send(id, *moved);
+    if ((caps & (kCapRooms | kCapMoves)) == (kCapRooms | kCapMoves)) {
+      send(id, moved);
     } else {
-      send(id, (caps & kCapRooms) != 0 ? *native : *fallback);
+      send(id, (caps & kCapRooms) != 0 ? native : fallback);
     }
   }
 }

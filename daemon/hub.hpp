@@ -202,6 +202,10 @@ class Hub {
   // first need, from the encoded form; unstamped if the stamp would not fit).
   void fan_out(const std::vector<SessionId>& to, unsigned cap, const Frame& native,
                const Frame* fallback, std::optional<std::int64_t> ts = std::nullopt);
+  // A `leave` caused by `enter`: `moved` (with `to`) to members with `rooms` and
+  // `moves`, `native` to the other members with `rooms`, `fallback` to the rest.
+  void fan_out_move(const std::vector<SessionId>& to, const Frame& native, const Frame& fallback,
+                    const Frame& moved);
 
   void on_hello(SessionId id, Member& m, proto::Hello hello);
   // The rest of a hello once the engine has granted the nick.

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <iterator>
 
 #include "daemon/hub.hpp"
 #include "daemon/log_fields.hpp"
@@ -18,6 +19,9 @@ namespace {
 
 constexpr std::string_view kEvents = "chatd:events";
 constexpr std::string_view kNodes = "chatd:nodes";
+constexpr std::string_view kHistoryIndex = "chatd:history-index";
+constexpr std::string_view kHistorySeq = "chatd:history-seq";
+constexpr std::string_view kOldHistoryRooms = "chatd:history-rooms";  // the first slice's index
 constexpr std::chrono::milliseconds kMaxBackoff{5000};
 constexpr std::string_view kDownText =
     "other chat nodes are unreachable: you can talk only with users on this server until they "
@@ -35,14 +39,22 @@ return 1)";
 constexpr const char* kRelease = R"(
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0)";
-// One room event: published, and kept as history if it is a line (ARGV[4] lines).
+// A chat or emote line: numbered (the envelope's last field), published, and
+// appended to the room's list (KEYS[1]), which is trimmed to ARGV[3] lines and
+// expires ARGV[6] ms after its last line; the index (KEYS[2], room key -> time
+// of its last line) drops a few rooms past that, with their lists.
 constexpr const char* kLine = R"(
-redis.call('PUBLISH', ARGV[1], ARGV[2])
-local n = tonumber(ARGV[3])
-if n and n > 0 then
-  redis.call('RPUSH', KEYS[1], ARGV[2])
-  redis.call('LTRIM', KEYS[1], -n, -1)
-  redis.call('SADD', 'chatd:history-rooms', ARGV[4])
+local s = tostring(redis.call('INCR', KEYS[3]))
+local m = ARGV[2] .. #s .. ':' .. s .. ','
+redis.call('PUBLISH', ARGV[1], m)
+redis.call('RPUSH', KEYS[1], m)
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
+local cutoff = '(' .. (tonumber(ARGV[5]) - tonumber(ARGV[6]))
+for _, r in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', cutoff, 'LIMIT', 0, 8)) do
+  redis.call('ZREM', KEYS[2], r)
+  redis.call('DEL', 'chatd:history:' .. r)
 end
 return 1)";
 // A DM to the live node holding the nick: how many received it (0: nobody).
@@ -86,14 +98,34 @@ for _, n in ipairs(redis.call('SMEMBERS', 'chatd:nodes')) do
   end
 end
 return out)";
-// Every room's history: room key, {line, ...}, ...
+// Every room's history: the newest line's number, then room key, {line, ...},
+// ... (KEYS: the index, the counter, the first slice's set, folded into the
+// index; ARGV: now and the TTL in ms). Rooms past the TTL are dropped.
 constexpr const char* kLoadHistory = R"(
-local out = {}
-for _, r in ipairs(redis.call('SMEMBERS', 'chatd:history-rooms')) do
-  table.insert(out, r)
-  table.insert(out, redis.call('LRANGE', 'chatd:history:' .. r, 0, -1))
+for _, r in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  redis.call('ZADD', KEYS[1], 'NX', ARGV[1], r)
+  redis.call('PEXPIRE', 'chatd:history:' .. r, ARGV[2])
+end
+redis.call('DEL', KEYS[3])
+local cutoff = '(' .. (tonumber(ARGV[1]) - tonumber(ARGV[2]))
+for _, r in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff)) do
+  redis.call('ZREM', KEYS[1], r)
+  redis.call('DEL', 'chatd:history:' .. r)
+end
+local out = {redis.call('GET', KEYS[2]) or '0'}
+for _, r in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local lines = redis.call('LRANGE', 'chatd:history:' .. r, 0, -1)
+  if #lines == 0 then
+    redis.call('ZREM', KEYS[1], r)
+  else
+    table.insert(out, r)
+    table.insert(out, lines)
+  end
 end
 return out)";
+
+constexpr const char* kScripts[] = {kClaim, kRelease,     kLine,        kDirect,     kDead,
+                                    kReap,  kTakeMembers, kLoadMembers, kLoadHistory};
 
 bool is_string(const redisReply* r) {
   return r != nullptr && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
@@ -103,6 +135,15 @@ std::string_view text(const redisReply* r) {
 }
 bool is_error(const redisReply* r) {
   return r != nullptr && r->type == REDIS_REPLY_ERROR;
+}
+// Redis does not have the script (SCRIPT FLUSH, or a replica promoted since).
+bool is_noscript(const redisReply* r) {
+  return is_error(r) && text(r).substr(0, 9) == "NOSCRIPT ";
+}
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 // Pairs of strings from an array reply (HGETALL); nullopt if it is not one.
 std::optional<std::map<std::string, std::string>> string_pairs(const redisReply* r) {
@@ -128,10 +169,11 @@ void put_field(std::string& out, std::string_view field) {
 
 }  // namespace
 
-std::string Envelope::encode() const {
+std::string Envelope::encode_unsequenced() const {
   std::string out;
-  out.reserve(native.size() + fallback.size() + origin.size() + room.size() + nick.size() + 64);
-  put_field(out, "c1");
+  out.reserve(native.size() + fallback.size() + moved.size() + origin.size() + room.size() +
+              nick.size() + 80);
+  put_field(out, "c2");
   put_field(out, origin);
   put_field(out, kind);
   put_field(out, room);
@@ -140,13 +182,26 @@ std::string Envelope::encode() const {
   put_field(out, ts ? std::to_string(*ts) : std::string());
   put_field(out, native);
   put_field(out, fallback);
+  put_field(out, moved);
+  return out;
+}
+
+std::string Envelope::encode() const {
+  std::string out = encode_unsequenced();
+  put_field(out, seq != 0 ? std::to_string(seq) : std::string());
   return out;
 }
 
 std::optional<Envelope> Envelope::decode(std::string_view bytes) {
-  std::string_view fields[9];
+  // c1: version .. fallback (9 fields); c2: and moved, seq (11).
+  std::string_view fields[11];
+  std::size_t count = 0;
   std::size_t pos = 0;
-  for (auto& field : fields) {
+  while (pos < bytes.size()) {
+    if (count == std::size(fields)) {
+      return std::nullopt;
+    }
+    auto& field = fields[count++];
     std::size_t len = 0;
     const char* begin = bytes.data() + pos;
     const char* end = bytes.data() + bytes.size();
@@ -161,7 +216,7 @@ std::optional<Envelope> Envelope::decode(std::string_view bytes) {
     field = bytes.substr(pos, len);
     pos += len + 1;
   }
-  if (pos != bytes.size() || fields[0] != "c1") {
+  if (!(count == 9 && fields[0] == "c1") && !(count == 11 && fields[0] == "c2")) {
     return std::nullopt;
   }
   Envelope e;
@@ -185,6 +240,16 @@ std::optional<Envelope> Envelope::decode(std::string_view bytes) {
   }
   e.native = std::string(fields[7]);
   e.fallback = std::string(fields[8]);
+  if (count == 11) {
+    e.moved = std::string(fields[9]);
+    const auto seq = fields[10];
+    if (!seq.empty()) {
+      const auto [p, ec] = std::from_chars(seq.data(), seq.data() + seq.size(), e.seq);
+      if (ec != std::errc() || p != seq.data() + seq.size()) {
+        return std::nullopt;
+      }
+    }
+  }
   return e;
 }
 
@@ -235,8 +300,7 @@ bool RedisEngine::linked() const {
   return cmd_->connected() && connections_up_ == 2;
 }
 
-bool RedisEngine::command(const std::vector<std::string>& argv,
-                          std::function<void(const redisReply*)> done) {
+bool RedisEngine::command(const std::vector<std::string>& argv, ReplyFn done) {
   const auto gen = generation_;
   return cmd_->command(argv, [this, gen, alive = alive_, done = std::move(done),
                               name = argv.front()](const redisReply* reply) {
@@ -248,6 +312,84 @@ bool RedisEngine::command(const std::vector<std::string>& argv,
     }
     if (done) {
       done(reply);
+    }
+  });
+}
+
+std::shared_ptr<std::vector<std::string>> RedisEngine::script_argv(
+    const char* script, std::vector<std::string> args) const {
+  auto argv = std::make_shared<std::vector<std::string>>(std::move(args));
+  const auto sha = shas_.find(script);
+  if (sha != shas_.end()) {
+    argv->insert(argv->begin(), {std::string("EVALSHA"), sha->second});
+  } else {
+    argv->insert(argv->begin(), {std::string("EVAL"), std::string(script)});
+  }
+  return argv;
+}
+
+bool RedisEngine::send(std::shared_ptr<std::vector<std::string>> argv, const char* script,
+                       ReplyFn on_reply) {
+  const auto& sent = *argv;
+  return cmd_->command(sent, [this, argv = std::move(argv), script, alive = alive_,
+                              on_reply = std::move(on_reply)](const redisReply* reply) mutable {
+    if (!*alive) {
+      return;
+    }
+    if (is_noscript(reply) && argv->front() == "EVALSHA") {
+      // Redis lost its scripts while connected: the text, this once (EVAL
+      // caches it again). A reconnect loads every script before using it.
+      spdlog::info("event=redis-noscript detail={}", log_value("script sent again as EVAL"));
+      (*argv)[0] = "EVAL";
+      (*argv)[1] = script;
+      auto retry = std::move(on_reply);
+      if (!send(std::move(argv), script, retry)) {
+        retry(nullptr);
+      }
+      return;
+    }
+    on_reply(reply);
+  });
+}
+
+bool RedisEngine::eval(const char* script, std::vector<std::string> args, ReplyFn done) {
+  const auto gen = generation_;
+  return send(script_argv(script, std::move(args)), script,
+              [this, gen, done = std::move(done)](const redisReply* reply) {
+                if (gen != generation_) {
+                  return;
+                }
+                if (is_error(reply)) {
+                  spdlog::error("event=redis-error command=EVALSHA detail={}",
+                                log_value(text(reply)));
+                }
+                if (done) {
+                  done(reply);
+                }
+              });
+}
+
+void RedisEngine::ask(const char* script, std::vector<std::string> args,
+                      std::function<bool(const redisReply*)> yes,
+                      std::function<void(bool)> answer) {
+  auto later = std::make_shared<std::function<void(bool)>>(std::move(answer));
+  const bool sent = send(script_argv(script, std::move(args)), script,
+                         [this, later, yes = std::move(yes)](const redisReply* reply) {
+                           if (reply == nullptr) {
+                             defer([later] { (*later)(false); });
+                           } else {
+                             (*later)(yes(reply));
+                           }
+                         });
+  if (!sent) {
+    (*later)(false);
+  }
+}
+
+void RedisEngine::defer(std::function<void()> fn) {
+  loop_.add_timer(loop_.now(), [fn = std::move(fn), alive = alive_] {
+    if (*alive) {
+      fn();
     }
   });
 }
@@ -295,8 +437,8 @@ void RedisEngine::assert_presence() {
     auto check = [this, gen](const redisReply* reply) {
       if (gen == generation_ && (reply == nullptr || is_error(reply))) {
         spdlog::error("event=redis-auth-failed address={}", log_value(config_.address.text));
-        loop_.add_timer(loop_.now(), [this, gen, alive = alive_] {
-          if (*alive && gen == generation_) {
+        defer([this, gen] {
+          if (gen == generation_) {
             went_down("AUTH refused");
           }
         });
@@ -308,19 +450,32 @@ void RedisEngine::assert_presence() {
   // Named, so an operator's CLIENT LIST shows which node holds which connection.
   sub_->command({"CLIENT", "SETNAME", "chatd-" + config_.node + "-subscription"}, {});
   command({"CLIENT", "SETNAME", "chatd-" + config_.node + "-commands"});
+  // Every script first, so that what follows can run them by SHA1.
+  for (const char* script : kScripts) {
+    command({"SCRIPT", "LOAD", script}, [this, script](const redisReply* r) {
+      if (is_string(r)) {
+        shas_[script] = std::string(text(r));
+      }
+    });
+  }
   sub_->subscribe(
       {std::string(kEvents), key("dm", config_.node)},
-      [this](std::string_view channel, std::string_view payload) { on_message(channel, payload); });
+      [this](std::string_view channel, std::string_view payload) { on_message(channel, payload); },
+      [this, gen] {
+        if (gen == generation_) {
+          subscribed();
+        }
+      });
   const std::string ttl = std::to_string(config_.presence_ttl.count());
   command({"SET", key("node", config_.node), "1", "PX", ttl});
   command({"SADD", std::string(kNodes), config_.node});
   // What a previous run of this node left (or what left here while Redis was
   // away): nicks no local user holds any more are given back.
-  command({"EVAL", kTakeMembers, "1", key("members", config_.node)}, [this](const redisReply* r) {
+  eval(kTakeMembers, {"1", key("members", config_.node)}, [this](const redisReply* r) {
     if (auto old = string_pairs(r)) {
       for (const auto& [nick, room] : *old) {
         if (members_.count(nick) == 0) {
-          command({"EVAL", kRelease, "1", key("nick", proto::nick_key(nick)), config_.node});
+          eval(kRelease, {"1", key("nick", proto::nick_key(nick)), config_.node});
         }
       }
     }
@@ -336,8 +491,7 @@ void RedisEngine::assert_presence() {
   // The nicks this node's users hold: Redis's holder wins a conflict (another
   // node took the nick while this one was cut off), and the local user goes.
   for (const auto& nick_key : nicks_) {
-    command({"EVAL", kClaim, "1", key("nick", nick_key), config_.node}, [this, nick_key](
-                                                                            const redisReply* r) {
+    eval(kClaim, {"1", key("nick", nick_key), config_.node}, [this, nick_key](const redisReply* r) {
       if (r != nullptr && r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
         spdlog::warn("event=nick-conflict nick_key={} rule=redis-holder-wins", log_value(nick_key));
         nicks_.erase(nick_key);
@@ -347,20 +501,37 @@ void RedisEngine::assert_presence() {
       }
     });
   }
-  command({"EVAL", kLoadMembers, "0", config_.node}, [this](const redisReply* r) {
+}
+
+void RedisEngine::subscribed() {
+  // From here on everything published reaches this node, so what is loaded now
+  // misses nothing; what arrives both ways is sorted out: by the history's
+  // sequence numbers (load_history), and for members by applying the joins and
+  // parts that arrived during the load again to the loaded lists (each sets or
+  // clears one nick, so the newest one wins either way).
+  loading_members_ = true;
+  member_events_.clear();
+  eval(kLoadMembers, {"0", config_.node}, [this](const redisReply* r) {
+    const auto events = std::move(member_events_);
+    member_events_.clear();
+    loading_members_ = false;
     if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
       bad_input("members reply");
       return;
     }
-    std::set<std::string> live;
+    std::map<std::string, std::map<std::string, std::string>> live;
     for (std::size_t i = 0; i + 1 < r->elements; i += 2) {
-      if (!is_string(r->element[i])) {
-        continue;
+      if (is_string(r->element[i])) {
+        live[std::string(text(r->element[i]))] =
+            string_pairs(r->element[i + 1]).value_or(std::map<std::string, std::string>{});
       }
-      const std::string node(text(r->element[i]));
-      live.insert(node);
-      on_remote_members(
-          node, string_pairs(r->element[i + 1]).value_or(std::map<std::string, std::string>{}));
+    }
+    // Before anyone is told who left: a join that crossed the load is no leave.
+    for (const auto& e : events) {
+      apply_member_event(live, e);
+    }
+    for (auto& [node, members] : live) {
+      on_remote_members(node, std::move(members));
     }
     for (auto it = remote_.begin(); it != remote_.end();) {
       if (live.count(it->first) == 0) {
@@ -373,7 +544,12 @@ void RedisEngine::assert_presence() {
       }
     }
   });
-  command({"EVAL", kLoadHistory, "0"}, [this](const redisReply* r) { load_history(r); });
+  loading_ = true;
+  pending_.clear();
+  eval(kLoadHistory,
+       {"3", std::string(kHistoryIndex), std::string(kHistorySeq), std::string(kOldHistoryRooms),
+        std::to_string(now_ms()), std::to_string(config_.history_ttl.count())},
+       [this](const redisReply* r) { load_history(r); });
   Envelope reset;
   reset.origin = config_.node;
   reset.kind = "reset";
@@ -401,6 +577,10 @@ void RedisEngine::assert_presence() {
 void RedisEngine::went_down(const std::string& why) {
   const bool was = up_;
   up_ = false;
+  loading_ = false;
+  pending_.clear();
+  loading_members_ = false;
+  member_events_.clear();
   ++generation_;
   connections_up_ = 0;
   cmd_->close();
@@ -451,11 +631,11 @@ void RedisEngine::heartbeat() {
   command(
       {"SET", key("node", config_.node), "1", "PX", std::to_string(config_.presence_ttl.count())},
       [this](const redisReply* /*reply*/) { heartbeat_pending_ = false; });
-  std::vector<std::string> dead{"EVAL", kDead, "0", config_.node};
+  std::vector<std::string> dead{"0", config_.node};
   for (const auto& [node, members] : remote_) {
     dead.push_back(node);
   }
-  command(dead, [this](const redisReply* r) {
+  eval(kDead, std::move(dead), [this](const redisReply* r) {
     if (r == nullptr || r->type != REDIS_REPLY_ARRAY) {
       return;
     }
@@ -475,17 +655,17 @@ void RedisEngine::reap(const std::string& dead) {
     on_remote_members(dead, {});
     remote_.erase(dead);
   }
-  command({"EVAL", kReap, "0", dead, config_.node, std::to_string(config_.presence_ttl.count())},
-          [this, dead](const redisReply* r) {
-            auto members = string_pairs(r);
-            if (!members) {
-              return;  // another node reaps it
-            }
-            for (const auto& [nick, room] : *members) {
-              command({"EVAL", kRelease, "1", key("nick", proto::nick_key(nick)), dead});
-            }
-            spdlog::info("event=node-reaped node={} users={}", log_value(dead), members->size());
-          });
+  eval(kReap, {"0", dead, config_.node, std::to_string(config_.presence_ttl.count())},
+       [this, dead](const redisReply* r) {
+         auto members = string_pairs(r);
+         if (!members) {
+           return;  // another node reaps it
+         }
+         for (const auto& [nick, room] : *members) {
+           eval(kRelease, {"1", key("nick", proto::nick_key(nick)), dead});
+         }
+         spdlog::info("event=node-reaped node={} users={}", log_value(dead), members->size());
+       });
 }
 
 void RedisEngine::on_remote_members(const std::string& node,
@@ -501,12 +681,29 @@ void RedisEngine::on_remote_members(const std::string& node,
   known = std::move(members);
 }
 
+void RedisEngine::apply_member_event(
+    std::map<std::string, std::map<std::string, std::string>>& nodes, const MemberEvent& e) {
+  if (e.joined) {
+    nodes[e.node][e.nick] = e.room;
+  } else if (auto it = nodes.find(e.node); it != nodes.end()) {
+    it->second.erase(e.nick);
+  }
+}
+
 void RedisEngine::load_history(const redisReply* r) {
-  if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
+  std::vector<PendingLine> pending = std::move(pending_);
+  pending_.clear();
+  loading_ = false;
+  std::uint64_t newest = 0;
+  if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 1 ||
+      !is_string(r->element[0]) ||
+      std::from_chars(r->element[0]->str, r->element[0]->str + r->element[0]->len, newest).ec !=
+          std::errc()) {
     bad_input("history reply");
     return;
   }
-  for (std::size_t i = 0; i + 1 < r->elements; i += 2) {
+  std::set<std::string> loaded;
+  for (std::size_t i = 1; i + 1 < r->elements; i += 2) {
     const redisReply* lines = r->element[i + 1];
     if (!is_string(r->element[i]) || lines->type != REDIS_REPLY_ARRAY) {
       bad_input("history room");
@@ -514,6 +711,7 @@ void RedisEngine::load_history(const redisReply* r) {
     }
     const std::string room_key(text(r->element[i]));
     mirror_.room_emptied(room_key);
+    loaded.insert(room_key);
     for (std::size_t j = 0; j < lines->elements; ++j) {
       const redisReply* line = lines->element[j];
       auto env = is_string(line) ? Envelope::decode(text(line)) : std::nullopt;
@@ -526,6 +724,22 @@ void RedisEngine::load_history(const redisReply* r) {
       mirror_.remember(room_key, *native, fallback ? &*fallback : nullptr, *env->ts);
     }
   }
+  // The lines that arrived during the load: in the mirror already, but a
+  // loaded room's list replaced them. Put back those the list did not have:
+  // this node's own (said after the load, on the same connection) and the
+  // others' numbered after it. Others' lines from before the load that arrive
+  // later still are in the list: mirror_line() skips them.
+  const std::uint64_t loaded_seq = newest;
+  for (const auto& line : pending) {
+    if (line.seq > loaded_seq) {
+      newest = std::max(newest, line.seq);
+    }
+    if (loaded.count(line.room_key) != 0 && (line.seq == 0 || line.seq > loaded_seq)) {
+      mirror_.remember(line.room_key, line.native, line.fallback ? &*line.fallback : nullptr,
+                       line.ts);
+    }
+  }
+  history_seq_ = newest;
 }
 
 void RedisEngine::bad_input(std::string_view what) {
@@ -549,12 +763,15 @@ void RedisEngine::on_message(std::string_view /*channel*/, std::string_view payl
       bad_input("member");
       return;
     }
-    if (env->kind == "join") {
-      remote_[env->origin][env->nick] = env->room;
-    } else if (auto it = remote_.find(env->origin); it != remote_.end()) {
-      it->second.erase(env->nick);
+    const MemberEvent member{env->origin, env->nick, env->room, env->kind == "join"};
+    apply_member_event(remote_, member);
+    if (loading_members_) {
+      member_events_.push_back(member);
     }
-    return;
+    if (env->kind == "part" || env->native.empty()) {
+      return;
+    }
+    // A join with its room event: delivered below, like any event.
   }
   if (env->kind == "reset") {
     const std::string node = env->origin;
@@ -574,18 +791,20 @@ void RedisEngine::on_message(std::string_view /*channel*/, std::string_view payl
     }
     return;
   }
-  if (env->kind != "ev" && env->kind != "dm") {
+  if (env->kind != "ev" && env->kind != "dm" && env->kind != "join") {
     bad_input("kind");
     return;
   }
   auto native = proto::Frame::make(env->native);
   auto fallback = env->fallback.empty() ? std::nullopt : proto::Frame::make(env->fallback);
-  if (!native || (!env->fallback.empty() && !fallback) ||
+  auto moved = env->moved.empty() ? std::nullopt : proto::Frame::make(env->moved);
+  if (!native || (!env->fallback.empty() && !fallback) || (!env->moved.empty() && !moved) ||
       (env->cap != 0 && (env->cap & (env->cap - 1)) != 0)) {
     bad_input("event");
     return;
   }
-  const RoomEvent event{&*native, fallback ? &*fallback : nullptr, env->cap, env->ts};
+  const RoomEvent event{&*native, fallback ? &*fallback : nullptr, env->cap, env->ts,
+                        moved ? &*moved : nullptr};
   if (env->kind == "dm") {
     if (hub_ != nullptr) {
       hub_->deliver_direct(env->room, event);
@@ -600,8 +819,8 @@ void RedisEngine::on_message(std::string_view /*channel*/, std::string_view payl
     hub_->deliver(env->room, event);
   }
   if (env->ts) {
-    mirror_.remember(proto::room_key(env->room), *native, fallback ? &*fallback : nullptr,
-                     *env->ts);
+    mirror_line(proto::room_key(env->room), *native, fallback ? &*fallback : nullptr, *env->ts,
+                env->seq);
   }
 }
 
@@ -665,50 +884,43 @@ void RedisEngine::claim_nick(const std::string& nick_key, ClaimDone done) {
     done(false);
     return;
   }
-  auto later = std::make_shared<ClaimDone>(std::move(done));
-  const bool sent = cmd_->command({"EVAL", kClaim, "1", key("nick", nick_key), config_.node},
-                                  [this, nick_key, later, alive = alive_](const redisReply* r) {
-                                    if (!*alive) {
-                                      return;
-                                    }
-                                    if (r == nullptr) {
-                                      // The connection is going away: answer once the engine knows
-                                      // it is down.
-                                      loop_.add_timer(loop_.now(), [later, alive] {
-                                        if (*alive) {
-                                          (*later)(false);
-                                        }
-                                      });
-                                      return;
-                                    }
-                                    const bool claimed =
-                                        r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-                                    if (claimed) {
-                                      nicks_.insert(nick_key);
-                                    }
-                                    (*later)(claimed);
-                                  });
-  if (!sent) {
-    (*later)(false);
-  }
+  ask(
+      kClaim, {"1", key("nick", nick_key), config_.node},
+      [this, nick_key](const redisReply* r) {
+        const bool claimed = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+        if (claimed) {
+          nicks_.insert(nick_key);
+        }
+        return claimed;
+      },
+      std::move(done));
 }
 
 void RedisEngine::release_nick(const std::string& nick_key) {
   nicks_.erase(nick_key);
   if (linked()) {
-    command({"EVAL", kRelease, "1", key("nick", nick_key), config_.node});
+    eval(kRelease, {"1", key("nick", nick_key), config_.node});
   }
 }
 
-void RedisEngine::member_joined(const std::string& room, const std::string& nick) {
+void RedisEngine::member_joined(const std::string& room, const std::string& nick,
+                                const RoomEvent& announce) {
   members_[nick] = room;
   if (linked()) {
     command({"HSET", key("members", config_.node), nick, room});
+    // The member and the room's `join` event: one publish.
     Envelope e;
     e.origin = config_.node;
     e.kind = "join";
     e.room = room;
     e.nick = nick;
+    if (announce.native != nullptr) {
+      e.cap = announce.cap;
+      e.native = std::string(announce.native->payload());
+      if (announce.fallback != nullptr) {
+        e.fallback = std::string(announce.fallback->payload());
+      }
+    }
     command({"PUBLISH", std::string(kEvents), e.encode()});
   }
 }
@@ -765,15 +977,21 @@ void RedisEngine::publish(const std::string& room, const RoomEvent& event) {
   if (event.fallback != nullptr) {
     e.fallback = std::string(event.fallback->payload());
   }
+  if (event.moved != nullptr) {
+    e.moved = std::string(event.moved->payload());
+  }
   if (!event.ts || limits_.lines == 0) {
     command({"PUBLISH", std::string(kEvents), e.encode()});
     return;
   }
   // A line (chat, emote: the events with a time) is history too: one script
-  // publishes it and appends it to the room's list, trimmed to the line cap.
-  const std::string rk = proto::room_key(room);
-  command({"EVAL", kLine, "1", key("history", rk), std::string(kEvents), e.encode(),
-           std::to_string(limits_.lines), rk});
+  // numbers it, publishes it and appends it to the room's list.
+  std::string rk = proto::room_key(room);
+  std::string list = key("history", rk);
+  eval(kLine,
+       {"3", std::move(list), std::string(kHistoryIndex), std::string(kHistorySeq),
+        std::string(kEvents), e.encode_unsequenced(), std::to_string(limits_.lines), std::move(rk),
+        std::to_string(*event.ts), std::to_string(config_.history_ttl.count())});
 }
 
 void RedisEngine::direct(const std::string& to_key, const RoomEvent& event,
@@ -792,26 +1010,10 @@ void RedisEngine::direct(const std::string& to_key, const RoomEvent& event,
   if (event.fallback != nullptr) {
     e.fallback = std::string(event.fallback->payload());
   }
-  auto later = std::make_shared<std::function<void(bool)>>(std::move(done));
-  const bool sent =
-      cmd_->command({"EVAL", kDirect, "1", key("nick", to_key), e.encode(), config_.node},
-                    [this, later, alive = alive_](const redisReply* r) {
-                      if (!*alive) {
-                        return;
-                      }
-                      if (r == nullptr) {
-                        loop_.add_timer(loop_.now(), [later, alive] {
-                          if (*alive) {
-                            (*later)(false);
-                          }
-                        });
-                        return;
-                      }
-                      (*later)(r->type == REDIS_REPLY_INTEGER && r->integer > 0);
-                    });
-  if (!sent) {
-    (*later)(false);
-  }
+  ask(
+      kDirect, {"1", key("nick", to_key), e.encode(), config_.node},
+      [](const redisReply* r) { return r->type == REDIS_REPLY_INTEGER && r->integer > 0; },
+      std::move(done));
 }
 
 void RedisEngine::set_history_limits(HistoryLimits limits) {
@@ -822,7 +1024,22 @@ void RedisEngine::set_history_limits(HistoryLimits limits) {
 void RedisEngine::remember(const std::string& room, const proto::Frame& live,
                            const proto::Frame* fallback, std::int64_t ts) {
   // Redis got the line with its publication; this is the node's mirror.
-  mirror_.remember(proto::room_key(room), live, fallback, ts);
+  mirror_line(proto::room_key(room), live, fallback, ts, 0);
+}
+
+void RedisEngine::mirror_line(const std::string& room_key, const proto::Frame& native,
+                              const proto::Frame* fallback, std::int64_t ts, std::uint64_t seq) {
+  if (loading_) {
+    pending_.push_back({room_key, native,
+                        fallback != nullptr ? std::optional<proto::Frame>(*fallback) : std::nullopt,
+                        ts, seq});
+  } else if (seq != 0) {
+    if (seq <= history_seq_) {
+      return;  // published before the history load, which had it already
+    }
+    history_seq_ = seq;
+  }
+  mirror_.remember(room_key, native, fallback, ts);
 }
 
 void RedisEngine::replay(const std::string& room, bool emote_cap, bool time_cap,

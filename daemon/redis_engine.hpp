@@ -39,11 +39,14 @@ struct RedisEngineConfig {
   std::chrono::milliseconds connect_timeout{2000};
   // History as the hub will set it (the mirror loads before the hub exists).
   Engine::HistoryLimits history;
+  // How long a room's history list outlives its last line in Redis.
+  std::chrono::milliseconds history_ttl{std::chrono::hours(7 * 24)};
 };
 
 // One message between nodes (and one line of history in Redis), encoded as
 // netstrings: "<len>:<bytes>," per field, so any bytes survive and a damaged one
-// is refused whole.
+// is refused whole. Version c2 (docs/CLUSTER.md); c1, the first slice's, is still
+// read (history lists it wrote).
 struct Envelope {
   std::string origin;  // the node that sent it
   std::string kind;    // ev, join, part, dm, reset, line
@@ -53,7 +56,11 @@ struct Envelope {
   std::optional<std::int64_t> ts;
   std::string native;  // payloads (no length prefix)
   std::string fallback;
+  std::string moved;      // a leave caused by enter: the form for `rooms` + `moves`
+  std::uint64_t seq = 0;  // a history line's number, given by Redis (0: none)
   std::string encode() const;
+  // Every field but the last, `seq`, which the line script appends.
+  std::string encode_unsequenced() const;
   static std::optional<Envelope> decode(std::string_view bytes);
 };
 
@@ -86,7 +93,8 @@ class RedisEngine final : public Engine {
   std::size_t say_elsewhere(std::string_view message) override;
   void claim_nick(const std::string& key, ClaimDone done) override;
   void release_nick(const std::string& key) override;
-  void member_joined(const std::string& room, const std::string& nick) override;
+  void member_joined(const std::string& room, const std::string& nick,
+                     const RoomEvent& announce) override;
   void member_left(const std::string& room, const std::string& nick) override;
   void remote_members(const std::string& room,
                       std::function<void(std::vector<std::string>)> done) override;
@@ -113,12 +121,37 @@ class RedisEngine final : public Engine {
   void heartbeat();
   void on_message(std::string_view channel, std::string_view payload);
   void on_remote_members(const std::string& node, std::map<std::string, std::string> members);
+  void subscribed();  // the subscription is confirmed: load what others hold
   void load_history(const struct redisReply* reply);
+  struct MemberEvent {
+    std::string node, nick, room;
+    bool joined = false;  // else parted
+  };
+  static void apply_member_event(std::map<std::string, std::map<std::string, std::string>>& nodes,
+                                 const MemberEvent& e);
+  // A line for the mirror: this node's own (seq 0) or another's, numbered.
+  void mirror_line(const std::string& room_key, const proto::Frame& native,
+                   const proto::Frame* fallback, std::int64_t ts, std::uint64_t seq);
   void reap(const std::string& dead);
   void bad_input(std::string_view what);
   bool linked() const;
-  bool command(const std::vector<std::string>& argv,
-               std::function<void(const struct redisReply*)> done = {});
+  using ReplyFn = std::function<void(const struct redisReply*)>;
+  bool command(const std::vector<std::string>& argv, ReplyFn done = {});
+  // A Lua script by EVALSHA once Redis has loaded it (else by EVAL); `args` are
+  // EVAL's: the number of keys, the keys, the arguments. Like command().
+  bool eval(const char* script, std::vector<std::string> args, ReplyFn done = {});
+  // A script whose caller waits for a yes or no: `answer(yes(reply))`, or
+  // `answer(false)` if it cannot be sent (at once) or the connection goes
+  // away first (on the loop's next turn, once the engine knows it is down).
+  void ask(const char* script, std::vector<std::string> args,
+           std::function<bool(const struct redisReply*)> yes, std::function<void(bool)> answer);
+  // Sends `argv` on the command connection; `on_reply` gets the reply or null.
+  // An EVALSHA answered NOSCRIPT goes again as EVAL with `script`'s text.
+  bool send(std::shared_ptr<std::vector<std::string>> argv, const char* script, ReplyFn on_reply);
+  std::shared_ptr<std::vector<std::string>> script_argv(const char* script,
+                                                        std::vector<std::string> args) const;
+  // Runs `fn` on the loop's next turn, if the engine still exists.
+  void defer(std::function<void()> fn);
   std::string key(std::string_view kind, std::string_view name) const;
 
   EventLoop& loop_;
@@ -142,8 +175,26 @@ class RedisEngine final : public Engine {
   std::map<std::string, std::string> members_;
   // Other nodes' members: node -> nick -> room.
   std::map<std::string, std::map<std::string, std::string>> remote_;
+  // The members load at (re)connect: joins and parts that arrive meanwhile,
+  // applied again to the loaded lists.
+  bool loading_members_ = false;
+  std::vector<MemberEvent> member_events_;
   HistoryLimits limits_;
   MemoryEngine mirror_;  // history by room key, Redis's lists as this node saw them
+  // The history load at (re)connect: lines that arrive meanwhile are mirrored
+  // and kept here too, to be put back after the loaded lists (the loaded
+  // sequence number tells which ones the lists already hold).
+  struct PendingLine {
+    std::string room_key;
+    proto::Frame native;
+    std::optional<proto::Frame> fallback;
+    std::int64_t ts = 0;
+    std::uint64_t seq = 0;  // 0: this node's own line
+  };
+  bool loading_ = false;
+  std::vector<PendingLine> pending_;
+  std::uint64_t history_seq_ = 0;            // the newest numbered line in the mirror
+  std::map<const char*, std::string> shas_;  // script text -> its SHA1, once loaded
   std::uint64_t bad_inputs_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -145,11 +145,14 @@ bool RedisConnection::command(const std::vector<std::string>& argv, ReplyFn done
   return true;
 }
 
-bool RedisConnection::subscribe(const std::vector<std::string>& channels, MessageFn on_message) {
+bool RedisConnection::subscribe(const std::vector<std::string>& channels, MessageFn on_message,
+                                std::function<void()> on_subscribed) {
   if (!connected()) {
     return false;
   }
   on_message_ = std::move(on_message);
+  on_subscribed_ = std::move(on_subscribed);
+  unconfirmed_ = channels.size();
   std::vector<const char*> args{"SUBSCRIBE"};
   std::vector<std::size_t> lens{9};
   for (const auto& c : channels) {
@@ -211,9 +214,17 @@ void RedisConnection::on_message(redisAsyncContext* ac, void* reply, void* /*pri
   const redisReply* kind = r->element[0];
   const redisReply* channel = r->element[1];
   const redisReply* payload = r->element[2];
+  if (kind->type == REDIS_REPLY_STRING && std::string_view(kind->str, kind->len) == "subscribe") {
+    if (self->unconfirmed_ > 0 && --self->unconfirmed_ == 0 && self->on_subscribed_) {
+      const auto then = std::move(self->on_subscribed_);
+      self->on_subscribed_ = nullptr;
+      then();
+    }
+    return;
+  }
   if (kind->type != REDIS_REPLY_STRING || std::string_view(kind->str, kind->len) != "message" ||
       channel->type != REDIS_REPLY_STRING || payload->type != REDIS_REPLY_STRING) {
-    return;  // the subscribe confirmations
+    return;
   }
   if (self->on_message_) {
     self->on_message_(std::string_view(channel->str, channel->len),

@@ -54,8 +54,11 @@ class RedisConnection {
   // `done` is called exactly once otherwise: with the reply, or with null if the
   // connection goes away first.
   bool command(const std::vector<std::string>& argv, ReplyFn done);
-  // SUBSCRIBE to `channels`; each message goes to `on_message`.
-  bool subscribe(const std::vector<std::string>& channels, MessageFn on_message);
+  // SUBSCRIBE to `channels`; each message goes to `on_message`. `on_subscribed`
+  // (if any) runs once Redis has confirmed every channel: from then on nothing
+  // published on them is missed.
+  bool subscribe(const std::vector<std::string>& channels, MessageFn on_message,
+                 std::function<void()> on_subscribed = {});
   // Drops the connection; pending replies get null; on_state is not called.
   void close();
   bool connected() const { return ac_ != nullptr && up_; }
@@ -88,6 +91,8 @@ class RedisConnection {
   EventLoop::TimerId connect_timer_ = 0;
   StateFn on_state_;
   MessageFn on_message_;
+  std::function<void()> on_subscribed_;
+  std::size_t unconfirmed_ = 0;  // channels whose SUBSCRIBE Redis has not confirmed yet
   // Set while `this` lives; handlers and timers check it before touching `this`.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
