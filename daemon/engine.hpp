@@ -87,6 +87,9 @@ class Engine {
   // Delivery beyond this node: a room event to the room's members elsewhere, and
   // a DM to a nick no local session holds (`done(false)`: no node holds it).
   virtual void publish(const std::string& room, const RoomEvent& event) = 0;
+  // The end of one loop iteration (the server calls it): an engine that gathers
+  // publications sends them now. Anything else it sends goes after what it gathered.
+  virtual void flush() {}
   virtual void direct(const std::string& to_key, const RoomEvent& event,
                       std::function<void(bool delivered)> done) = 0;
 

@@ -21,6 +21,12 @@ constexpr std::string_view kEvents = "chatd:events";
 constexpr std::string_view kNodes = "chatd:nodes";
 constexpr std::string_view kHistoryIndex = "chatd:history-index";
 constexpr std::string_view kHistorySeq = "chatd:history-seq";
+// A published batch starts with this field; then each envelope is a netstring.
+constexpr std::string_view kBatchHeader = "2:b1,";
+// A batch is sent before the end of its loop iteration once it holds this much.
+constexpr std::size_t kMaxBatchEvents = 256;
+constexpr std::size_t kMaxBatchBytes = std::size_t{256} * 1024;
+constexpr std::size_t kMaxCachedRoomKeys = 4096;
 constexpr std::string_view kOldHistoryRooms = "chatd:history-rooms";  // the first slice's index
 constexpr std::chrono::milliseconds kMaxBackoff{5000};
 constexpr std::string_view kDownText =
@@ -39,23 +45,43 @@ return 1)";
 constexpr const char* kRelease = R"(
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0)";
-// A chat or emote line: numbered (the envelope's last field), published, and
-// appended to the room's list (KEYS[1]), which is trimmed to ARGV[3] lines and
-// expires ARGV[6] ms after its last line; the index (KEYS[2], room key -> time
-// of its last line) drops a few rooms past that, with their lists.
-constexpr const char* kLine = R"(
-local s = tostring(redis.call('INCR', KEYS[3]))
-local m = ARGV[2] .. #s .. ':' .. s .. ','
-redis.call('PUBLISH', ARGV[1], m)
-redis.call('RPUSH', KEYS[1], m)
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
-redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
-local cutoff = '(' .. (tonumber(ARGV[5]) - tonumber(ARGV[6]))
-for _, r in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', cutoff, 'LIMIT', 0, 8)) do
-  redis.call('ZREM', KEYS[2], r)
-  redis.call('DEL', 'chatd:history:' .. r)
+// One loop iteration's room events (ARGV[6..]: room key, envelope; the key is
+// empty for an event that is not a line), published as one batch (ARGV[5], then
+// each envelope as a netstring). A line (chat, emote) is numbered (its envelope's
+// last field, from KEYS[2]) and appended to its room's list, which is trimmed to
+// ARGV[2] lines and expires ARGV[4] ms after its last line; the index (KEYS[1],
+// room key -> time of its last line, ARGV[3]) drops a few rooms past that.
+constexpr const char* kBatch = R"(
+local parts, rooms, lines = {}, {}, 0
+for i = 6, #ARGV, 2 do
+  if ARGV[i] ~= '' then lines = lines + 1 end
 end
+local s = redis.call('INCRBY', KEYS[2], lines) - lines
+for i = 6, #ARGV, 2 do
+  local rk, m = ARGV[i], ARGV[i + 1]
+  if rk ~= '' then
+    s = s + 1
+    local n = tostring(s)
+    m = m .. #n .. ':' .. n .. ','
+    redis.call('RPUSH', 'chatd:history:' .. rk, m)
+    rooms[rk] = true
+  end
+  table.insert(parts, #m .. ':' .. m .. ',')
+end
+for rk in pairs(rooms) do
+  local list = 'chatd:history:' .. rk
+  redis.call('LTRIM', list, -tonumber(ARGV[2]), -1)
+  redis.call('PEXPIRE', list, ARGV[4])
+  redis.call('ZADD', KEYS[1], ARGV[3], rk)
+end
+if lines > 0 then
+  local cutoff = '(' .. (tonumber(ARGV[3]) - tonumber(ARGV[4]))
+  for _, r in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff, 'LIMIT', 0, 8)) do
+    redis.call('ZREM', KEYS[1], r)
+    redis.call('DEL', 'chatd:history:' .. r)
+  end
+end
+redis.call('PUBLISH', ARGV[1], ARGV[5] .. table.concat(parts))
 return 1)";
 // A DM to the live node holding the nick: how many received it (0: nobody).
 constexpr const char* kDirect = R"(
@@ -124,7 +150,7 @@ for _, r in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
 end
 return out)";
 
-constexpr const char* kScripts[] = {kClaim, kRelease,     kLine,        kDirect,     kDead,
+constexpr const char* kScripts[] = {kClaim, kRelease,     kBatch,       kDirect,     kDead,
                                     kReap,  kTakeMembers, kLoadMembers, kLoadHistory};
 
 bool is_string(const redisReply* r) {
@@ -192,6 +218,25 @@ std::string Envelope::encode() const {
   return out;
 }
 
+namespace {
+std::optional<std::string_view> next_field(std::string_view bytes, std::size_t& pos) {
+  // A netstring ("LEN:BYTES,") at pos, which moves past it.
+  std::size_t len = 0;
+  const char* begin = bytes.data() + pos;
+  const char* end = bytes.data() + bytes.size();
+  const auto [p, ec] = std::from_chars(begin, end, len);
+  if (ec != std::errc() || p == begin || p - begin > 7 || p == end || *p != ':') {
+    return std::nullopt;
+  }
+  const std::size_t start = static_cast<std::size_t>(p - bytes.data()) + 1;
+  if (len + 1 > bytes.size() - start || bytes[start + len] != ',') {
+    return std::nullopt;
+  }
+  pos = start + len + 1;
+  return bytes.substr(start, len);
+}
+}  // namespace
+
 std::optional<Envelope> Envelope::decode(std::string_view bytes) {
   // c1: version .. fallback (9 fields); c2: and moved, seq (11).
   std::string_view fields[11];
@@ -201,20 +246,11 @@ std::optional<Envelope> Envelope::decode(std::string_view bytes) {
     if (count == std::size(fields)) {
       return std::nullopt;
     }
-    auto& field = fields[count++];
-    std::size_t len = 0;
-    const char* begin = bytes.data() + pos;
-    const char* end = bytes.data() + bytes.size();
-    const auto [p, ec] = std::from_chars(begin, end, len);
-    if (ec != std::errc() || p == begin || p - begin > 7 || p == end || *p != ':') {
+    const auto field = next_field(bytes, pos);
+    if (!field) {
       return std::nullopt;
     }
-    pos = static_cast<std::size_t>(p - bytes.data()) + 1;
-    if (len > bytes.size() - pos || len + 1 > bytes.size() - pos || bytes[pos + len] != ',') {
-      return std::nullopt;
-    }
-    field = bytes.substr(pos, len);
-    pos += len + 1;
+    fields[count++] = *field;
   }
   if (!(count == 9 && fields[0] == "c1") && !(count == 11 && fields[0] == "c2")) {
     return std::nullopt;
@@ -301,6 +337,9 @@ bool RedisEngine::linked() const {
 }
 
 bool RedisEngine::command(const std::vector<std::string>& argv, ReplyFn done) {
+  if (!batch_.empty()) {
+    flush();  // a sender's room events before its DM, its leave's member update...
+  }
   const auto gen = generation_;
   return cmd_->command(argv, [this, gen, alive = alive_, done = std::move(done),
                               name = argv.front()](const redisReply* reply) {
@@ -330,6 +369,9 @@ std::shared_ptr<std::vector<std::string>> RedisEngine::script_argv(
 
 bool RedisEngine::send(std::shared_ptr<std::vector<std::string>> argv, const char* script,
                        ReplyFn on_reply) {
+  if (!batch_.empty()) {
+    flush();
+  }
   const auto& sent = *argv;
   return cmd_->command(sent, [this, argv = std::move(argv), script, alive = alive_,
                               on_reply = std::move(on_reply)](const redisReply* reply) mutable {
@@ -750,6 +792,23 @@ void RedisEngine::bad_input(std::string_view what) {
 }
 
 void RedisEngine::on_message(std::string_view /*channel*/, std::string_view payload) {
+  if (payload.substr(0, kBatchHeader.size()) != kBatchHeader) {
+    on_envelope(payload);
+    return;
+  }
+  // A batch: one loop iteration's events of one node, in order.
+  std::size_t pos = kBatchHeader.size();
+  while (pos < payload.size()) {
+    const auto inner = next_field(payload, pos);
+    if (!inner) {
+      bad_input("batch");
+      return;
+    }
+    on_envelope(*inner);
+  }
+}
+
+void RedisEngine::on_envelope(std::string_view payload) {
   auto env = Envelope::decode(payload);
   if (!env) {
     bad_input("envelope");
@@ -819,7 +878,7 @@ void RedisEngine::on_message(std::string_view /*channel*/, std::string_view payl
     hub_->deliver(env->room, event);
   }
   if (env->ts) {
-    mirror_line(proto::room_key(env->room), *native, fallback ? &*fallback : nullptr, *env->ts,
+    mirror_line(cached_room_key(env->room), *native, fallback ? &*fallback : nullptr, *env->ts,
                 env->seq);
   }
 }
@@ -980,18 +1039,56 @@ void RedisEngine::publish(const std::string& room, const RoomEvent& event) {
   if (event.moved != nullptr) {
     e.moved = std::string(event.moved->payload());
   }
+  // Gathered until the end of this loop iteration (flush()): a burst of lines costs
+  // one script call and one PUBLISH, not one each. A line (chat, emote: the events
+  // with a time) is history too, numbered and appended to its room's list there.
   if (!event.ts || limits_.lines == 0) {
-    command({"PUBLISH", std::string(kEvents), e.encode()});
+    batch_.push_back({std::string(), e.encode()});
+  } else {
+    batch_.push_back({cached_room_key(room), e.encode_unsequenced()});
+    batch_ts_ = std::max(batch_ts_, *event.ts);
+  }
+  batch_bytes_ += batch_.back().envelope.size() + batch_.back().room_key.size();
+  if (batch_.size() >= kMaxBatchEvents || batch_bytes_ >= kMaxBatchBytes) {
+    flush();
+  }
+}
+
+void RedisEngine::flush() {
+  if (batch_.empty()) {
     return;
   }
-  // A line (chat, emote: the events with a time) is history too: one script
-  // numbers it, publishes it and appends it to the room's list.
-  std::string rk = proto::room_key(room);
-  std::string list = key("history", rk);
-  eval(kLine,
-       {"3", std::move(list), std::string(kHistoryIndex), std::string(kHistorySeq),
-        std::string(kEvents), e.encode_unsequenced(), std::to_string(limits_.lines), std::move(rk),
-        std::to_string(*event.ts), std::to_string(config_.history_ttl.count())});
+  std::vector<Batched> items;
+  items.swap(batch_);
+  const std::int64_t ts = batch_ts_;
+  batch_bytes_ = 0;
+  batch_ts_ = 0;
+  if (!linked()) {
+    return;  // as publish() does when Redis is away: other nodes miss these
+  }
+  std::vector<std::string> args;
+  args.reserve(8 + 2 * items.size());
+  args.insert(args.end(), {"2", std::string(kHistoryIndex), std::string(kHistorySeq),
+                           std::string(kEvents), std::to_string(limits_.lines), std::to_string(ts),
+                           std::to_string(config_.history_ttl.count()), std::string(kBatchHeader)});
+  for (auto& item : items) {
+    args.push_back(std::move(item.room_key));
+    args.push_back(std::move(item.envelope));
+  }
+  eval(kBatch, std::move(args));
+}
+
+const std::string& RedisEngine::cached_room_key(const std::string& room) {
+  // The key is ICU work (NFKC, case fold, skeleton) that a flood of lines would
+  // repeat for the same few rooms.
+  if (room_keys_.size() > kMaxCachedRoomKeys) {
+    room_keys_.clear();
+  }
+  auto it = room_keys_.find(room);
+  if (it == room_keys_.end()) {
+    it = room_keys_.emplace(room, proto::room_key(room)).first;
+  }
+  return it->second;
 }
 
 void RedisEngine::direct(const std::string& to_key, const RoomEvent& event,
@@ -1023,8 +1120,8 @@ void RedisEngine::set_history_limits(HistoryLimits limits) {
 
 void RedisEngine::remember(const std::string& room, const proto::Frame& live,
                            const proto::Frame* fallback, std::int64_t ts) {
-  // Redis got the line with its publication; this is the node's mirror.
-  mirror_line(proto::room_key(room), live, fallback, ts, 0);
+  // Redis gets the line with its publication; this is the node's mirror.
+  mirror_line(cached_room_key(room), live, fallback, ts, 0);
 }
 
 void RedisEngine::mirror_line(const std::string& room_key, const proto::Frame& native,

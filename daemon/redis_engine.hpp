@@ -20,6 +20,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "daemon/engine.hpp"
@@ -101,6 +102,7 @@ class RedisEngine final : public Engine {
   void remote_rooms(
       std::function<void(std::vector<std::pair<std::string, std::size_t>>)> done) override;
   void publish(const std::string& room, const RoomEvent& event) override;
+  void flush() override;
   void direct(const std::string& to_key, const RoomEvent& event,
               std::function<void(bool delivered)> done) override;
   void set_history_limits(HistoryLimits limits) override;
@@ -120,6 +122,8 @@ class RedisEngine final : public Engine {
   void schedule_reconnect();
   void heartbeat();
   void on_message(std::string_view channel, std::string_view payload);
+  void on_envelope(std::string_view payload);
+  const std::string& cached_room_key(const std::string& room);
   void on_remote_members(const std::string& node, std::map<std::string, std::string> members);
   void subscribed();  // the subscription is confirmed: load what others hold
   void load_history(const struct redisReply* reply);
@@ -193,8 +197,17 @@ class RedisEngine final : public Engine {
   };
   bool loading_ = false;
   std::vector<PendingLine> pending_;
-  std::uint64_t history_seq_ = 0;            // the newest numbered line in the mirror
-  std::map<const char*, std::string> shas_;  // script text -> its SHA1, once loaded
+  std::uint64_t history_seq_ = 0;  // the newest numbered line in the mirror
+  // Room events of this loop iteration, published by flush() as one batch.
+  struct Batched {
+    std::string room_key;  // empty: not a line (no history)
+    std::string envelope;
+  };
+  std::vector<Batched> batch_;
+  std::size_t batch_bytes_ = 0;
+  std::int64_t batch_ts_ = 0;                               // the newest line's time
+  std::unordered_map<std::string, std::string> room_keys_;  // room name -> proto::room_key
+  std::map<const char*, std::string> shas_;                 // script text -> its SHA1, once loaded
   std::uint64_t bad_inputs_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -891,6 +891,7 @@ bool Server::step(std::optional<std::chrono::milliseconds> max_wait) {
     flush_dirty();
     enforce_budget();
   } while (!overflowed_.empty());
+  hub_.engine().flush();
   reap();
   give_back_memory();
   if (on_census_changed_ &&
