@@ -237,7 +237,7 @@ std::optional<std::string_view> next_field(std::string_view bytes, std::size_t& 
 }
 }  // namespace
 
-std::optional<Envelope> Envelope::decode(std::string_view bytes) {
+std::optional<EnvelopeView> EnvelopeView::decode(std::string_view bytes) {
   // c1: version .. fallback (9 fields); c2: and moved, seq (11).
   std::string_view fields[11];
   std::size_t count = 0;
@@ -255,11 +255,11 @@ std::optional<Envelope> Envelope::decode(std::string_view bytes) {
   if (!(count == 9 && fields[0] == "c1") && !(count == 11 && fields[0] == "c2")) {
     return std::nullopt;
   }
-  Envelope e;
-  e.origin = std::string(fields[1]);
-  e.kind = std::string(fields[2]);
-  e.room = std::string(fields[3]);
-  e.nick = std::string(fields[4]);
+  EnvelopeView e;
+  e.origin = fields[1];
+  e.kind = fields[2];
+  e.room = fields[3];
+  e.nick = fields[4];
   const auto cap = fields[5];
   if (std::from_chars(cap.data(), cap.data() + cap.size(), e.cap).ec != std::errc() ||
       e.cap > 255) {
@@ -274,10 +274,10 @@ std::optional<Envelope> Envelope::decode(std::string_view bytes) {
     }
     e.ts = ts;
   }
-  e.native = std::string(fields[7]);
-  e.fallback = std::string(fields[8]);
+  e.native = fields[7];
+  e.fallback = fields[8];
   if (count == 11) {
-    e.moved = std::string(fields[9]);
+    e.moved = fields[9];
     const auto seq = fields[10];
     if (!seq.empty()) {
       const auto [p, ec] = std::from_chars(seq.data(), seq.data() + seq.size(), e.seq);
@@ -756,7 +756,7 @@ void RedisEngine::load_history(const redisReply* r) {
     loaded.insert(room_key);
     for (std::size_t j = 0; j < lines->elements; ++j) {
       const redisReply* line = lines->element[j];
-      auto env = is_string(line) ? Envelope::decode(text(line)) : std::nullopt;
+      auto env = is_string(line) ? EnvelopeView::decode(text(line)) : std::nullopt;
       auto native = env ? proto::Frame::make(env->native) : std::nullopt;
       if (!native || !env->ts) {
         bad_input("history line");
@@ -809,7 +809,7 @@ void RedisEngine::on_message(std::string_view /*channel*/, std::string_view payl
 }
 
 void RedisEngine::on_envelope(std::string_view payload) {
-  auto env = Envelope::decode(payload);
+  auto env = EnvelopeView::decode(payload);
   if (!env) {
     bad_input("envelope");
     return;
@@ -822,7 +822,8 @@ void RedisEngine::on_envelope(std::string_view payload) {
       bad_input("member");
       return;
     }
-    const MemberEvent member{env->origin, env->nick, env->room, env->kind == "join"};
+    const MemberEvent member{std::string(env->origin), std::string(env->nick),
+                             std::string(env->room), env->kind == "join"};
     apply_member_event(remote_, member);
     if (loading_members_) {
       member_events_.push_back(member);
@@ -833,7 +834,7 @@ void RedisEngine::on_envelope(std::string_view payload) {
     // A join with its room event: delivered below, like any event.
   }
   if (env->kind == "reset") {
-    const std::string node = env->origin;
+    const std::string node(env->origin);
     command({"HGETALL", key("members", node)}, [this, node](const redisReply* r) {
       if (auto members = string_pairs(r)) {
         on_remote_members(node, std::move(*members));
@@ -866,7 +867,7 @@ void RedisEngine::on_envelope(std::string_view payload) {
                         moved ? &*moved : nullptr};
   if (env->kind == "dm") {
     if (hub_ != nullptr) {
-      hub_->deliver_direct(env->room, event);
+      hub_->deliver_direct(std::string(env->room), event);
     }
     return;
   }
@@ -874,11 +875,12 @@ void RedisEngine::on_envelope(std::string_view payload) {
     bad_input("room");
     return;
   }
+  const std::string room(env->room);
   if (hub_ != nullptr) {
-    hub_->deliver(env->room, event);
+    hub_->deliver(room, event);
   }
   if (env->ts) {
-    mirror_line(cached_room_key(env->room), *native, fallback ? &*fallback : nullptr, *env->ts,
+    mirror_line(cached_room_key(room), *native, fallback ? &*fallback : nullptr, *env->ts,
                 env->seq);
   }
 }

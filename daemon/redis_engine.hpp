@@ -62,7 +62,22 @@ struct Envelope {
   std::string encode() const;
   // Every field but the last, `seq`, which the line script appends.
   std::string encode_unsequenced() const;
-  static std::optional<Envelope> decode(std::string_view bytes);
+};
+
+// A received envelope, read in place: its fields point into the message, which
+// must outlive it (the receive path copies nothing before it makes the frames).
+struct EnvelopeView {
+  std::string_view origin;
+  std::string_view kind;
+  std::string_view room;
+  std::string_view nick;
+  unsigned cap = 0;
+  std::optional<std::int64_t> ts;
+  std::string_view native;
+  std::string_view fallback;
+  std::string_view moved;
+  std::uint64_t seq = 0;
+  static std::optional<EnvelopeView> decode(std::string_view bytes);
 };
 
 class RedisEngine final : public Engine {
