@@ -60,7 +60,7 @@ struct Envelope {
   std::string moved;      // a leave caused by enter: the form for `rooms` + `moves`
   std::uint64_t seq = 0;  // a history line's number, given by Redis (0: none)
   std::string encode() const;
-  // Every field but the last, `seq`, which the line script appends.
+  // Every field but the last, `seq`, which the batch script appends.
   std::string encode_unsequenced() const;
 };
 

@@ -39,7 +39,6 @@ import os
 import resource
 import selectors
 import socket
-import ssl
 import subprocess
 import sys
 import threading
@@ -50,6 +49,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from chatd_harness import (MODERN_CAPS, Bystander, Chatd, ChildSender, Client,  # noqa: E402
                            Closed, brief, connect, frame, wait_until)
 from py_client import decode_packets, send_packet  # noqa: E402  (the Part-1 peer, via chatd_harness' path)
+from tls_peer import client_hello, verified_context  # noqa: E402  (the TLS peers, same path)
 
 CONFIG = {"chatd": None, "chatctl": None, "event_loop": "select", "sanitizer": False,
           "latency": 0.050, "scale": 1.0, "probe_timeout": 2.0}
@@ -754,41 +754,25 @@ class Spoofing(HostileTest):
         self.finish()
 
 
-def client_hello():
-    """The first flight of a Python TLS client (its ClientHello record), made in memory."""
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
-    try:
-        tls.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return outgoing.read()
-
-
 def tls_join(port, cert, nick, source="127.0.0.7", timeout=5.0):
     """A TLS client that verifies chatd's certificate, says hello and reads its own join;
     returns the TLS socket."""
-    ctx = ssl.create_default_context(cafile=cert)
-    sock = ssl_sock = None
+    sock = connect(port, source)
     try:
-        sock = connect(port, source)
         sock.settimeout(timeout)
-        ssl_sock = ctx.wrap_socket(sock, server_hostname="localhost")
-        ssl_sock.sendall(frame({"type": "hello", "nick": nick}))
+        sock = verified_context(cert).wrap_socket(sock, server_hostname="localhost")
+        sock.sendall(frame({"type": "hello", "nick": nick}))
         buf, deadline = b"", time.monotonic() + timeout
         while time.monotonic() < deadline:
-            data = ssl_sock.recv(65536)
+            data = sock.recv(65536)
             if not data:
                 raise AssertionError("TLS client %s: closed before its join" % nick)
             packets, buf = decode_packets(buf + data)
             if any(p.get("type") == "join" and p.get("nick") == nick for p in packets):
-                return ssl_sock
+                return sock
         raise AssertionError("TLS client %s: no join within %.0f s" % (nick, timeout))
     except BaseException:
-        (ssl_sock or sock).close() if (ssl_sock or sock) else None
+        sock.close()
         raise
 
 
@@ -822,11 +806,17 @@ class TlsAttacks(HostileTest):
 
     HELLO_TIMEOUT = 2.0
 
-    def check_tls_service(self, when):
+    def check_after(self, watcher, attack):
+        """After an attack: chatd idle, the bystander answered and intact, and a new
+        TLS client (verifying the certificate) can join."""
+        when = "after the " + attack
+        self.check_idle(when)
+        self.check_latency(watcher, when)
         try:
             tls_join(self.chatd.tls_port, self.chatd.cert_path, "tlsafter").close()
         except (AssertionError, OSError) as e:
             self.problem("%s: a TLS client could not join: %s" % (when, e))
+        self.check_bystander_intact(watcher, attack)
 
     def test_stalled_and_garbage_handshakes_are_closed_and_cost_nobody(self):
         self.start("--hello-timeout=%g" % self.HELLO_TIMEOUT, tls=True)
@@ -866,10 +856,7 @@ class TlsAttacks(HostileTest):
         self.check(st.get("tls_clients") == 0 and st.get("clients") == 1,
                    "after the attack chatctl status counts %s TLS clients and %s clients in all "
                    "(the watcher alone should be left)" % (st.get("tls_clients"), st.get("clients")))
-        self.check_idle("after the TLS attack")
-        self.check_latency(watcher, "after the TLS attack")
-        self.check_tls_service("after the TLS attack")
-        self.check_bystander_intact(watcher, "TLS attack")
+        self.check_after(watcher, "TLS attack")
         self.finish()
 
     def test_handshake_flood_from_one_address_leaves_others_served(self):
@@ -889,9 +876,7 @@ class TlsAttacks(HostileTest):
                   % (done, seconds, cpu, cpu / max(done, 1) * 1e6))
         self.check(done > 0, "the handshake flood completed no handshake: the TLS listener "
                    "did not answer")
-        self.check_idle("after the handshake flood")
-        self.check_tls_service("after the handshake flood")
-        self.check_bystander_intact(watcher, "handshake flood")
+        self.check_after(watcher, "handshake flood")
         self.finish()
 
     def test_renegotiation_is_refused(self):
@@ -914,10 +899,7 @@ class TlsAttacks(HostileTest):
                    % text[-500:])
         self.check("no renegotiation" in text,
                    "renegotiation was not refused (no 'no renegotiation' alert): %s" % text[-500:])
-        self.check_idle("after the renegotiation attempt")
-        self.check_tls_service("after the renegotiation attempt")
-        self.check_latency(watcher, "after the renegotiation attempt")
-        self.check_bystander_intact(watcher, "renegotiation")
+        self.check_after(watcher, "renegotiation attempt")
         self.finish()
 
 

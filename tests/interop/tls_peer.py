@@ -177,7 +177,8 @@ def stall(port, cafile, nick):
     return 0
 
 
-def partial(port):
+def client_hello():
+    """A TLS client's first flight (its ClientHello record), made in memory."""
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
@@ -187,7 +188,11 @@ def partial(port):
         obj.do_handshake()
     except ssl.SSLWantReadError:
         pass
-    hello = outgoing.read()
+    return outgoing.read()
+
+
+def partial(port):
+    hello = client_hello()
     raw = socket.create_connection(("127.0.0.1", port), timeout=10)
     raw.sendall(hello[: len(hello) // 2])
     print("sent " + str(len(hello) // 2), flush=True)
