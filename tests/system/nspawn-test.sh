@@ -179,6 +179,11 @@ done
 
 # inside CMD...: runs CMD inside the container, bounded.
 inside() { timeout "$STEP_TIMEOUT" nsenter -t "$cpid" -a env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
+# chatd.service's journal, read whole before any grep: with pipefail, `journalctl |
+# grep -q` fails whenever grep stops at an early match and journalctl gets SIGPIPE,
+# which made a found line look missing (a CI run waited 15 s for an old match).
+chatd_journal() { inside journalctl -u chatd.service --no-pager -o "${1:-cat}"; }
+journal_count() { chatd_journal "${2:-cat}" | grep -c -- "$1" || true; }
 
 state=""
 while [ "$(date +%s)" -lt "$deadline" ]; do
@@ -331,7 +336,7 @@ as_user outsider chatctl status >"$work/outsider" 2>&1 || rc=$?
 }
 # What the kernel reports to chatd for the callers: their real uids, not 65534.
 reader_uid=$(inside id -u reader)
-inside journalctl -u chatd.service -o cat --no-pager | grep -q "command=who uid=$reader_uid " || {
+[ "$(journal_count "command=who uid=$reader_uid ")" -gt 0 ] || {
 	inside journalctl -u chatd.service -o cat --no-pager | grep 'event=control' | tail -5
 	die "chatd did not log reader's uid $reader_uid for chatctl who"
 }
@@ -374,12 +379,12 @@ if inside systemctl reload chatd.service >"$work/reload-bad" 2>&1; then
 fi
 inside systemctl is-active chatd.service >/dev/null || die "a failed reload stopped chatd"
 [ "$(inside systemctl show -P MainPID chatd.service)" = "$pid_before" ] || die "a failed reload replaced chatd"
-inside journalctl -u chatd.service -o cat --no-pager | grep -q "$conf:$bad_line: bad value for 'history': 'lots' is not a number" ||
+[ "$(journal_count "$conf:$bad_line: bad value for 'history': 'lots' is not a number")" -gt 0 ] ||
 	die "the journal does not say why the reload failed"
 # SIGHUP straight to chatd (no ExecReload= check): logged, one line, clear wording.
 inside systemctl kill -s HUP --kill-who=main chatd.service
 deadline=$(($(date +%s) + 10))
-until inside journalctl -u chatd.service -o json --no-pager | grep -q 'event=reload-failed'; do
+until [ "$(journal_count 'event=reload-failed' json)" -gt 0 ]; do
 	[ "$(date +%s)" -lt "$deadline" ] || die "no event=reload-failed after SIGHUP with a bad config"
 	sleep 0.2
 done
@@ -490,12 +495,13 @@ phase "systemctl restart chatd: new pid $pid_after, clients served"
 # --- Reload (SIGHUP: chatd re-reads its config and stays up) ----------------------------------
 if [ -n "$(inside systemctl show -P ExecReload chatd.service)" ]; then
 	pid_before=$pid_after
+	reloads_before=$(journal_count "event=reloaded")
 	inside systemctl reload chatd.service || {
 		inside journalctl -u chatd.service --no-pager -n 20 || true
 		die "systemctl reload chatd failed"
 	}
 	deadline=$(($(date +%s) + 15))
-	until inside journalctl -u chatd.service --no-pager -o cat | grep -q "event=reloaded"; do
+	until [ "$(journal_count "event=reloaded")" -gt "$reloads_before" ]; do
 		[ "$(date +%s)" -lt "$deadline" ] || die "chatd logged no event=reloaded after systemctl reload"
 		sleep 0.2
 	done
