@@ -623,6 +623,7 @@ void RedisEngine::went_down(const std::string& why) {
   pending_.clear();
   loading_members_ = false;
   member_events_.clear();
+  node_reloads_.clear();
   ++generation_;
   connections_up_ = 0;
   cmd_->close();
@@ -828,18 +829,45 @@ void RedisEngine::on_envelope(std::string_view payload) {
     if (loading_members_) {
       member_events_.push_back(member);
     }
+    if (auto it = node_reloads_.find(member.node); it != node_reloads_.end()) {
+      it->second.events.push_back(member);
+    }
     if (env->kind == "part" || env->native.empty()) {
       return;
     }
     // A join with its room event: delivered below, like any event.
   }
   if (env->kind == "reset") {
+    // The list is read on the command connection while the node's joins and
+    // parts keep coming on this one: those that cross the reply are applied
+    // again to it (each sets or clears one nick, so the newest one wins), as
+    // for this node's own load in subscribed().
     const std::string node(env->origin);
-    command({"HGETALL", key("members", node)}, [this, node](const redisReply* r) {
-      if (auto members = string_pairs(r)) {
-        on_remote_members(node, std::move(*members));
+    ++node_reloads_[node].asked;
+    const bool sent = command({"HGETALL", key("members", node)}, [this, node](const redisReply* r) {
+      // (Only in this connection's generation: a reconnect loads every node.)
+      const auto it = node_reloads_.find(node);
+      if (it == node_reloads_.end()) {
+        return;
+      }
+      auto members = string_pairs(r);
+      if (members) {
+        std::map<std::string, std::map<std::string, std::string>> read{{node, std::move(*members)}};
+        for (const auto& e : it->second.events) {
+          apply_member_event(read, e);
+        }
+        on_remote_members(node, std::move(read[node]));
+      }
+      if (--it->second.asked == 0) {
+        node_reloads_.erase(it);
       }
     });
+    if (!sent) {
+      if (const auto it = node_reloads_.find(node);
+          it != node_reloads_.end() && --it->second.asked == 0) {
+        node_reloads_.erase(it);
+      }
+    }
     return;
   }
   if (env->kind == "kick" || env->kind == "say") {

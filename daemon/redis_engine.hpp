@@ -198,6 +198,14 @@ class RedisEngine final : public Engine {
   // applied again to the loaded lists.
   bool loading_members_ = false;
   std::vector<MemberEvent> member_events_;
+  // Another node's reset (it reconnected): its list is read again, and its joins
+  // and parts that arrive meanwhile are applied again to what is read. `asked`:
+  // reads outstanding; the events are kept from the first one's request on.
+  struct NodeReload {
+    int asked = 0;
+    std::vector<MemberEvent> events;
+  };
+  std::map<std::string, NodeReload> node_reloads_;
   HistoryLimits limits_;
   MemoryEngine mirror_;  // history by room key, Redis's lists as this node saw them
   // The history load at (re)connect: lines that arrive meanwhile are mirrored

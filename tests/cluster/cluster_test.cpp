@@ -917,6 +917,57 @@ return 1)",
   redis_cli({"DEL", "chatd:node:far"});
 }
 
+TEST_F(ClusterTest, AnotherNodesResetReloadsItsMembersExactlyWhileItsUsersComeAndGo) {
+  // Node a's `reset` (it reconnected) makes b read a's member list again. That
+  // list is made large here (read over many wake-ups), so a's joins and parts
+  // cross the reply; resets are published for a (as its reconnect would) while
+  // a's users come and go.
+  auto& a = start_node("a");
+  auto& b = start_node("b");
+  TestClient watcher = modern(b.port(), "watcher", R"("who")");
+  const auto filled = redis_cli({"EVAL", R"(
+for i = 1, 20000 do redis.call('HSET', 'chatd:members:a', 'user' .. i, 'elsewhere') end
+return 1)",
+                                 "0"});
+  ASSERT_EQ(filled.out, "1\n") << filled.describe();
+  const std::string reset = "2:c2,1:a,5:reset,0:,0:,1:0,0:,0:,0:,0:,0:,";
+  std::deque<TestClient> present;
+  int n = 0;
+  // Each round: a reset, three users replace the three before them at once
+  // (their joins and parts cross the reply), and b must then show exactly them.
+  for (int round = 0; round < 8; ++round) {
+    ASSERT_EQ(redis_cli({"PUBLISH", "chatd:events", reset}).exit_code, 0);
+    for (int i = 0; i < 3; ++i) {
+      std::string error;
+      present.push_back(join_as(a.port(), "u" + std::to_string(n++), error));
+      ASSERT_TRUE(present.back()) << error;
+      if (present.size() > 3) {
+        present.pop_front();
+      }
+    }
+    std::vector<std::string> expected{"watcher"};
+    for (int i = n - 3; i < n; ++i) {
+      expected.push_back("u" + std::to_string(i));
+    }
+    std::sort(expected.begin(), expected.end());  // as `who` lists them
+    std::string nicks = "[";
+    for (const auto& e : expected) {
+      nicks += (nicks.size() > 1 ? "," : "") + json_string(e);
+    }
+    nicks += "]";
+    std::string last;
+    ASSERT_TRUE(wait_until(
+        [&] {
+          watcher.send_packet(R"({"type":"who"})");
+          auto p = next_of(watcher, {"who"});
+          last = p ? p->get("nicks") : "";
+          return last == nicks;
+        },
+        3s))
+        << "round " << round << ": who " << last << ", expected " << nicks;
+  }
+}
+
 TEST(ClusterOptions, RedisEngineNeedsAnAddressAndAReadablePasswordFile) {
   TempDir dir;
   const std::string state = "--state-directory=" + dir.path();
