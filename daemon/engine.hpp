@@ -71,12 +71,13 @@ class Engine {
   virtual void release_nick(const std::string& key) = 0;
 
   // Room membership on this node, for cluster-wide `who` and `rooms`. A join
-  // comes with its announcement (the `join` event for the room's members
-  // elsewhere; native null: none), which an engine sends along with the
-  // membership, as one message, instead of a publish().
+  // or leave comes with its announcement (the `join` or `leave` event for the
+  // room's members elsewhere; native null: none), which an engine sends along
+  // with the membership, as one message, instead of a publish().
   virtual void member_joined(const std::string& room, const std::string& nick,
                              const RoomEvent& announce) = 0;
-  virtual void member_left(const std::string& room, const std::string& nick) = 0;
+  virtual void member_left(const std::string& room, const std::string& nick,
+                           const RoomEvent& announce) = 0;
   // Members of `room` held by other nodes; room names and their member counts
   // on other nodes.
   virtual void remote_members(const std::string& room,

@@ -668,12 +668,13 @@ void Hub::leave_room(SessionId id, Member& m, bool announce, const std::string* 
   }
   auto& list = it->second.members;
   list.erase(std::remove(list.begin(), list.end(), id), list.end());
-  engine_->member_left(m.room, m.nick);
   if ((m.caps & kCapTime) != 0) {
     --it->second.timed;
   }
   if (announce) {
-    announce_leave(m, moving_to);
+    announce_leave(m, moving_to);  // the engine learns of the leave with its event
+  } else {
+    engine_->member_left(m.room, m.nick, RoomEvent{});
   }
   if (list.empty() && it->first != kLobby) {
     erase_room(it);
@@ -710,13 +711,16 @@ void Hub::announce_leave(const Member& m, const std::string* moving_to) {
   const auto native = make_frame(proto::Leave{m.nick, m.room});
   const auto fallback = make_frame(proto::Leave{m.nick, std::nullopt});
   if (!native || !fallback) {
+    engine_->member_left(m.room, m.nick, RoomEvent{});
     return;
   }
   // A move: members with `rooms` and `moves` also learn where to, on every node.
   const auto moved =
       moving_to == nullptr ? std::nullopt : make_frame(proto::Leave{m.nick, m.room, *moving_to});
-  engine_->publish(
-      m.room, RoomEvent{&*native, &*fallback, kCapRooms, std::nullopt, moved ? &*moved : nullptr});
+  // The membership and its announcement reach other nodes together.
+  engine_->member_left(
+      m.room, m.nick,
+      RoomEvent{&*native, &*fallback, kCapRooms, std::nullopt, moved ? &*moved : nullptr});
   if (!moved) {
     fan_out(rooms_[m.room].members, kCapRooms, *native, &*fallback);
     return;

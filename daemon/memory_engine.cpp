@@ -13,7 +13,8 @@ void MemoryEngine::claim_nick(const std::string& /*key*/, ClaimDone done) {
 void MemoryEngine::release_nick(const std::string& /*key*/) {}
 void MemoryEngine::member_joined(const std::string& /*room*/, const std::string& /*nick*/,
                                  const RoomEvent& /*announce*/) {}
-void MemoryEngine::member_left(const std::string& /*room*/, const std::string& /*nick*/) {}
+void MemoryEngine::member_left(const std::string& /*room*/, const std::string& /*nick*/,
+                               const RoomEvent& /*announce*/) {}
 void MemoryEngine::remote_members(const std::string& /*room*/,
                                   std::function<void(std::vector<std::string>)> done) {
   done({});

@@ -20,7 +20,8 @@ class MemoryEngine final : public Engine {
   void release_nick(const std::string& key) override;
   void member_joined(const std::string& room, const std::string& nick,
                      const RoomEvent& announce) override;
-  void member_left(const std::string& room, const std::string& nick) override;
+  void member_left(const std::string& room, const std::string& nick,
+                   const RoomEvent& announce) override;
   void remote_members(const std::string& room,
                       std::function<void(std::vector<std::string>)> done) override;
   void remote_rooms(

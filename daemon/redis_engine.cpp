@@ -832,10 +832,10 @@ void RedisEngine::on_envelope(std::string_view payload) {
     if (auto it = node_reloads_.find(member.node); it != node_reloads_.end()) {
       it->second.events.push_back(member);
     }
-    if (env->kind == "part" || env->native.empty()) {
+    if (env->native.empty()) {
       return;
     }
-    // A join with its room event: delivered below, like any event.
+    // A join or part with its room event: delivered below, like any event.
   }
   if (env->kind == "reset") {
     // The list is read on the command connection while the node's joins and
@@ -879,7 +879,7 @@ void RedisEngine::on_envelope(std::string_view payload) {
     }
     return;
   }
-  if (env->kind != "ev" && env->kind != "dm" && env->kind != "join") {
+  if (env->kind != "ev" && env->kind != "dm" && env->kind != "join" && env->kind != "part") {
     bad_input("kind");
     return;
   }
@@ -1014,15 +1014,27 @@ void RedisEngine::member_joined(const std::string& room, const std::string& nick
   }
 }
 
-void RedisEngine::member_left(const std::string& room, const std::string& nick) {
+void RedisEngine::member_left(const std::string& room, const std::string& nick,
+                              const RoomEvent& announce) {
   members_.erase(nick);
   if (linked()) {
     command({"HDEL", key("members", config_.node), nick});
+    // The member and the room's `leave` event (its `to` form too): one publish.
     Envelope e;
     e.origin = config_.node;
     e.kind = "part";
     e.room = room;
     e.nick = nick;
+    if (announce.native != nullptr) {
+      e.cap = announce.cap;
+      e.native = std::string(announce.native->payload());
+      if (announce.fallback != nullptr) {
+        e.fallback = std::string(announce.fallback->payload());
+      }
+      if (announce.moved != nullptr) {
+        e.moved = std::string(announce.moved->payload());
+      }
+    }
     command({"PUBLISH", std::string(kEvents), e.encode()});
   }
 }

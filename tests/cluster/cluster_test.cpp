@@ -866,6 +866,23 @@ TEST_F(ClusterTest, AJoinReachesOtherNodesAsOnePublish) {
   EXPECT_EQ(command_calls("publish"), 1);
 }
 
+TEST_F(ClusterTest, ALeaveReachesOtherNodesAsOnePublish) {
+  auto& a = start_node("a");
+  auto& b = start_node("b");
+  TestClient watcher = modern(b.port(), "watcher", R"("rooms","who")");
+  TestClient pat = legacy(a.port(), "pat");
+  ASSERT_TRUE(next_of(watcher, {"join"}));
+  ASSERT_TRUE(who_becomes(watcher, R"(["pat","watcher"])"));
+  ASSERT_EQ(redis_cli({"CONFIG", "RESETSTAT"}).out, "OK\n");
+  pat.close();
+  auto left = next_of(watcher, {"leave"});
+  ASSERT_TRUE(left);
+  EXPECT_EQ(left->raw, R"({"type":"leave","nick":"pat","room":"lobby"})");
+  EXPECT_TRUE(who_becomes(watcher, R"(["watcher"])"));
+  // The membership and the room's event travel together.
+  EXPECT_EQ(command_calls("publish"), 1);
+}
+
 TEST_F(ClusterTest, AReconnectReloadsMembersExactlyWhileAnotherNodesUsersComeAndGo) {
   // A live node elsewhere with many users makes the members reply large (read
   // over many wake-ups), so joins and parts arrive while it loads.

@@ -41,8 +41,11 @@ class FakeCluster final : public Engine {
     announced.push_back(
         room + " " + (announce.native != nullptr ? std::string(announce.native->payload()) : ""));
   }
-  void member_left(const std::string& room, const std::string& nick) override {
+  void member_left(const std::string& room, const std::string& nick,
+                   const RoomEvent& announce) override {
     left.push_back(room + ":" + nick);
+    announced.push_back(
+        room + " " + (announce.native != nullptr ? std::string(announce.native->payload()) : ""));
   }
   void remote_members(const std::string& room,
                       std::function<void(std::vector<std::string>)> done) override {
@@ -116,6 +119,20 @@ TEST_F(EngineSeam, HelloWaitsForTheClaimAndTheNickIsHeldMeanwhile) {
   // number of members; nothing else is published.
   EXPECT_EQ(cluster.announced,
             (std::vector<std::string>{R"(lobby {"type":"join","nick":"pat","room":"lobby"})"}));
+  EXPECT_TRUE(cluster.published.empty());
+}
+
+TEST_F(EngineSeam, ALeaveGoesWithTheMembershipAndIsNotPublishedApart) {
+  hub.connect(1, "p1");
+  hub.receive(1, hello("pat"));
+  hub.connect(2, "p2");
+  hub.receive(2, hello("chris"));
+  cluster.run();
+  cluster.announced.clear();
+  hub.disconnect(1, "eof");
+  EXPECT_EQ(cluster.left, (std::vector<std::string>{"lobby:pat"}));
+  EXPECT_EQ(cluster.announced,
+            (std::vector<std::string>{R"(lobby {"type":"leave","nick":"pat","room":"lobby"})"}));
   EXPECT_TRUE(cluster.published.empty());
 }
 
