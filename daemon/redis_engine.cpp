@@ -11,6 +11,8 @@
 
 #include "daemon/hub.hpp"
 #include "daemon/log_fields.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/control.hpp"
 #include "protocol/rules.hpp"
 
 namespace chat::daemon {
@@ -219,6 +221,19 @@ std::string Envelope::encode() const {
 }
 
 namespace {
+// A frame another node (or its history list) hands this one to pass on: one of
+// the packets room events and DMs are made of, as a client would decode it.
+// Anything else (a node of another version, a hand-written PUBLISH) is bad
+// input and never reaches a client.
+bool is_relayable(const proto::Frame& frame) {
+  const auto decoded = proto::decode_server(frame.payload());
+  const auto* p = std::get_if<proto::ServerPacket>(&decoded);
+  return p != nullptr &&
+         (std::holds_alternative<proto::Chat>(*p) || std::holds_alternative<proto::Emote>(*p) ||
+          std::holds_alternative<proto::Join>(*p) || std::holds_alternative<proto::Leave>(*p) ||
+          std::holds_alternative<proto::Dm>(*p) || std::holds_alternative<proto::Info>(*p));
+}
+
 std::optional<std::string_view> next_field(std::string_view bytes, std::size_t& pos) {
   // A netstring ("LEN:BYTES,") at pos, which moves past it.
   std::size_t len = 0;
@@ -759,11 +774,11 @@ void RedisEngine::load_history(const redisReply* r) {
       const redisReply* line = lines->element[j];
       auto env = is_string(line) ? EnvelopeView::decode(text(line)) : std::nullopt;
       auto native = env ? proto::Frame::make(env->native) : std::nullopt;
-      if (!native || !env->ts) {
+      auto fallback = env ? proto::Frame::make(env->fallback) : std::nullopt;
+      if (!native || !env->ts || !is_relayable(*native) || (fallback && !is_relayable(*fallback))) {
         bad_input("history line");
         continue;
       }
-      auto fallback = proto::Frame::make(env->fallback);
       mirror_.remember(room_key, *native, fallback ? &*fallback : nullptr, *env->ts);
     }
   }
@@ -871,7 +886,17 @@ void RedisEngine::on_envelope(std::string_view payload) {
     return;
   }
   if (env->kind == "kick" || env->kind == "say") {
-    // The operator's kick and say, from a node's control socket.
+    // The operator's kick and say, from a node's control socket: held to the
+    // control socket's own rules for them.
+    const bool valid =
+        env->kind == "kick"
+            ? env->native.empty() || (proto::is_valid_message(env->native) &&
+                                      env->native.size() <= proto::kMaxKickReason)
+            : proto::is_valid_message(env->native) && env->native.size() <= proto::kMaxSayMessage;
+    if (!valid) {
+      bad_input(env->kind == "kick" ? "kick reason" : "say message");
+      return;
+    }
     if (hub_ != nullptr && env->kind == "kick") {
       hub_->kick(env->nick, env->native);
     } else if (hub_ != nullptr) {
@@ -887,7 +912,8 @@ void RedisEngine::on_envelope(std::string_view payload) {
   auto fallback = env->fallback.empty() ? std::nullopt : proto::Frame::make(env->fallback);
   auto moved = env->moved.empty() ? std::nullopt : proto::Frame::make(env->moved);
   if (!native || (!env->fallback.empty() && !fallback) || (!env->moved.empty() && !moved) ||
-      (env->cap != 0 && (env->cap & (env->cap - 1)) != 0)) {
+      (env->cap != 0 && (env->cap & (env->cap - 1)) != 0) || !is_relayable(*native) ||
+      (fallback && !is_relayable(*fallback)) || (moved && !is_relayable(*moved))) {
     bad_input("event");
     return;
   }

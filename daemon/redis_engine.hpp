@@ -101,6 +101,10 @@ class RedisEngine final : public Engine {
   // Other live nodes (as this node knows them) and their users.
   std::map<std::string, std::size_t> remote_nodes() const;
 
+  // A message from the subscription (one envelope or a batch). Public so that the
+  // daemon fuzzer can hand it hostile ones.
+  void on_message(std::string_view channel, std::string_view payload);
+
   std::string_view name() const override { return "redis"; }
   bool available() const override { return up_; }
   std::string node_name() const override { return config_.node; }
@@ -137,7 +141,6 @@ class RedisEngine final : public Engine {
   void went_down(const std::string& why);
   void schedule_reconnect();
   void heartbeat();
-  void on_message(std::string_view channel, std::string_view payload);
   void on_envelope(std::string_view payload);
   const std::string& cached_room_key(const std::string& room);
   void on_remote_members(const std::string& node, std::map<std::string, std::string> members);

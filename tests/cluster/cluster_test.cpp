@@ -548,6 +548,14 @@ TEST_F(ClusterTest, HostileEnvelopesNeitherCrashNorWedgeANode) {
       "2:b1,5:2:b1,,",   // a batch in a batch
       "2:b1,999:2:c1,",  // an envelope longer than the batch
       "2:b1,9:2:c1,1:x,,41:2:c1,1:x,5:weird,5:lobby,0:,1:0,0:,0:,0:,,",  // bad, then unknown kind
+      // Frames no client must get: not a server packet, not a room event, a say
+      // and a kick reason the control socket would refuse.
+      "2:c2,1:x,2:ev,5:lobby,0:,1:0,0:,8:not json,0:,0:,0:,",
+      "2:c2,1:x,2:ev,5:lobby,0:,1:0,0:,29:{\"type\":\"welcome\",\"nick\":\"x\"},0:,0:,0:,",
+      "2:c2,1:x,3:say,0:,0:,1:0,0:,3:a\x01"
+      "b,0:,0:,0:,",
+      "2:c2,1:x,4:kick,0:,5:chris,1:0,0:,3:a\x01"
+      "b,0:,0:,0:,",
   };
   for (const auto& g : garbage) {
     const auto r = redis_cli({"PUBLISH", "chatd:events", g});

@@ -14,7 +14,10 @@
 //   - progress: once every client reads, every open session's queue empties.
 //
 // Ops (one byte each, then their arguments): see `step` below. Seeds in
-// tests/fuzz/corpus/daemon are the issue's attacks in this form.
+// tests/fuzz/corpus/daemon are the issue's attacks in this form. Other nodes
+// speak too: a Redis engine (never connected) hands the hub what it receives
+// from the subscription (envelopes, batches, raw bytes), so the invariants also
+// hold for whatever another node or a hand-written PUBLISH sends.
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -31,6 +34,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/event_loop.hpp"
+#include "daemon/redis_engine.hpp"
 #include "daemon/server.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/frame.hpp"
@@ -163,6 +167,76 @@ std::string packet(Input& in) {
   }
 }
 
+// What a node sends to the others: a frame's payload, usually one a node would
+// send (with names and texts from above, which may break the rules), sometimes
+// not (another server packet type, raw bytes).
+std::string node_payload(Input& in) {
+  const std::string nick = json_string(name(in));
+  switch (in.byte() % 9) {
+    case 0:
+      return R"({"type":"chat","nick":)" + nick + R"(,"message":)" + json_string(text(in)) + "}";
+    case 1:
+      return R"({"type":"emote","nick":)" + nick + R"(,"message":)" + json_string(text(in)) + "}";
+    case 2:
+      return R"({"type":"join","nick":)" + nick + R"(,"room":)" + json_string(name(in)) + "}";
+    case 3:
+      return R"({"type":"leave","nick":)" + nick + "}";
+    case 4:
+      return R"({"type":"dm","from":)" + nick + R"(,"to":)" + json_string(name(in)) +
+             R"(,"message":)" + json_string(text(in)) + "}";
+    case 5:
+      return R"({"type":"info","message":)" + json_string(text(in)) + "}";
+    case 6:
+      return R"({"type":"welcome","nick":)" + nick + "}";
+    case 7:
+      return "";
+    default:
+      return in.take(in.byte());
+  }
+}
+
+// One message from the subscription: an envelope, a batch of them, or raw bytes.
+std::string node_message(Input& in) {
+  static const std::array<const char*, 9> kKinds = {"ev",   "ev",  "dm",   "join", "part",
+                                                    "kick", "say", "line", "reset"};
+  const auto envelope = [&in] {
+    Envelope e;
+    e.origin = (in.byte() & 7) == 0 ? "self" : "other";  // its own are ignored
+    e.kind = kKinds[in.byte() % kKinds.size()];
+    e.room = name(in);
+    e.nick = name(in);
+    const std::uint8_t cap = in.byte();
+    e.cap = cap < 64 ? 0U : cap < 192 ? 1U << (cap % 8) : cap;  // none, one bit, or bad
+    if ((in.byte() & 1) != 0) {
+      e.ts = static_cast<std::int64_t>(in.u16()) * 1000000;
+    }
+    e.native = e.kind == "kick" || e.kind == "say" ? text(in) : node_payload(in);
+    if ((in.byte() & 1) != 0) {
+      e.fallback = node_payload(in);
+    }
+    if ((in.byte() & 3) == 0) {
+      e.moved = node_payload(in);
+    }
+    e.seq = in.u16();
+    return e.encode();
+  };
+  switch (in.byte() % 4) {
+    case 0:
+    case 1:
+      return envelope();
+    case 2: {
+      std::string batch = "2:b1,";
+      for (int n = in.byte() % 6; n > 0; --n) {
+        const std::string inner = (in.byte() & 7) == 0 ? in.take(in.byte()) : envelope();
+        batch += std::to_string(inner.size()) + ":" + inner + ",";
+      }
+      return batch;
+    }
+    default:
+      return in.take(in.u16() % 2048);
+  }
+}
+
 void read_client(Client& c) {
   std::array<char, 65536> buf{};
   for (int i = 0; i < 64; ++i) {
@@ -252,6 +326,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto now = Server::Clock::now();
     loop->set_clock([&] { return now; });
     Server server(*loop, {}, limits);
+    RedisEngineConfig node;
+    node.node = "self";
+    node.history = {limits.history, limits.history_bytes};
+    RedisEngine others(*loop, node);  // never started: only its receiving side is used
+    others.attach(&server.hub());
     for (int steps = 0; in.more() && steps < kMaxSteps; ++steps) {
       const std::uint8_t op = in.byte();
       Client* c = clients.empty() ? nullptr : &clients[in.byte() % clients.size()];
@@ -312,6 +391,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           }
           break;
         default:
+          // Another node speaks (see node_message); or one of its users leaves
+          // because that node died.
+          if ((in.byte() & 3) != 0) {
+            others.on_message("chatd:events", node_message(in));
+          } else {
+            server.hub().remote_left(name(in), name(in));
+          }
           break;
       }
       for (auto& client : clients) {
