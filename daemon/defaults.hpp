@@ -28,6 +28,8 @@ inline constexpr std::size_t kMaxPendingVerifications = 128;
 // The Redis engine (--engine redis): how long a node's heartbeat key, and so its
 // nicks, outlive the node's last refresh (it refreshes every third of it).
 inline constexpr double kPresenceTtlSeconds = 15.0;
+// ...and how long a room's history list outlives its last line in Redis (a week).
+inline constexpr double kHistoryTtlSeconds = 7 * 24 * 3600.0;
 
 inline constexpr std::chrono::milliseconds to_ms(double seconds) {
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000.0));

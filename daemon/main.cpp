@@ -425,6 +425,7 @@ int run(const std::vector<std::string>& args) {
     rc.password = redis_password;
     rc.node = node_name(opts);
     rc.presence_ttl = defaults::to_ms(opts.presence_ttl);
+    rc.history_ttl = defaults::to_ms(opts.history_ttl);
     rc.history = {opts.history, opts.history_bytes};
     redis_engine = std::make_unique<RedisEngine>(*loop, rc);
     redis_engine->start();

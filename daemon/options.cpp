@@ -148,6 +148,11 @@ void define_options(CLI::App& app, Options& opts) {
                  "Seconds a node's users and nicks outlive it when it dies (--engine redis)")
       ->type_name("SECONDS")
       ->check(CLI::Range(0.5, 3600.0));
+  app.add_option("--history-ttl", opts.history_ttl,
+                 "Seconds a room's history stays in Redis after its last line (--engine redis; "
+                 "default a week)")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(60.0, 10 * 366 * 24 * 3600.0));
 }
 
 std::string node_name(const Options& opts) {

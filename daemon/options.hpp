@@ -48,6 +48,7 @@ struct Options {
   std::string redis_password_file;  // AUTH with its first line
   std::string node_name;            // empty: the host name
   double presence_ttl = defaults::kPresenceTtlSeconds;
+  double history_ttl = defaults::kHistoryTtlSeconds;
   std::string config = "/etc/chatd/chatd.conf";
 };
 

@@ -866,6 +866,23 @@ TEST_F(ClusterTest, HistoryListsExpireAndTheRoomIndexIsPruned) {
   EXPECT_EQ(redis_cli({"ZRANGE", "chatd:history-index", "0", "-1"}).out, room + "\n");
 }
 
+TEST_F(ClusterTest, HistoryTtlSetsHowLongAListOutlivesItsLastLine) {
+  auto& a = start_node("a", {"--history-ttl=3600"});
+  TestClient pat = modern(a.port(), "pat");
+  ASSERT_TRUE(pat.send_chat("one"));
+  ASSERT_TRUE(next_of(pat, {"chat"}));
+  const std::string list = "chatd:history:lobby";
+  ASSERT_TRUE(wait_until([&] { return redis_cli({"LLEN", list}).out == "1\n"; }, kPatience));
+  const long ttl = std::stol(redis_cli({"PTTL", list}).out);
+  EXPECT_GT(ttl, 3600 * 1000L - 60000);
+  EXPECT_LE(ttl, 3600 * 1000L);
+  // Out of range: a usage error naming the option, before anything starts.
+  const auto r = run_process({CHATD_PATH, "--engine=redis", "--redis=unix:" + socket_path(),
+                              "--history-ttl=5", "--control-socket=", "4000"});
+  EXPECT_EQ(r.exit_code, 64) << r.describe() << r.output();
+  EXPECT_NE(r.err.find("--history-ttl"), std::string::npos) << r.err;
+}
+
 TEST_F(ClusterTest, AJoinReachesOtherNodesAsOnePublish) {
   auto& a = start_node("a");
   auto& b = start_node("b");
