@@ -370,10 +370,22 @@ bool RedisEngine::command(const std::vector<std::string>& argv, ReplyFn done) {
   });
 }
 
+namespace {
+// Scripts whose calls hold a place in a sender's order (its room events, its
+// DMs) go as EVAL with their text, always: an EVALSHA refused with NOSCRIPT
+// (someone ran SCRIPT FLUSH) could only run again after what was sent behind it
+// (a leave before the line said just before it). Redis finds the compiled script
+// by the text's SHA1, so this costs the text's bytes (about 1.2 KB per batch, at
+// most one batch per loop iteration), not a compile.
+bool keeps_order(const char* script) {
+  return script == kBatch || script == kDirect;
+}
+}  // namespace
+
 std::shared_ptr<std::vector<std::string>> RedisEngine::script_argv(
     const char* script, std::vector<std::string> args) const {
   auto argv = std::make_shared<std::vector<std::string>>(std::move(args));
-  const auto sha = shas_.find(script);
+  const auto sha = keeps_order(script) ? shas_.end() : shas_.find(script);
   if (sha != shas_.end()) {
     argv->insert(argv->begin(), {std::string("EVALSHA"), sha->second});
   } else {
@@ -411,13 +423,15 @@ bool RedisEngine::send(std::shared_ptr<std::vector<std::string>> argv, const cha
 
 bool RedisEngine::eval(const char* script, std::vector<std::string> args, ReplyFn done) {
   const auto gen = generation_;
-  return send(script_argv(script, std::move(args)), script,
-              [this, gen, done = std::move(done)](const redisReply* reply) {
+  auto argv = script_argv(script, std::move(args));
+  std::string name = argv->front();  // EVAL or EVALSHA
+  return send(std::move(argv), script,
+              [this, gen, name = std::move(name), done = std::move(done)](const redisReply* reply) {
                 if (gen != generation_) {
                   return;
                 }
                 if (is_error(reply)) {
-                  spdlog::error("event=redis-error command=EVALSHA detail={}",
+                  spdlog::error("event=redis-error command={} detail={}", name,
                                 log_value(text(reply)));
                 }
                 if (done) {
