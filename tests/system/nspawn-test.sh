@@ -221,13 +221,13 @@ inside systemctl is-active chatd.socket >/dev/null || {
 	die "chatd.socket is not active after dpkg -i"
 }
 inside systemctl is-enabled chatd.socket >/dev/null || die "chatd.socket is not enabled after dpkg -i"
-if echo "$units" | grep -qx chatd-ctl.socket; then
+if grep -qx chatd-ctl.socket <<<"$units"; then
 	inside systemctl is-active chatd-ctl.socket >/dev/null || die "chatd-ctl.socket is not active"
 	inside systemctl is-enabled chatd-ctl.socket >/dev/null || die "chatd-ctl.socket is not enabled"
 fi
 # The TLS socket needs a certificate first: the package must leave it off
 # (enabled, it would hand chatd a TLS port without one, and chatd would exit 78).
-if echo "$units" | grep -qx chatd-tls.socket; then
+if grep -qx chatd-tls.socket <<<"$units"; then
 	if inside systemctl is-enabled chatd-tls.socket >/dev/null 2>&1; then
 		die "dpkg -i enabled chatd-tls.socket, which needs a certificate first"
 	fi
@@ -267,7 +267,8 @@ wait "$watch_pid" || {
 	inside journalctl -u chatd --no-pager -n 30 || true
 	die "the plain client did not receive the TLS client's line: $(cat "$work/tls_watch.out" "$work/tls_client.out")"
 }
-inside chatctl status | grep -q "TLS cert: *expires" || die "chatctl status shows no TLS certificate"
+status_out=$(inside chatctl status)
+grep -q "TLS cert: *expires" <<<"$status_out" || die "chatctl status shows no TLS certificate"
 inside systemctl disable --now chatd-tls.socket >/dev/null 2>&1
 rm -rf "$merged/etc/systemd/system/chatd.service.d"
 inside systemctl daemon-reload
