@@ -1032,25 +1032,34 @@ void RedisEngine::release_nick(const std::string& nick_key) {
   }
 }
 
+Envelope RedisEngine::envelope(std::string_view kind, const std::string& room,
+                               const std::string& nick, const RoomEvent& event) const {
+  Envelope e;
+  e.origin = config_.node;
+  e.kind = std::string(kind);
+  e.room = room;
+  e.nick = nick;
+  if (event.native != nullptr) {
+    e.cap = event.cap;
+    e.ts = event.ts;
+    e.native = std::string(event.native->payload());
+    if (event.fallback != nullptr) {
+      e.fallback = std::string(event.fallback->payload());
+    }
+    if (event.moved != nullptr) {
+      e.moved = std::string(event.moved->payload());
+    }
+  }
+  return e;
+}
+
 void RedisEngine::member_joined(const std::string& room, const std::string& nick,
                                 const RoomEvent& announce) {
   members_[nick] = room;
   if (linked()) {
     command({"HSET", key("members", config_.node), nick, room});
     // The member and the room's `join` event: one publish.
-    Envelope e;
-    e.origin = config_.node;
-    e.kind = "join";
-    e.room = room;
-    e.nick = nick;
-    if (announce.native != nullptr) {
-      e.cap = announce.cap;
-      e.native = std::string(announce.native->payload());
-      if (announce.fallback != nullptr) {
-        e.fallback = std::string(announce.fallback->payload());
-      }
-    }
-    command({"PUBLISH", std::string(kEvents), e.encode()});
+    command({"PUBLISH", std::string(kEvents), envelope("join", room, nick, announce).encode()});
   }
 }
 
@@ -1060,22 +1069,7 @@ void RedisEngine::member_left(const std::string& room, const std::string& nick,
   if (linked()) {
     command({"HDEL", key("members", config_.node), nick});
     // The member and the room's `leave` event (its `to` form too): one publish.
-    Envelope e;
-    e.origin = config_.node;
-    e.kind = "part";
-    e.room = room;
-    e.nick = nick;
-    if (announce.native != nullptr) {
-      e.cap = announce.cap;
-      e.native = std::string(announce.native->payload());
-      if (announce.fallback != nullptr) {
-        e.fallback = std::string(announce.fallback->payload());
-      }
-      if (announce.moved != nullptr) {
-        e.moved = std::string(announce.moved->payload());
-      }
-    }
-    command({"PUBLISH", std::string(kEvents), e.encode()});
+    command({"PUBLISH", std::string(kEvents), envelope("part", room, nick, announce).encode()});
   }
 }
 
@@ -1108,19 +1102,7 @@ void RedisEngine::publish(const std::string& room, const RoomEvent& event) {
   if (!linked() || event.native == nullptr) {
     return;
   }
-  Envelope e;
-  e.origin = config_.node;
-  e.kind = "ev";
-  e.room = room;
-  e.cap = event.cap;
-  e.ts = event.ts;
-  e.native = std::string(event.native->payload());
-  if (event.fallback != nullptr) {
-    e.fallback = std::string(event.fallback->payload());
-  }
-  if (event.moved != nullptr) {
-    e.moved = std::string(event.moved->payload());
-  }
+  const Envelope e = envelope("ev", room, {}, event);
   // Gathered until the end of this loop iteration (flush()): a burst of lines costs
   // one script call and one PUBLISH, not one each. A line (chat, emote: the events
   // with a time) is history too, numbered and appended to its room's list there.
@@ -1179,18 +1161,8 @@ void RedisEngine::direct(const std::string& to_key, const RoomEvent& event,
     done(false);
     return;
   }
-  Envelope e;
-  e.origin = config_.node;
-  e.kind = "dm";
-  e.room = to_key;
-  e.cap = event.cap;
-  e.ts = event.ts;
-  e.native = std::string(event.native->payload());
-  if (event.fallback != nullptr) {
-    e.fallback = std::string(event.fallback->payload());
-  }
   ask(
-      kDirect, {"1", key("nick", to_key), e.encode(), config_.node},
+      kDirect, {"1", key("nick", to_key), envelope("dm", to_key, {}, event).encode(), config_.node},
       [](const redisReply* r) { return r->type == REDIS_REPLY_INTEGER && r->integer > 0; },
       std::move(done));
 }

@@ -176,6 +176,9 @@ class RedisEngine final : public Engine {
   // Runs `fn` on the loop's next turn, if the engine still exists.
   void defer(std::function<void()> fn);
   std::string key(std::string_view kind, std::string_view name) const;
+  // An envelope from this node carrying `event`'s frames (none if its native is null).
+  Envelope envelope(std::string_view kind, const std::string& room, const std::string& nick,
+                    const RoomEvent& event) const;
 
   EventLoop& loop_;
   RedisEngineConfig config_;

@@ -166,15 +166,31 @@ class ClusterTest : public ::testing::Test {
     return c;
   }
 
-  // Sends `who` until the reply lists exactly `nicks` (presence travels asynchronously).
-  bool who_becomes(TestClient& c, const std::string& nicks) {
+  // Sends `who` until the reply lists exactly `nicks` (presence travels
+  // asynchronously); `last`, if given, gets the last reply's list.
+  bool who_becomes(TestClient& c, const std::string& nicks,
+                   std::chrono::milliseconds timeout = kPatience, std::string* last = nullptr) {
     return wait_until(
         [&] {
           c.send_packet(R"({"type":"who"})");
           auto p = next_of(c, {"who"});
-          return p && p->get("nicks") == nicks;
+          const std::string got = p ? p->get("nicks") : "";
+          if (last != nullptr) {
+            *last = got;
+          }
+          return got == nicks;
         },
-        kPatience);
+        timeout);
+  }
+
+  // `who`'s `nicks` for these nicks: sorted, as a JSON array.
+  static std::string nick_list(std::vector<std::string> nicks) {
+    std::sort(nicks.begin(), nicks.end());
+    std::string out = "[";
+    for (const auto& n : nicks) {
+      out += (out.size() > 1 ? "," : "") + json_string(n);
+    }
+    return out + "]";
   }
 
   // Cuts node `name` off Redis (CLIENT KILL of its named connections); how many.
@@ -956,21 +972,9 @@ return 1)",
   for (int i = n - static_cast<int>(present.size()); i < n; ++i) {
     expected.push_back("u" + std::to_string(i));
   }
-  std::sort(expected.begin(), expected.end());
-  std::string nicks = "[";
-  for (const auto& e : expected) {
-    nicks += (nicks.size() > 1 ? "," : "") + json_string(e);
-  }
-  nicks += "]";
+  const std::string nicks = nick_list(expected);
   std::string last;
-  EXPECT_TRUE(wait_until(
-      [&] {
-        watcher.send_packet(R"({"type":"who"})");
-        auto p = next_of(watcher, {"who"});
-        last = p ? p->get("nicks") : "";
-        return last == nicks;
-      },
-      5s))
+  EXPECT_TRUE(who_becomes(watcher, nicks, 5s, &last))
       << "who: " << last << " expected: " << nicks << " after " << n << " users";
   redis_cli({"DEL", "chatd:node:far"});
 }
@@ -1007,21 +1011,9 @@ return 1)",
     for (int i = n - 3; i < n; ++i) {
       expected.push_back("u" + std::to_string(i));
     }
-    std::sort(expected.begin(), expected.end());  // as `who` lists them
-    std::string nicks = "[";
-    for (const auto& e : expected) {
-      nicks += (nicks.size() > 1 ? "," : "") + json_string(e);
-    }
-    nicks += "]";
+    const std::string nicks = nick_list(expected);
     std::string last;
-    ASSERT_TRUE(wait_until(
-        [&] {
-          watcher.send_packet(R"({"type":"who"})");
-          auto p = next_of(watcher, {"who"});
-          last = p ? p->get("nicks") : "";
-          return last == nicks;
-        },
-        3s))
+    ASSERT_TRUE(who_becomes(watcher, nicks, 3s, &last))
         << "round " << round << ": who " << last << ", expected " << nicks;
   }
 }
